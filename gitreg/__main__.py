@@ -1,0 +1,3 @@
+from gitreg.cli import main
+
+main()

@@ -1,0 +1,107 @@
+"""The gitreg command line: a thin Typer layer over `gitreg.Registry`.
+
+Command modules register themselves on `app`; each imports the core lazily so
+that `gitreg --help` stays fast. Errors from the core (the GitregError family)
+become a message on stderr and an exit code: 1 when the registry says no,
+2 for usage or operational errors. A traceback appears only with --traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+import typer
+
+from gitreg import __version__
+
+app = typer.Typer(
+    name="gitreg",
+    help="A model registry that lives in your Git repository.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+_state = {"traceback": False, "repo": "."}
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"gitreg {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    repo: str = typer.Option(".", "-C", "--repo", help="Run as if gitreg was started in this path."),
+    traceback: bool = typer.Option(False, "--traceback", help="Show a traceback on errors."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    _state["repo"] = repo
+    _state["traceback"] = traceback
+
+
+def registry():
+    from gitreg.registry import Registry
+
+    return Registry.open(_state["repo"])
+
+
+def emit_json(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2, sort_keys=False, default=str))
+
+
+def echo(text: str = "") -> None:
+    typer.echo(text)
+
+
+def main() -> None:
+    from gitreg.cli import read, write  # noqa: F401  (commands register on import)
+    from gitreg.errors import GitregError
+
+    try:
+        app(standalone_mode=False)
+    except GitregError as exc:
+        if _state["traceback"]:
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        mapped = _is_usage(exc)
+        if mapped is not None:
+            code, message = mapped
+            if message:
+                typer.echo(message, err=True)
+            sys.exit(code)
+        if _state["traceback"]:
+            raise
+        typer.echo(f"internal error: {type(exc).__name__}: {exc}\n"
+                   "This is a bug in gitreg: run again with --traceback and report it.", err=True)
+        sys.exit(3)
+    sys.exit(0)
+
+
+def _is_usage(exc: BaseException) -> tuple[int, str] | None:
+    """Typer's own click exceptions (its bundled copy), mapped to exit codes."""
+    name = type(exc).__name__
+    if name == "Exit" or name == "Abort":
+        code = getattr(exc, "exit_code", getattr(exc, "code", 1))
+        return (code, "" if name == "Exit" else "aborted")
+    if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
+        ctx = getattr(exc, "ctx", None)
+        usage = ctx.get_usage() + "\n" if ctx is not None else ""
+        hint = f"Try '{ctx.command_path} --help' for help.\n" if ctx is not None else ""
+        return (exc.exit_code, f"{usage}{hint}error: {exc.format_message()}")
+    return None
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "").lower() in ("1", "true", "yes")

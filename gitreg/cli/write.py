@@ -1,0 +1,74 @@
+"""Commands that write the registry: init, register, repair, demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from gitreg.cli import app, echo, emit_json, registry
+
+
+@app.command()
+def init(
+    policy: Path | None = typer.Option(None, "--policy", help="Seed registry.yaml from FILE."),
+    json_: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Create the registry branch (idempotent)."""
+    result = registry().init(policy)
+    if json_:
+        emit_json(result)
+    elif result["created"]:
+        echo(f"Created registry branch {result['branch']} at {result['commit'][:10]}.")
+    else:
+        echo(f"Registry branch {result['branch']} exists already; nothing to do.")
+
+
+@app.command()
+def register(
+    name: str = typer.Argument(..., help="Model name: lower-case letters, digits, '.', '_', '-'."),
+    card: Path = typer.Option(..., "--card", help="The narrative model card (YAML)."),
+    version: str | None = typer.Option(None, "--version", help="Exact version, X.Y.Z."),
+    bump: str | None = typer.Option(
+        None, "--bump", help="Bump the latest version: major, minor or patch (default minor)."),
+    rev: str = typer.Option("HEAD", "--rev", help="Source commit that produced the model."),
+    artifact: str | None = typer.Option(
+        None, "--artifact", help="Artifact path (default: dvc.yaml's artifacts entry)."),
+    metrics: str | None = typer.Option(
+        None, "--metrics", help="Metrics file at the source commit (default: dvc.yaml's)."),
+    sign: bool | None = typer.Option(
+        None, "--sign/--no-sign", help="Sign the tag (default: git config tag.gpgSign)."),
+    image: str | None = typer.Option(None, "--image", help="Container image digest."),
+    json_: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Register a model version: its card on the registry branch and its tag, together."""
+    reg = registry().register(name, card, version=version, bump=bump, rev=rev,
+                              artifact=artifact, metrics=metrics, sign=sign, image=image)
+    if json_:
+        emit_json(reg.to_dict())
+        return
+    signed = "signed " if reg.signed else ""
+    echo(f"Registered {reg.tag} ({signed}tag {reg.tag_id[:10]} on {reg.source_commit[:10]}).")
+    echo(f"Card: {reg.card_path} on the registry branch, sha256 {reg.digest[:16]}...")
+
+
+@app.command()
+def repair(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Finish a registration that a crash interrupted (create its missing tag ref)."""
+    made = registry().repair()
+    if json_:
+        emit_json({"repaired": made})
+    elif made:
+        echo("Created missing tag(s): " + ", ".join(made))
+    else:
+        echo("Nothing to repair.")
+
+
+@app.command()
+def demo(
+    directory: Path = typer.Argument(Path("gitreg-demo"), help="Where to build the demo project."),
+) -> None:
+    """Build a real sample ML project (git + DVC), train and register two versions."""
+    from gitreg.demo import run
+
+    run(directory, echo)

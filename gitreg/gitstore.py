@@ -1,0 +1,382 @@
+"""The one module that owns Git.
+
+Reads go through pygit2 straight from the object store (no checkout). Writes
+build blobs, trees and commits in the object store and move refs with
+compare-and-swap through `git update-ref --stdin`, which locks every ref of
+a transaction before moving any and commits them in the order given. Tags
+are made by the git CLI so that the user's own signing set-up (gpg.format,
+user.signingKey, gpg.program, ssh-agent) applies unchanged. Nothing here
+touches the work tree, the index or HEAD.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pygit2
+
+from gitreg.errors import ConcurrentUpdate, GitFailed, NotARepository, UsageError
+
+ZERO_OID = "0" * 40
+_BLOB = pygit2.enums.ObjectType.BLOB if hasattr(pygit2, "enums") else pygit2.GIT_OBJ_BLOB
+_TREE_MODE = pygit2.GIT_FILEMODE_TREE
+_BLOB_MODE = pygit2.GIT_FILEMODE_BLOB
+
+
+class BlobTooLarge(Exception):
+    def __init__(self, path: str, size: int):
+        super().__init__(path)
+        self.path, self.size = path, size
+
+
+@dataclass(frozen=True)
+class Ident:
+    """Who does a write and when, as git itself resolves it (config and GIT_* env)."""
+
+    name: str
+    email: str
+    time: int
+    offset: int  # minutes east of UTC
+
+    @property
+    def signature(self) -> pygit2.Signature:
+        return pygit2.Signature(self.name, self.email, self.time, self.offset)
+
+    @property
+    def iso_time(self) -> str:
+        return format_time(self.time, self.offset)
+
+    @property
+    def git_date(self) -> str:
+        sign = "+" if self.offset >= 0 else "-"
+        return f"{self.time} {sign}{abs(self.offset) // 60:02d}{abs(self.offset) % 60:02d}"
+
+
+def format_time(seconds: int, offset_minutes: int) -> str:
+    tz = timezone(timedelta(minutes=offset_minutes))
+    return datetime.fromtimestamp(seconds, tz).isoformat()
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    id: str
+    parents: tuple[str, ...]
+    author: str
+    email: str
+    time: str
+    message: str
+
+
+class GitStore:
+    def __init__(self, repo: pygit2.Repository):
+        self.repo = repo
+        self.common_dir = Path(_common_dir(repo))
+        self.workdir = Path(repo.workdir) if repo.workdir else None
+        # Inside a pre-receive hook the pushed objects sit in a quarantine directory.
+        quarantine = os.environ.get("GIT_QUARANTINE_PATH")
+        if quarantine and os.path.isdir(quarantine):
+            repo.odb.add_disk_alternate(quarantine)
+
+    @classmethod
+    def discover(cls, path: str | os.PathLike = ".") -> GitStore:
+        found = pygit2.discover_repository(str(path))
+        if not found:
+            raise NotARepository(
+                f"{os.path.abspath(path)} is not inside a git repository.",
+                hint="Run gitreg inside your project's repository, or 'git init' one first.",
+            )
+        return cls(pygit2.Repository(found))
+
+    # --- config --------------------------------------------------------------
+
+    def config(self, key: str) -> str | None:
+        try:
+            return self.repo.config[key]
+        except (KeyError, ValueError):
+            return None
+
+    def config_bool(self, key: str) -> bool:
+        try:
+            return self.repo.config.get_bool(key)
+        except (KeyError, ValueError, pygit2.GitError):
+            return False
+
+    # --- reads ---------------------------------------------------------------
+
+    def ref_target(self, refname: str) -> str | None:
+        try:
+            ref = self.repo.references.get(refname)
+        except (pygit2.InvalidSpecError, ValueError):
+            return None
+        if ref is None:
+            return None
+        return str(ref.target) if ref.type == pygit2.enums.ReferenceType.DIRECT else None
+
+    def resolve_commit(self, rev: str) -> str:
+        """Resolve a user-given revision to a commit id; never runs git with it."""
+        try:
+            obj = self.repo.revparse_single(rev)
+            commit = obj.peel(pygit2.Commit)
+        except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
+            raise UsageError(
+                f"revision {rev!r} does not resolve to a commit in this repository.",
+                hint="Give a commit id, branch or tag that 'git rev-parse' knows.",
+            ) from None
+        return str(commit.id)
+
+    def commit_tree(self, commit_id: str) -> str:
+        return str(self.repo[commit_id].tree_id)
+
+    def commit_info(self, commit_id: str) -> CommitInfo:
+        c = self.repo[commit_id]
+        return CommitInfo(
+            id=str(c.id),
+            parents=tuple(str(p) for p in c.parent_ids),
+            author=c.author.name,
+            email=c.author.email,
+            time=format_time(c.author.time, c.author.offset),
+            message=c.message,
+        )
+
+    def entry(self, tree_id: str, path: str) -> pygit2.Object | None:
+        try:
+            return self.repo[tree_id][path]
+        except KeyError:
+            return None
+
+    def entry_id(self, tree_id: str, path: str) -> str | None:
+        entry = self.entry(tree_id, path)
+        return str(entry.id) if entry is not None else None
+
+    def read_blob(self, tree_id: str, path: str, max_bytes: int | None = None) -> bytes | None:
+        """The bytes of PATH in a tree (or a commit's tree); None when absent.
+
+        The size is read from the object header first, so an oversized blob is
+        refused before it is loaded.
+        """
+        entry = self.entry(tree_id, path)
+        if entry is None or entry.type != _BLOB:
+            return None
+        if max_bytes is not None:
+            _, size = self.repo.odb.read_header(entry.id)
+            if size > max_bytes:
+                raise BlobTooLarge(path, size)
+        return self.repo[entry.id].data
+
+    def read_blob_id(self, oid: str) -> bytes:
+        return self.repo[oid].data
+
+    def blob_size(self, oid: str) -> int:
+        return self.repo.odb.read_header(pygit2.Oid(hex=oid))[1]
+
+    def list_dir(self, tree_id: str, path: str) -> list[tuple[str, str, bool]]:
+        """(name, object id, is_tree) of the entries under PATH; [] when absent."""
+        tree = self.repo[tree_id] if not path else self.entry(tree_id, path)
+        if tree is None or not isinstance(tree, pygit2.Tree):
+            return []
+        return [(e.name, str(e.id), e.type_str == "tree") for e in tree]
+
+    def has_object(self, oid: str) -> bool:
+        try:
+            return pygit2.Oid(hex=oid) in self.repo.odb
+        except ValueError:
+            return False
+
+    def tag_object(self, oid: str) -> pygit2.Tag | None:
+        try:
+            obj = self.repo[oid]
+        except (KeyError, ValueError):
+            return None
+        return obj if isinstance(obj, pygit2.Tag) else None
+
+    def raw_object(self, oid: str) -> bytes:
+        return self.repo.odb.read(pygit2.Oid(hex=oid))[1]
+
+    def walk(self, head: str, stop: str | None = None, first_parent: bool = True) -> Iterator[str]:
+        """Commit ids reachable from HEAD, newest first, not those reachable from STOP.
+
+        First-parent by default: on the registry branch a merge commit is the
+        approved change, and the proposal commits behind it are not history.
+        """
+        walker = self.repo.walk(head, pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.TIME)
+        if first_parent:
+            walker.simplify_first_parent()
+        if stop:
+            walker.hide(stop)
+        for commit in walker:
+            yield str(commit.id)
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        return ancestor == descendant or self.repo.descendant_of(descendant, ancestor)
+
+    # --- writes to the object store -------------------------------------------
+
+    def write_blob(self, data: bytes) -> str:
+        return str(self.repo.create_blob(data))
+
+    def write_tree(self, base_tree: str | None, changes: Mapping[str, bytes | None]) -> str:
+        """A new tree: BASE_TREE with each path set to its bytes (or removed, for None)."""
+        nested: dict = {}
+        for path, data in changes.items():
+            parts = path.split("/")
+            node = nested
+            for part in parts[:-1]:
+                node = node.setdefault(part, {})
+            node[parts[-1]] = data
+        return self._build(self.repo[base_tree] if base_tree else None, nested)
+
+    def _build(self, base: pygit2.Tree | None, changes: dict) -> str:
+        builder = self.repo.TreeBuilder(base) if base is not None else self.repo.TreeBuilder()
+        for name, change in changes.items():
+            if isinstance(change, dict):
+                sub = None
+                if base is not None and name in base:
+                    candidate = base[name]
+                    sub = candidate if isinstance(candidate, pygit2.Tree) else None
+                oid = self._build(sub, change)
+                if len(self.repo[oid]) == 0:
+                    if builder.get(name) is not None:
+                        builder.remove(name)
+                else:
+                    builder.insert(name, pygit2.Oid(hex=oid), _TREE_MODE)
+            elif change is None:
+                if builder.get(name) is not None:
+                    builder.remove(name)
+            else:
+                builder.insert(name, self.repo.create_blob(change), _BLOB_MODE)
+        return str(builder.write())
+
+    def write_commit(self, tree: str, parents: list[str], message: str, ident: Ident) -> str:
+        sig = ident.signature
+        oid = self.repo.create_commit(
+            None, sig, sig, message, pygit2.Oid(hex=tree), [pygit2.Oid(hex=p) for p in parents]
+        )
+        return str(oid)
+
+    # --- the git CLI ------------------------------------------------------------
+
+    def git(self, *args: str, input: bytes | None = None, env: Mapping[str, str] | None = None,
+            check: bool = True, git_dir: str | None = None) -> subprocess.CompletedProcess:
+        cmd = ["git", f"--git-dir={git_dir or self.repo.path}", *args]
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_DIR")}
+        full_env.update(env or {})
+        try:
+            proc = subprocess.run(
+                cmd, input=input, capture_output=True, env=full_env,
+                cwd=str(self.workdir or self.common_dir),
+            )
+        except FileNotFoundError:
+            raise GitFailed("the git command is not installed.", hint="Install git.") from None
+        if check and proc.returncode != 0:
+            raise GitFailed(
+                f"git {args[0]} failed: {proc.stderr.decode(errors='replace').strip()}",
+            )
+        return proc
+
+    def ident(self) -> Ident:
+        """The committer identity git would use now (config, GIT_COMMITTER_* and its date)."""
+        proc = self.git("var", "GIT_COMMITTER_IDENT", check=False)
+        if proc.returncode != 0:
+            raise GitFailed(
+                "git does not know who you are.",
+                hint="Set it with: git config --global user.name 'Your Name' && "
+                "git config --global user.email you@example.com",
+            )
+        line = proc.stdout.decode().strip()
+        head, _, tail = line.rpartition(">")
+        name, _, email = head.partition("<")
+        stamp, tz = tail.split()
+        offset = (int(tz[1:3]) * 60 + int(tz[3:5])) * (-1 if tz[0] == "-" else 1)
+        return Ident(name.strip(), email.strip(), int(stamp), offset)
+
+    def make_tag(self, name: str, target: str, message: str, *, sign: bool, ident: Ident) -> str:
+        """Create an annotated (and maybe signed) tag object without creating its ref.
+
+        git tag runs against a throw-away git dir that includes this repository's
+        config and writes into this repository's object store: the tag object
+        lands here, its ref lands in the throw-away dir.
+        """
+        scratch = tempfile.mkdtemp(prefix="gitreg-tag-")
+        try:
+            Path(scratch, "refs").mkdir()
+            Path(scratch, "HEAD").write_text("ref: refs/heads/main\n")
+            config = str(self.common_dir / "config").replace("\\", "/")
+            Path(scratch, "config").write_text(
+                f'[core]\n\trepositoryformatversion = 0\n\tbare = true\n[include]\n\tpath = "{config}"\n'
+            )
+            env = {
+                "GIT_OBJECT_DIRECTORY": str(self.common_dir / "objects"),
+                "GIT_COMMITTER_NAME": ident.name,
+                "GIT_COMMITTER_EMAIL": ident.email,
+                "GIT_COMMITTER_DATE": ident.git_date,
+            }
+            proc = self.git(
+                "tag", "-s" if sign else "--no-sign", "-a", "-F", "-", "--cleanup=verbatim",
+                "--end-of-options", name, target,
+                input=message.encode(), env=env, check=False, git_dir=scratch,
+            )
+            if proc.returncode != 0:
+                err = proc.stderr.decode(errors="replace").strip()
+                hint = None
+                if sign:
+                    hint = ("Check your signing set-up: git config user.signingKey, gpg.format "
+                            "(ssh or openpgp), and that 'git tag -s' works in this repository.")
+                raise GitFailed(f"could not create tag {name}: {err}", hint=hint)
+            oid = (Path(scratch) / "refs" / "tags" / name).read_text().strip()
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        return oid
+
+    def update_refs(self, updates: list[tuple[str, str | None, str | None]], reason: str) -> None:
+        """Move refs all together or not at all, each only if it is still at its old value.
+
+        Each update is (ref, new, old): new None deletes, old None means "must not exist".
+        Refs are committed in the order given.
+        """
+        lines = ["start"]
+        for ref, new, old in updates:
+            if new is None:
+                lines.append(f"delete {ref} {old or ''}".rstrip())
+            elif old is None:
+                lines.append(f"create {ref} {new}")
+            else:
+                lines.append(f"update {ref} {new} {old}")
+        lines += ["prepare", "commit", ""]
+        proc = self.git("update-ref", "-m", reason, "--stdin", input="\n".join(lines).encode(),
+                        check=False)
+        if proc.returncode != 0:
+            err = proc.stderr.decode(errors="replace").strip()
+            if "expected" in err or "exists" in err or "cannot lock" in err:
+                raise ConcurrentUpdate(
+                    f"the registry changed while this command ran ({err.removeprefix('fatal: ')}).",
+                    hint="Nothing was written. Run the command again.",
+                )
+            raise GitFailed(f"could not move refs: {err}")
+
+
+def _common_dir(repo: pygit2.Repository) -> str:
+    path = Path(repo.path)
+    commondir = path / "commondir"
+    if commondir.is_file():
+        return str((path / commondir.read_text().strip()).resolve())
+    return str(path)
+
+
+def git_in(path: str | os.PathLike, *args: str, env: Mapping[str, str] | None = None) -> str:
+    """Run git as a user would in a work tree (the demo builds projects this way)."""
+    proc = subprocess.run(["git", *args], cwd=str(path), capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
+    if proc.returncode != 0:
+        raise GitFailed(f"git {' '.join(args[:2])} failed: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def init_repo(path: str | os.PathLike, branch: str = "main") -> None:
+    git_in(path, "init", "-q", "-b", branch)

@@ -1,0 +1,210 @@
+"""The on-disk format: ref names, paths on the registry branch and the name grammar.
+
+These names are the contract with users' repositories (and with GTO, which
+reads the same tags). Every other module builds names through this one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from gitreg.errors import UsageError
+
+FORMAT_VERSION = 1
+
+DEFAULT_BRANCH = "gitreg"
+BRANCH_CONFIG_KEY = "gitreg.branch"
+
+POLICY_PATH = "registry.yaml"
+SIGNERS_DIR = "signers"
+ALLOWED_SIGNERS_PATH = "signers/allowed_signers"
+REVOKED_SIGNERS_PATH = "signers/revoked"
+GPG_KEYS_DIR = "signers/gpg"
+MODELS_DIR = "models"
+
+MAX_NAME_LENGTH = 64
+MAX_CARD_BYTES = 256 * 1024
+
+# Anchored with \Z: re.match('^[a-z]+$', 'x\n') is true, fullmatch on \Z is not fooled.
+_NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]*\Z")
+_SEMVER_RE = re.compile(
+    r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
+    r"(?:-((?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)"
+    r"(?:\.(?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*))*))?\Z"
+)
+_STAGE_RE = re.compile(r"[a-z][a-z0-9_-]*\Z")
+
+
+def check_name(name: str) -> str:
+    """Return NAME when it is a valid model name, else raise a UsageError saying why."""
+    why = None
+    if not isinstance(name, str) or not name:
+        why = "it is empty"
+    elif len(name) > MAX_NAME_LENGTH:
+        why = f"it is longer than {MAX_NAME_LENGTH} characters"
+    elif not _NAME_RE.fullmatch(name):
+        why = "it may only hold a-z, 0-9, '.', '_' and '-', and must start with a letter or digit"
+    elif ".." in name:
+        why = "it contains '..'"
+    elif name.endswith(".lock") or name.endswith("."):
+        why = "it ends in '.lock' or '.'"
+    if why:
+        raise UsageError(
+            f"{name!r} is not a valid model name: {why}.",
+            hint="Use a lower-case name such as 'churn' or 'fraud-detector.v2'.",
+        )
+    return name
+
+
+def check_stage(stage: str) -> str:
+    if not isinstance(stage, str) or not _STAGE_RE.fullmatch(stage) or len(stage) > 64:
+        raise UsageError(
+            f"{stage!r} is not a valid stage name.",
+            hint="Stage names are lower-case words such as 'staging' or 'production'.",
+        )
+    return stage
+
+
+@dataclass(frozen=True, order=False)
+class Version:
+    major: int
+    minor: int
+    patch: int
+    pre: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Version:
+        raw = text[1:] if isinstance(text, str) and text.startswith("v") else text
+        m = _SEMVER_RE.fullmatch(raw) if isinstance(raw, str) else None
+        if not m:
+            raise UsageError(
+                f"{text!r} is not a semantic version.",
+                hint="Give a version as MAJOR.MINOR.PATCH, for example 1.2.0.",
+            )
+        return cls(int(m[1]), int(m[2]), int(m[3]), m[4])
+
+    @classmethod
+    def is_valid(cls, text: str) -> bool:
+        try:
+            cls.parse(text)
+        except UsageError:
+            return False
+        return True
+
+    def __str__(self) -> str:
+        core = f"{self.major}.{self.minor}.{self.patch}"
+        return f"{core}-{self.pre}" if self.pre else core
+
+    def sort_key(self) -> tuple:
+        # A pre-release sorts before its release (semver rule 11, simplified to string order).
+        pre = (0, self.pre) if self.pre else (1, "")
+        return (self.major, self.minor, self.patch, pre)
+
+    def bump(self, part: str) -> Version:
+        if part == "major":
+            return Version(self.major + 1, 0, 0)
+        if part == "minor":
+            return Version(self.major, self.minor + 1, 0)
+        if part == "patch":
+            return Version(self.major, self.minor, self.patch + 1)
+        raise UsageError(f"{part!r} is not a version part.", hint="Use major, minor or patch.")
+
+
+def latest(versions: list[str]) -> str | None:
+    valid = [Version.parse(v) for v in versions if Version.is_valid(v)]
+    return str(max(valid, key=Version.sort_key)) if valid else None
+
+
+def sort_versions(versions: list[str]) -> list[str]:
+    return sorted(versions, key=lambda v: Version.parse(v).sort_key())
+
+
+# --- refs -----------------------------------------------------------------
+
+def branch_ref(branch: str) -> str:
+    return f"refs/heads/{branch}"
+
+
+def tag_name(name: str, version: str) -> str:
+    return f"{name}@v{version}"
+
+
+def tag_ref(name: str, version: str) -> str:
+    return f"refs/tags/{tag_name(name, version)}"
+
+
+def parse_tag_name(tag: str) -> tuple[str, str] | None:
+    """Split 'churn@v1.2.0' into ('churn', '1.2.0'); None when it is not a registration tag."""
+    name, sep, ver = tag.rpartition("@v")
+    if not sep or not _NAME_RE.fullmatch(name) or not Version.is_valid(ver):
+        return None
+    return name, ver
+
+
+def proposal_branch(name: str, version: str, stage: str) -> str:
+    return f"gitreg/promote/{name}/v{version}/{stage}"
+
+
+def register_proposal_branch(name: str, version: str) -> str:
+    return f"gitreg/register/{name}/v{version}"
+
+
+# --- paths on the registry branch -------------------------------------------
+
+def model_dir(name: str) -> str:
+    return f"{MODELS_DIR}/{name}"
+
+
+def model_path(name: str) -> str:
+    return f"{MODELS_DIR}/{name}/model.yaml"
+
+
+def stages_path(name: str) -> str:
+    return f"{MODELS_DIR}/{name}/stages.yaml"
+
+
+def versions_dir(name: str) -> str:
+    return f"{MODELS_DIR}/{name}/versions"
+
+
+def card_path(name: str, version: str) -> str:
+    return f"{MODELS_DIR}/{name}/versions/{version}.yaml"
+
+
+def tag_record_path(name: str, version: str) -> str:
+    """Where the registry records the registration tag's object id, beside the card."""
+    return f"{MODELS_DIR}/{name}/versions/{version}.tag"
+
+
+# --- references a user types -------------------------------------------------
+
+@dataclass(frozen=True)
+class ModelRef:
+    """NAME, NAME@1.2.0 / NAME@v1.2.0, or NAME@production."""
+
+    name: str
+    version: str | None = None
+    stage: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> ModelRef:
+        name, sep, rest = text.partition("@")
+        check_name(name)
+        if not sep:
+            return cls(name)
+        if Version.is_valid(rest):
+            return cls(name, version=str(Version.parse(rest)))
+        if rest and _STAGE_RE.fullmatch(rest):
+            return cls(name, stage=rest)
+        raise UsageError(
+            f"{text!r} is neither NAME@VERSION nor NAME@STAGE.",
+            hint="Write for example churn@1.2.0 or churn@production.",
+        )
+
+    def __str__(self) -> str:
+        if self.version:
+            return f"{self.name}@{self.version}"
+        if self.stage:
+            return f"{self.name}@{self.stage}"
+        return self.name
