@@ -213,6 +213,24 @@ class GitStore:
         for commit in walker:
             yield str(commit.id)
 
+    def changed_paths(self, old_tree: str | None, new_tree: str) -> list[tuple[str, str]]:
+        """(status, path) of every blob that differs; A added, M modified, D deleted.
+
+        libgit2 skips subtrees whose ids are equal, so the cost follows the change.
+        """
+        old = self.repo[old_tree] if old_tree else None
+        new = self.repo[new_tree]
+        diff = old.diff_to_tree(new) if old is not None else new.diff_to_tree(swap=True)
+        out = []
+        for delta in diff.deltas:
+            status = delta.status_char()
+            if status == "R":
+                out += [("D", delta.old_file.path), ("A", delta.new_file.path)]
+            else:
+                path = delta.new_file.path if status != "D" else delta.old_file.path
+                out.append((status if status in "ADM" else "M", path))
+        return out
+
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
         return ancestor == descendant or self.repo.descendant_of(descendant, ancestor)
 

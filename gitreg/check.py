@@ -1,0 +1,135 @@
+"""The check: judge a change to the registry (base -> head) by the policy on its base.
+
+A rule is a function `rule(change) -> Iterable[Finding]`, registered with
+`@rule("name")`. Rules live in modules named for what they judge (rules_*.py)
+and are collected first, then rendered once (text, JSON, GitHub annotations).
+The base's policy is the only policy: a change that edits registry.yaml is
+judged by the registry.yaml it replaces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+
+from gitreg import layout
+from gitreg.gitstore import GitStore
+from gitreg.policy import Policy
+from gitreg.view import RegistryView
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str  # e.g. "schema", "immutable", "binding", "transition", "gate"
+    file: str  # the registry-branch path (or ref) the finding is about
+    message: str  # what is wrong
+    fix: str  # how to make it right
+    model: str | None = None
+    version: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Change:
+    """What a change does to the registry, computed once and shared by every rule."""
+
+    store: GitStore
+    base: RegistryView | None  # None: judging a whole registry from nothing
+    head: RegistryView
+    options: dict = field(default_factory=dict)  # e.g. {"remote": True}
+
+    @cached_property
+    def policy(self) -> Policy:
+        """The base's policy: never the head's."""
+        return (self.base or self.head).policy
+
+    @cached_property
+    def paths(self) -> list[tuple[str, str]]:
+        """(status A/M/D, path) of every file the change touches."""
+        return self.store.changed_paths(self.base.tree if self.base else None, self.head.tree)
+
+    @cached_property
+    def models(self) -> list[str]:
+        """Models whose files the change touches."""
+        names = {p.split("/")[1] for _, p in self.paths
+                 if p.startswith(layout.MODELS_DIR + "/") and p.count("/") >= 2}
+        return sorted(names)
+
+    @cached_property
+    def new_versions(self) -> list[tuple[str, str]]:
+        """(model, version) of every card the change adds."""
+        found = []
+        for status, path in self.paths:
+            parts = path.split("/")
+            if (status == "A" and len(parts) == 4 and parts[0] == layout.MODELS_DIR
+                    and parts[2] == "versions" and parts[3].endswith(".yaml")):
+                found.append((parts[1], parts[3][:-5]))
+        return found
+
+    def stages_before(self, name: str) -> dict[str, list[str]]:
+        if self.base is None or not self.base.has_model(name):
+            return {}
+        return self.base.stages(name)
+
+    def stages_after(self, name: str) -> dict[str, list[str]]:
+        return self.head.stages(name) if self.head.has_model(name) else {}
+
+
+@dataclass
+class Report:
+    base: str | None
+    head: str
+    findings: list[Finding]
+    rules: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def to_dict(self) -> dict:
+        return {"ok": self.ok, "base": self.base, "head": self.head, "rules": self.rules,
+                "findings": [f.to_dict() for f in self.findings]}
+
+
+Rule = Callable[[Change], Iterable[Finding]]
+_RULES: dict[str, Rule] = {}
+
+
+def rule(name: str) -> Callable[[Rule], Rule]:
+    def register(fn: Rule) -> Rule:
+        _RULES[name] = fn
+        return fn
+
+    return register
+
+
+def rules() -> dict[str, Rule]:
+    _load_rule_modules()
+    return dict(_RULES)
+
+
+def _load_rule_modules() -> None:
+    import importlib
+    import pkgutil
+
+    import gitreg
+
+    for mod in pkgutil.iter_modules(gitreg.__path__):
+        if mod.name.startswith("rules_"):
+            importlib.import_module(f"gitreg.{mod.name}")
+
+
+def run(store: GitStore, base: str | None, head: str, *, options: dict | None = None) -> Report:
+    """Judge HEAD against BASE (commit ids) with every registered rule."""
+    base_view = RegistryView(store, store.commit_tree(base), base) if base else None
+    head_view = RegistryView(store, store.commit_tree(head), head)
+    change = Change(store, base_view, head_view, options or {})
+    findings: list[Finding] = []
+    names = []
+    for name, fn in rules().items():
+        names.append(name)
+        findings.extend(fn(change))
+    return Report(base, head, findings, names)

@@ -1,0 +1,129 @@
+"""Shared fixtures: real git repositories, a real DVC project, and the CLI in a real process.
+
+The environment is pinned once for the whole run: a throw-away HOME with its own
+git identity, no system git config, DVC's site cache in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+CARD = """\
+overview: Churn classifier for monthly B2C accounts.
+owners: [{name: Data Science, contact: ds@example.com}]
+license: proprietary
+intended_use:
+  primary_uses: [Rank accounts by 30-day churn risk]
+  users: [CRM analysts]
+  out_of_scope: [Credit or pricing decisions]
+considerations:
+  limitations: [Trained on EU accounts only]
+  ethical_risks:
+    - {name: Higher error for accounts under 3 months old, mitigation: Exclude them from automated outreach}
+"""
+
+
+def pytest_configure(config):
+    home = Path(tempfile.mkdtemp(prefix="gitreg-test-home-"))
+    os.environ.update({
+        "HOME": str(home),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"),
+        "GIT_AUTHOR_NAME": "Test Author",
+        "GIT_AUTHOR_EMAIL": "author@example.com",
+        "GIT_COMMITTER_NAME": "Test Author",
+        "GIT_COMMITTER_EMAIL": "author@example.com",
+        "DVC_SITE_CACHE_DIR": str(home / "dvc-site-cache"),
+        "DVC_NO_ANALYTICS": "1",
+        "GIT_TERMINAL_PROMPT": "0",
+    })
+    for var in ("GIT_DIR", "GIT_WORK_TREE", "GNUPGHOME", "SSH_AUTH_SOCK", "GITHUB_STEP_SUMMARY",
+                "GITHUB_TOKEN"):
+        os.environ.pop(var, None)
+    (home / ".gitconfig").write_text(
+        "[user]\n\tname = Test Author\n\temail = author@example.com\n"
+        "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n"
+    )
+
+
+def git(cwd, *args: str, check: bool = True) -> str:
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed: {proc.stderr}")
+    return proc.stdout.strip()
+
+
+def gitreg(cwd, *args: str, input: str | None = None, env: dict | None = None,
+           timeout: float = 120) -> subprocess.CompletedProcess:
+    """The real CLI in a real process, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "gitreg", *args], cwd=cwd, capture_output=True, text=True,
+        input=input, env={**os.environ, **(env or {})}, timeout=timeout,
+    )
+
+
+def snapshot(repo) -> dict:
+    """Everything a failed command must leave alone: refs, HEAD, index and work tree."""
+    return {
+        "refs": git(repo, "for-each-ref", "--format=%(refname) %(objectname)"),
+        "head": git(repo, "rev-parse", "HEAD", check=False),
+        "symbolic": git(repo, "symbolic-ref", "-q", "HEAD", check=False),
+        "status": git(repo, "status", "--porcelain=v2", "--untracked-files=all"),
+        "index": (Path(repo) / ".git" / "index").read_bytes()
+        if (Path(repo) / ".git" / "index").exists() else b"",
+        "worktrees": git(repo, "worktree", "list", "--porcelain"),
+    }
+
+
+@pytest.fixture
+def card_file(tmp_path) -> Path:
+    path = tmp_path / "card.yaml"
+    path.write_text(CARD)
+    return path
+
+
+@pytest.fixture
+def plain_repo(tmp_path) -> Path:
+    """A git repository without DVC: a committed model file and metrics file."""
+    repo = tmp_path / "plain"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    (repo / "model.bin").write_bytes(b"\x00weights\x01" * 100)
+    (repo / "metrics.json").write_text('{"accuracy": 0.91, "fairness": {"gap": 0.02}}\n')
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "train")
+    return repo
+
+
+@pytest.fixture(scope="session")
+def _dvc_template(tmp_path_factory) -> Path:
+    """A real DVC project (the demo's), trained once per session; tests get copies."""
+    from gitreg.demo import build_project, train
+
+    root = tmp_path_factory.mktemp("dvc-template")
+    project = build_project(root)
+    train(project, "train v1")
+    return root
+
+
+@pytest.fixture
+def dvc_project(_dvc_template, tmp_path) -> Path:
+    """A private copy of the trained DVC project (its remote alongside, relative path intact)."""
+    root = tmp_path / "dvc"
+    shutil.copytree(_dvc_template, root, symlinks=True)
+    return root / "project"
+
+
+@pytest.fixture
+def registry_repo(dvc_project) -> Path:
+    """The DVC project with `gitreg init` done."""
+    proc = gitreg(dvc_project, "init")
+    assert proc.returncode == 0, proc.stderr
+    return dvc_project
