@@ -19,9 +19,13 @@ _CARD_SCHEMA_FOR = {"default": CARD, "production": PRODUCTION_CARD}
 
 
 def _schema_dir():
-    packaged = resources.files("gitreg") / "schemas"
-    if packaged.is_dir() and (packaged / f"{CARD}.schema.json").is_file():
-        return packaged
+    # Installed, the top-level schemas/ folder is the package gitreg.schema_files.
+    try:
+        packaged = resources.files("gitreg.schema_files")
+        if (packaged / f"{CARD}.schema.json").is_file():
+            return packaged
+    except ModuleNotFoundError:
+        pass
     # A source checkout that is not installed: the schemas sit at the top level.
     return Path(__file__).resolve().parent.parent / "schemas"
 
