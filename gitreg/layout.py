@@ -142,12 +142,17 @@ def parse_tag_name(tag: str) -> tuple[str, str] | None:
     return name, ver
 
 
+# Proposal branches cannot live under "gitreg/": git refuses refs/heads/gitreg/x while the
+# registry branch refs/heads/gitreg exists (a ref cannot be both a file and a directory).
+PROPOSAL_PREFIXES = ("gitreg-promote/", "gitreg-register/")
+
+
 def proposal_branch(name: str, version: str, stage: str) -> str:
-    return f"gitreg/promote/{name}/v{version}/{stage}"
+    return f"gitreg-promote/{name}/v{version}/{stage}"
 
 
 def register_proposal_branch(name: str, version: str) -> str:
-    return f"gitreg/register/{name}/v{version}"
+    return f"gitreg-register/{name}/v{version}"
 
 
 # --- paths on the registry branch -------------------------------------------
