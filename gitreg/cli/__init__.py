@@ -60,8 +60,19 @@ def echo(text: str = "") -> None:
     typer.echo(text)
 
 
+def load_commands() -> None:
+    """Import every module of gitreg.cli: each registers its commands on `app`."""
+    import importlib
+    import pkgutil
+
+    import gitreg.cli
+
+    for mod in pkgutil.iter_modules(gitreg.cli.__path__):
+        importlib.import_module(f"gitreg.cli.{mod.name}")
+
+
 def main() -> None:
-    from gitreg.cli import read, write  # noqa: F401  (commands register on import)
+    load_commands()
     from gitreg.errors import GitregError
 
     try:
