@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 
 from gitreg import layout
+from gitreg.errors import RegistryRefusal
 from gitreg.gitstore import GitStore
 from gitreg.policy import Policy
 from gitreg.view import RegistryView
@@ -30,6 +31,20 @@ class Finding:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A version entering a stage."""
+
+    model: str
+    version: str
+    stage: str
+    was: tuple[str, ...]  # the stages it was in on the base
+
+    @property
+    def label(self) -> str:
+        return f"{self.model}@{self.version} -> {self.stage}"
 
 
 @dataclass
@@ -67,6 +82,38 @@ class Change:
             if (status == "A" and len(parts) == 4 and parts[0] == layout.MODELS_DIR
                     and parts[2] == "versions" and parts[3].endswith(".yaml")):
                 found.append((parts[1], parts[3][:-5]))
+        return found
+
+    def tag_target(self, name: str, version: str) -> str | None:
+        """What the registration tag's ref points at: a pushed value wins over the local ref.
+
+        A server-side hook judges refs that are not moved yet: it passes them as
+        options["refs"] = {refname: new object id, or None when deleted}.
+        """
+        ref = layout.tag_ref(name, version)
+        pushed = self.options.get("refs") or {}
+        return pushed[ref] if ref in pushed else self.store.ref_target(ref)
+
+    @cached_property
+    def entries(self) -> list[Entry]:
+        """Every version the change moves into a stage, with the stages it was in before.
+
+        Only models whose stages.yaml changed are read; an unreadable stages.yaml
+        is the schema rule's finding, not an entry.
+        """
+        found = []
+        for name in self.models:
+            if not any(p == layout.stages_path(name) for _, p in self.paths):
+                continue
+            try:
+                before, after = self.stages_before(name), self.stages_after(name)
+            except RegistryRefusal:
+                continue
+            for stage, versions in after.items():
+                for version in versions:
+                    if version not in before.get(stage, []):
+                        was = tuple(s for s, vs in before.items() if version in vs)
+                        found.append(Entry(name, version, stage, was))
         return found
 
     def stages_before(self, name: str) -> dict[str, list[str]]:
@@ -131,5 +178,10 @@ def run(store: GitStore, base: str | None, head: str, *, options: dict | None = 
     names = []
     for name, fn in rules().items():
         names.append(name)
-        findings.extend(fn(change))
+        try:
+            findings.extend(fn(change))
+        except RegistryRefusal as exc:
+            # A file the rule had to read is broken: that is a finding, not a crash.
+            findings.append(Finding(name, "(registry)", str(exc.message),
+                                    exc.hint or "Fix the file named in the message."))
     return Report(base, head, findings, names)

@@ -79,6 +79,8 @@ class GitStore:
         self.repo = repo
         self.common_dir = Path(_common_dir(repo))
         self.workdir = Path(repo.workdir) if repo.workdir else None
+        # When set to a list, every blob read by path is appended (tests measure a check's cost).
+        self.read_log: list[str] | None = None
         # Inside a pre-receive hook the pushed objects sit in a quarantine directory.
         quarantine = os.environ.get("GIT_QUARANTINE_PATH")
         if quarantine and os.path.isdir(quarantine):
@@ -164,6 +166,8 @@ class GitStore:
         entry = self.entry(tree_id, path)
         if entry is None or entry.type != _BLOB:
             return None
+        if self.read_log is not None:
+            self.read_log.append(path)
         if max_bytes is not None:
             _, size = self.repo.odb.read_header(entry.id)
             if size > max_bytes:
