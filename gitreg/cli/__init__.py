@@ -76,7 +76,8 @@ def main() -> None:
     from gitreg.errors import GitregError
 
     try:
-        app(standalone_mode=False)
+        # Without standalone mode, click returns the code of a typer.Exit instead of exiting.
+        code = app(standalone_mode=False)
     except GitregError as exc:
         if _state["traceback"]:
             raise
@@ -97,7 +98,7 @@ def main() -> None:
         typer.echo(f"internal error: {type(exc).__name__}: {exc}\n"
                    "This is a bug in gitreg: run again with --traceback and report it.", err=True)
         sys.exit(3)
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def _is_usage(exc: BaseException) -> tuple[int, str] | None:
