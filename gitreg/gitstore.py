@@ -29,6 +29,7 @@ _BLOB = pygit2.enums.ObjectType.BLOB if hasattr(pygit2, "enums") else pygit2.GIT
 _TREE_MODE = pygit2.GIT_FILEMODE_TREE
 _BLOB_MODE = pygit2.GIT_FILEMODE_BLOB
 
+_EXEC_MODE = pygit2.GIT_FILEMODE_BLOB_EXECUTABLE
 
 class BlobTooLarge(Exception):
     def __init__(self, path: str, size: int):
@@ -188,6 +189,29 @@ class GitStore:
         return [(e.name, str(e.id), e.type_str == "tree") for e in tree]
 
     def has_object(self, oid: str) -> bool:
+    def export(self, tree_id: str, path: str, dest: str | os.PathLike) -> int:
+        """Write the files under PATH of a tree into DEST (PATH kept); returns how many.
+
+        Used to run trusted scripts (the base's checks/) from a scratch directory.
+        """
+        top = self.entry(tree_id, path) if path else self.repo[tree_id]
+        if top is None:
+            return 0
+        count = 0
+        stack = [(top, Path(dest, path), _BLOB_MODE)]
+        while stack:
+            obj, where, mode = stack.pop()
+            if isinstance(obj, pygit2.Tree):
+                where.mkdir(parents=True, exist_ok=True)
+                stack += [(self.repo[e.id], where / e.name, e.filemode) for e in obj
+                          if e.name not in ("", ".", "..", ".git") and "/" not in e.name]
+            elif isinstance(obj, pygit2.Blob) and mode in (_BLOB_MODE, _EXEC_MODE):
+                where.write_bytes(obj.data)
+                if mode == _EXEC_MODE:
+                    where.chmod(0o755)
+                count += 1
+        return count
+
         try:
             return pygit2.Oid(hex=oid) in self.repo.odb
         except ValueError:
@@ -236,6 +260,23 @@ class GitStore:
         return out
 
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+    def merge_tree(self, ours: str, theirs: str) -> tuple[str | None, list[str]]:
+        """The tree of merging commit THEIRS into OURS: (tree id, []) or (None, conflicting paths).
+
+        Nothing is written but the merged tree's objects; (None, []) when no merge base exists.
+        """
+        base = self.repo.merge_base(ours, theirs)
+        if base is None:
+            return None, []
+        index = self.repo.merge_trees(self.repo[base].tree, self.repo[ours].tree,
+                                      self.repo[theirs].tree)
+        if index.conflicts is not None:
+            paths = set()
+            for entries in index.conflicts:
+                paths.update(e.path for e in entries if e is not None)
+            return None, sorted(paths)
+        return str(index.write_tree(self.repo)), []
+
         return ancestor == descendant or self.repo.descendant_of(descendant, ancestor)
 
     # --- writes to the object store -------------------------------------------
