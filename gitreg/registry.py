@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitreg import card as cards
 from gitreg import events, layout, provenance, yamlio
@@ -20,6 +20,9 @@ from gitreg.errors import ConcurrentUpdate, NotInitialized, RegistryRefusal, Usa
 from gitreg.gitstore import GitStore
 from gitreg.policy import DEFAULT_POLICY, Policy
 from gitreg.view import RegistryView
+
+if TYPE_CHECKING:
+    from gitreg import check, promotion
 
 REGISTRY_README = """\
 # The gitreg registry branch
@@ -52,6 +55,7 @@ class Registration:
     digest: str
     signed: bool
     card: dict = field(repr=False)
+    proposal: str | None = None  # the proposal branch, when registered with propose=True
 
     def to_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items()}
@@ -141,8 +145,13 @@ class Registry:
         self, name: str, narrative: dict | str | os.PathLike, *, version: str | None = None,
         bump: str | None = None, rev: str = "HEAD", artifact: str | None = None,
         metrics: str | None = None, sign: bool | None = None, image: str | None = None,
+        propose: bool = False,
     ) -> Registration:
-        """Register NAME at source revision REV: write its card and create its tag, atomically."""
+        """Register NAME at source revision REV: write its card and create its tag, atomically.
+
+        With PROPOSE the card lands on a proposal branch (gitreg-register/NAME/vVERSION), judged
+        by the check first, instead of on the registry branch; the tag is created with it.
+        """
         layout.check_name(name)
         if version is not None and bump is not None:
             raise UsageError("give --version or --bump, not both.")
@@ -187,6 +196,12 @@ class Registry:
             try:
                 commit = self._commit_registration(head, name, version, card, tag, tag_id, ident,
                                                    evidence)
+                if propose:
+                    from gitreg import promotion
+
+                    proposal = promotion.propose_registration(self, head, commit, name, version,
+                                                              tag_id).branch
+                    break
                 self.store.update_refs(
                     [(self.branch_ref, commit, head), (layout.tag_ref(name, version), tag_id, None)],
                     f"gitreg: register {tag}",
@@ -205,7 +220,8 @@ class Registry:
             raise ConcurrentUpdate("the registry kept changing; gave up after several tries.",
                                    hint="Nothing was written. Run the command again.")
         return Registration(name, version, tag, tag_id, source, commit,
-                            layout.card_path(name, version), digest, sign, card)
+                            layout.card_path(name, version), digest, sign, card,
+                            proposal if propose else None)
 
     def _next_version(self, view: RegistryView, name: str, version: str | None,
                       bump: str | None) -> str:
@@ -321,6 +337,40 @@ class Registry:
         head = self.require_head()
         self.view().require_model(name)
         return events.history(self.store, head, name)
+
+    # --- promotions and the check -------------------------------------------------------
+
+    def promote(self, ref: str | layout.ModelRef, stage: str) -> promotion.Proposal:
+        """A proposal branch moving REF (NAME@VERSION or NAME@STAGE) into STAGE, checked first."""
+        from gitreg import promotion
+
+        return promotion.promote(self, ref, stage)
+
+    def merge(self, proposal: str, *, push: bool = False) -> promotion.MergeResult:
+        """Check PROPOSAL (branch, ref or commit) against the registry, then merge it with CAS."""
+        from gitreg import promotion
+
+        return promotion.merge(self, proposal, push=push)
+
+    def check(self, base: str | None = None, head: str | None = None,
+              options: dict | None = None) -> check.Report:
+        """Judge HEAD (default: the registry branch) against BASE (default: HEAD's first parent)
+        by BASE's policy. Revisions are anything git resolves, or an all-zero id for "nothing"."""
+        from gitreg import check
+
+        head_id = self.require_head() if head is None else self.store.resolve_commit(head)
+        if base is None:
+            parents = self.store.commit_info(head_id).parents
+            base_id = parents[0] if parents else None
+        else:
+            base_id = None if base.strip("0") == "" else self.store.resolve_commit(base)
+        return check.run(self.store, base_id, head_id, options=options)
+
+    def events(self, old: str | None, new: str) -> list[events.Event]:
+        """What the registry's history between OLD and NEW did, oldest first (for deploy jobs)."""
+        new_id = self.store.resolve_commit(new)
+        old_id = None if old is None or old.strip("0") == "" else self.store.resolve_commit(old)
+        return events.history(self.store, new_id, stop=old_id)
 
 
 def _model_meta(name: str, card: dict) -> dict:

@@ -39,16 +39,24 @@ def register(
     sign: bool | None = typer.Option(
         None, "--sign/--no-sign", help="Sign the tag (default: git config tag.gpgSign)."),
     image: str | None = typer.Option(None, "--image", help="Container image digest."),
+    propose: bool = typer.Option(
+        False, "--propose", help="Put the card on a checked proposal branch "
+        "gitreg-register/NAME/vVERSION instead of the registry branch."),
     json_: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Register a model version: its card on the registry branch and its tag, together."""
     reg = registry().register(name, card, version=version, bump=bump, rev=rev,
-                              artifact=artifact, metrics=metrics, sign=sign, image=image)
+                              artifact=artifact, metrics=metrics, sign=sign, image=image,
+                              propose=propose)
     if json_:
         emit_json(reg.to_dict())
         return
     signed = "signed " if reg.signed else ""
     echo(f"Registered {reg.tag} ({signed}tag {reg.tag_id[:10]} on {reg.source_commit[:10]}).")
+    if reg.proposal:
+        echo(f"Card: {reg.card_path} on proposal branch {reg.proposal} (the check passed); "
+             f"merge it with: gitreg merge {reg.proposal}")
+        return
     echo(f"Card: {reg.card_path} on the registry branch, sha256 {reg.digest[:16]}...")
 
 
