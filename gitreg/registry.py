@@ -170,12 +170,16 @@ class Registry:
             narrative = cards.read_narrative(narrative)
         view = RegistryView(self.store, self.store.commit_tree(head), head)
         policy = view.policy
-        sign = bool(sign) or (sign is None and self.store.config_bool("tag.gpgSign"))
-        if policy.signing_required and not sign:
-            if sign is False:
-                raise RegistryRefusal("the policy requires signed registrations; --no-sign was given.")
-            sign = True
+        if policy.signing_required and sign is False:
+            raise RegistryRefusal("the policy requires signed registrations; --no-sign was given.",
+                                  hint="Drop --no-sign: the tag is signed with your git signing key.")
+        sign = bool(sign) or policy.signing_required or (
+            sign is None and self.store.config_bool("tag.gpgSign"))
         ident = self.store.ident()
+        if sign:  # no key: refuse now, before anything is written
+            from gitreg.signing import require_signing_key
+
+            require_signing_key(self.store, ident, required_by_policy=policy.signing_required)
         version = self._next_version(view, name, version, bump)
         evidence = provenance.collect(
             self.store, name, source, artifact=artifact, metrics_file=metrics, image=image,
@@ -306,7 +310,8 @@ class Registry:
             return {
                 "name": ref.name,
                 "model": meta,
-                "versions": [{"version": v, "stages": view.stages_of(ref.name, v)}
+                "versions": [{"version": v, "stages": view.stages_of(ref.name, v),
+                              "signed": self._signed_kind(ref.name, v)}
                              for v in view.versions(ref.name)],
                 "stages": view.stages(ref.name),
             }
@@ -317,7 +322,27 @@ class Registry:
             "tag": layout.tag_name(ref.name, version),
             "stages": view.stages_of(ref.name, version),
             "card": view.card(ref.name, version),
+            "verification": self._verify_one(view, ref.name, version),
         }
+
+    def _signed_kind(self, name: str, version: str) -> str:
+        """ssh / gpg / unsigned / lightweight / missing, from the tag object alone (not verified)."""
+        from gitreg.signatures import split_tag
+
+        target = self.store.ref_target(layout.tag_ref(name, version))
+        if target is None:
+            return "missing"
+        if self.store.tag_object(target) is None:
+            return "lightweight"
+        return split_tag(self.store.raw_object(target)).kind or "unsigned"
+
+    def _verify_one(self, view: RegistryView, name: str, version: str) -> dict:
+        from gitreg import signing, verification
+
+        with signing.verifier_for(view) as verifier:
+            return verification.verify_version(
+                self.store, view, verifier, view.policy, name, version,
+                self.store.ref_target(layout.tag_ref(name, version))).to_dict()
 
     def card(self, ref: str | layout.ModelRef) -> dict:
         ref = layout.ModelRef.parse(ref) if isinstance(ref, str) else ref
@@ -337,6 +362,38 @@ class Registry:
         head = self.require_head()
         self.view().require_model(name)
         return events.history(self.store, head, name)
+
+    # --- signatures and signers ------------------------------------------------------------
+
+    def verify(self, ref: str | layout.ModelRef | None = None) -> list:
+        """Verify tags, bindings and signatures of every version (or of NAME, or NAME@VERSION)."""
+        from gitreg import verification
+
+        ref = layout.ModelRef.parse(ref) if isinstance(ref, str) else ref
+        return list(verification.verify(self.store, self.view(), ref))
+
+    def signers(self) -> list:
+        """Who may sign registrations (signers/ on the registry branch)."""
+        from gitreg import signing
+
+        return signing.list_signers(self.view())
+
+    def add_signer(self, *, ssh_key: str | os.PathLike | None = None, principal: str | None = None,
+                   gpg: str | None = None) -> dict:
+        """Allow an SSH key (as PRINCIPAL) or a GPG key to sign: one commit on the registry branch."""
+        from gitreg import signing
+
+        if (ssh_key is None) == (gpg is None) or (ssh_key is not None and not principal):
+            raise UsageError("give either --ssh KEY.pub --principal EMAIL, or --gpg FINGERPRINT.")
+        if ssh_key is not None:
+            return signing.add_ssh(self, ssh_key, principal or "")
+        return signing.add_gpg(self, gpg or "")
+
+    def revoke_signer(self, *, ssh_key: str | os.PathLike | None = None,
+                      principal: str | None = None, gpg: str | None = None) -> dict:
+        from gitreg import signing
+
+        return signing.revoke(self, ssh_key=ssh_key, principal=principal, gpg=gpg)
 
     # --- promotions and the check -------------------------------------------------------
 

@@ -47,27 +47,64 @@ def show(
         if model.get("artifact"):
             echo(f"artifact: {model['artifact'].get('path')}")
         echo("")
-        rows = [("VERSION", "STAGES")]
-        rows += [(v["version"], ", ".join(v["stages"]) or "-") for v in info["versions"]]
+        rows = [("VERSION", "STAGES", "TAG")]
+        rows += [(v["version"], ", ".join(v["stages"]) or "-", v.get("signed") or "-")
+                 for v in info["versions"]]
         _table(rows)
         return
     stages = ", ".join(info["stages"]) or "none"
     echo(f"# {info['tag']}  (stages: {stages})")
+    if info.get("verification"):
+        echo(f"# {_verdict(info['verification'])}")
     echo(yamlio.dump(info["card"]).rstrip())
 
 
+def _verdict(v: dict) -> str:
+    """One line on a version's tag: who signed it and whether it verifies."""
+    sig = v.get("signature") or {}
+    if sig.get("status") == "verified":
+        who = f"signed by {sig['signer']} ({sig['kind']} {sig['fingerprint']})"
+    elif sig.get("status") == "unsigned":
+        who = "unsigned"
+    elif sig:
+        who = f"{sig.get('kind')} signature: {sig.get('status')}"
+    else:
+        who = "no signature read"
+    if v["ok"]:
+        return f"{who}; verifies"
+    return f"{who}; DOES NOT VERIFY: " + "; ".join(p["code"] for p in v["problems"]) + \
+        f" (run: gitreg verify {v['name']}@{v['version']})"
+
+
 @app.command()
-def history(name: str = typer.Argument(..., help="Model name."), json_: bool = JSON) -> None:
+def history(
+    name: str = typer.Argument(..., help="Model name."),
+    json_: bool = JSON,
+    verify: bool = typer.Option(False, "--verify",
+                                help="Also verify each registration's tag and name its signer."),
+) -> None:
     """Registrations and stage changes of a model, oldest first (from the registry branch log)."""
-    found = registry().history(name)
+    reg = registry()
+    found = reg.history(name)
+    checks = {c.version: c.to_dict() for c in reg.verify(name)} if verify else {}
     if json_:
-        emit_json([e.to_dict() for e in found])
+        out = [e.to_dict() for e in found]
+        for e in out:
+            if verify and e["kind"] == "registered" and e["version"] in checks:
+                e["verification"] = checks[e["version"]]
+        emit_json(out)
         return
     rows = [("TIME", "EVENT", "VERSION", "STAGE", "BY", "COMMIT")]
+    if verify:
+        rows[0] += ("SIGNATURE",)
     for e in found:
         stage = f"{e.from_stage or '-'} -> {e.to_stage}" if e.to_stage else (
             f"{e.from_stage} -> -" if e.from_stage else "")
-        rows.append((e.time, e.kind, e.version, stage, e.author, e.commit[:10]))
+        row = (e.time, e.kind, e.version, stage, e.author, e.commit[:10])
+        if verify:
+            check = checks.get(e.version) if e.kind == "registered" else None
+            row += (_verdict(check) if check else "",)
+        rows.append(row)
     _table(rows)
 
 
