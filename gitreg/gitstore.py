@@ -12,6 +12,7 @@ touches the work tree, the index or HEAD.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -416,6 +417,14 @@ class GitStore:
                         check=False)
         if proc.returncode != 0:
             err = proc.stderr.decode(errors="replace").strip()
+            lock = re.search(r"Unable to create '([^']+\.lock)'", err)
+            if lock:
+                raise GitFailed(
+                    f"a ref is locked by {lock[1]}: another git or gitreg process is running, "
+                    "or one was killed while it held the lock.",
+                    hint="If no other git process is running, delete that lock file and run "
+                    "'gitreg repair', then the command again. Nothing was written.",
+                )
             if "expected" in err or "exists" in err or "cannot lock" in err:
                 raise ConcurrentUpdate(
                     f"the registry changed while this command ran ({err.removeprefix('fatal: ')}).",
