@@ -14,9 +14,30 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gitreg import demo_project as files
-from gitreg.errors import GitFailed, UsageError
+from gitreg.errors import GitFailed, RegistryRefusal, UsageError
 from gitreg.gitstore import git_in, init_repo
 from gitreg.registry import Registry
+
+# The demo's policy, in place from `init` (a policy change must land alone): production takes
+# versions from staging that meet its accuracy and fairness gates; v1.1.0 does, v1.0.0 does not.
+DEMO_POLICY = """\
+version: 1
+stages:
+  staging: {}
+  production:
+    from: [staging]
+    max_versions: 1
+    card: production
+    gates:
+      - {metric: accuracy, min: 0.9}
+      - {metric: fairness.demographic_parity_gap, max: 0.06}
+  archived:
+    from: [staging, production]
+signing:
+  registration: optional
+lineage:
+  dvc: required
+"""
 
 
 def _env() -> dict[str, str]:
@@ -85,14 +106,18 @@ def run(directory: Path, say: Callable[[str], None]) -> Registry:
     say("Training v1 (3 features): dvc repro, dvc push, git commit")
     train(project, "Train churn model on tenure, spend and support calls")
     reg = Registry.open(project)
-    reg.init()
-    say("Created the registry branch 'gitreg'")
+    policy_file = directory / "registry.yaml"
+    policy_file.write_text(DEMO_POLICY)
+    reg.init(policy_file)
+    say("Created the registry branch 'gitreg' with a policy: production takes versions from "
+        "staging with accuracy >= 0.9 and fairness.demographic_parity_gap <= 0.06")
     first = reg.register("churn", project / "cards" / "churn.yaml")
     say(f"Registered {first.tag}: accuracy {_metric(first.card, 'accuracy')}")
     say("Training v2 (adds the usage_drop feature)")
     train(project, "Add usage_drop to the churn model's features", features=files.V2_FEATURES)
     second = reg.register("churn", project / "cards" / "churn.yaml")
     say(f"Registered {second.tag}: accuracy {_metric(second.card, 'accuracy')}")
+    promotions(reg, say)
     say("")
     say(f"The registry (cd {project} && gitreg list):")
     for m in reg.list():
@@ -102,6 +127,27 @@ def run(directory: Path, say: Callable[[str], None]) -> Registry:
     say("")
     say(f"Next: cd {project} && gitreg show churn@{second.version}")
     return reg
+
+
+def promotions(reg: Registry, say: Callable[[str], None]) -> None:
+    """Promote through proposals and the check, and show a promotion the check refuses."""
+    say("")
+    for ref, stage in (("churn@1.0.0", "staging"), ("churn@1.1.0", "staging"),
+                       ("churn@1.1.0", "production")):
+        proposal = reg.promote(ref, stage)
+        result = reg.merge(proposal.branch)
+        moves = "; ".join(proposal.moves)
+        say(f"Promoted {ref} to {stage}: proposal {proposal.branch} passed the check, merged "
+            f"({result.commit[:10]}): {moves}")
+    try:
+        reg.promote("churn@1.0.0", "production")
+    except RegistryRefusal as exc:
+        report = getattr(exc, "report", None)
+        say("Proposing churn@1.0.0 for production: the check refuses it, nothing is written:")
+        for f in report.findings if report else []:
+            say(f"  [{f.rule}] {f.file}: {f.message.splitlines()[0]}")
+    else:
+        raise GitFailed("the demo's policy let churn@1.0.0 into production; it must not.")
 
 
 def _metric(card: dict, name: str):
