@@ -432,6 +432,129 @@ class GitStore:
                 )
             raise GitFailed(f"could not move refs: {err}")
 
+    # --- remotes: the git CLI only (pygit2's push hides a server hook's refusal) ----------
+
+    def remote_url(self, remote: str) -> str | None:
+        return self.config(f"remote.{remote}.url")
+
+    def refs(self, prefix: str) -> dict[str, str]:
+        """refname -> object id of every direct ref under PREFIX (e.g. 'refs/tags/')."""
+        found = {}
+        for ref in self.repo.references.iterator():
+            if ref.name.startswith(prefix) and ref.type == pygit2.enums.ReferenceType.DIRECT:
+                found[ref.name] = str(ref.target)
+        return found
+
+    def ls_remote(self, remote: str, patterns: list[str]) -> dict[str, str]:
+        """refname -> object id on REMOTE of the refs matching PATTERNS (unpeeled: tag objects)."""
+        proc = self.git("ls-remote", "--refs", "--end-of-options", remote, *patterns, check=False)
+        if proc.returncode != 0:
+            raise GitFailed(f"cannot read the refs of remote {remote!r}: "
+                            f"{proc.stderr.decode(errors='replace').strip()}",
+                            hint=f"Check the remote: git remote get-url {remote}")
+        out = {}
+        for line in proc.stdout.decode().splitlines():
+            oid, _, ref = line.partition("\t")
+            if oid and ref:
+                out[ref] = oid
+        return out
+
+    def fetch(self, remote: str, oids: list[str]) -> None:
+        """Fetch the objects reachable from OIDS (tips REMOTE advertises); no ref moves.
+
+        Nothing but objects is written (no FETCH_HEAD, no remote-tracking ref), so
+        a caller that refuses what it fetched leaves the repository as it was.
+        """
+        if not oids:
+            return
+        proc = self.git("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-auto-gc",
+                        "--no-recurse-submodules", "--end-of-options", remote, *oids, check=False)
+        missing = [o for o in oids if not self.has_object(o)]
+        if proc.returncode != 0 or missing:
+            raise GitFailed(f"fetching from {remote!r} failed: "
+                            f"{proc.stderr.decode(errors='replace').strip() or 'objects missing'}",
+                            hint="If the remote changed meanwhile, run the command again.")
+
+    def push(self, remote: str, refspecs: list[str], *,
+             leases: Mapping[str, str | None] | None = None, push_options: tuple[str, ...] = (),
+             atomic: bool = True) -> PushResult:
+        """`git push --porcelain [--atomic]`: the exit status AND each ref's status line.
+
+        LEASES maps a remote ref to the value it must still have (None: must not
+        exist). A refusal (hook, lease, non-fast-forward) comes back as a result
+        with ok False and the remote's messages; a push that could not run at
+        all (no connection, push options unsupported) raises GitFailed.
+        """
+        args = ["push", "--porcelain"] + (["--atomic"] if atomic else [])
+        args += [f"--force-with-lease={ref}:{old or ''}" for ref, old in (leases or {}).items()]
+        for option in push_options:
+            args += ["--push-option", option]
+        proc = self.git(*args, "--end-of-options", remote, *refspecs, check=False)
+        refs = _parse_porcelain(proc.stdout.decode(errors="replace"))
+        stderr = proc.stderr.decode(errors="replace")
+        messages = [line[len("remote: "):].rstrip() for line in stderr.splitlines()
+                    if line.startswith("remote: ")]
+        rejected = [r for r in refs if r.flag == "!"]
+        if proc.returncode != 0 and not rejected:
+            raise GitFailed(f"git push to {remote!r} failed: {stderr.strip()}")
+        ok = proc.returncode == 0 and not rejected and len(refs) >= len(refspecs)
+        return PushResult(ok, refs, messages, stderr)
+
+    def hooks_dir(self) -> Path:
+        """Where git looks for this repository's hooks (core.hooksPath respected)."""
+        out = self.git("rev-parse", "--git-path", "hooks").stdout.decode().strip()
+        return Path(self.workdir or self.common_dir, out).resolve()
+
+    # --- temporary worktrees (reproduce): the user's work tree, index and HEAD stay put ------
+
+    def add_worktree(self, path: str | os.PathLike, commit: str) -> None:
+        """Check COMMIT out, detached, into a new linked worktree at PATH.
+
+        Hooks are off: a post-checkout hook (DVC installs one) must not run in it.
+        """
+        self.git("-c", f"core.hooksPath={os.devnull}", "worktree", "add", "--detach", "--quiet",
+                 "--end-of-options", str(path), commit)
+
+    def remove_worktree(self, path: str | os.PathLike) -> None:
+        """Remove a worktree made by add_worktree, files and registration, whatever its state."""
+        proc = self.git("worktree", "remove", "--force", "--force", str(path), check=False)
+        if proc.returncode != 0 or Path(path).exists():
+            shutil.rmtree(path, ignore_errors=True)
+            # Only a worktree whose directory is gone is pruned; ours is gone now.
+            self.git("worktree", "prune", check=False)
+
+
+@dataclass(frozen=True)
+class RefStatus:
+    """One line of `git push --porcelain`: flag, refs, and the summary git gave."""
+
+    flag: str  # ' ' fast-forward, '+' forced, '-' deleted, '*' new, '=' up to date, '!' rejected
+    src: str
+    dst: str
+    summary: str  # e.g. "[new tag]", "[remote rejected] (pre-receive hook declined)"
+
+    @property
+    def ok(self) -> bool:
+        return self.flag != "!"
+
+
+@dataclass(frozen=True)
+class PushResult:
+    ok: bool
+    refs: list[RefStatus]
+    messages: list[str]  # what the remote said (its hooks' output), without "remote: "
+    stderr: str
+
+
+def _parse_porcelain(out: str) -> list[RefStatus]:
+    found = []
+    for line in out.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 3 and len(parts[0]) == 1:
+            src, _, dst = parts[1].partition(":")
+            found.append(RefStatus(parts[0], src, dst, parts[2]))
+    return found
+
 
 def _common_dir(repo: pygit2.Repository) -> str:
     path = Path(repo.path)

@@ -363,6 +363,20 @@ class Registry:
         self.view().require_model(name)
         return events.history(self.store, head, name)
 
+    # --- remotes (gitreg/remote.py) ------------------------------------------------------
+
+    def push(self, remote: str | None = None):
+        """Publish the registry branch and new registration tags in one atomic push."""
+        from gitreg import remote as remotes
+
+        return remotes.push(self, remote)
+
+    def sync(self, remote: str | None = None):
+        """Fetch the registry branch and registration tags; refuse moved tags and rewrites."""
+        from gitreg import remote as remotes
+
+        return remotes.sync(self, remote)
+
     # --- signatures and signers ------------------------------------------------------------
 
     def verify(self, ref: str | layout.ModelRef | None = None) -> list:
