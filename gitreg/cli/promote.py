@@ -11,19 +11,56 @@ from gitreg.cli import app, echo, emit_json, registry
 def promote(
     ref: str = typer.Argument(..., help="NAME@VERSION (or NAME@STAGE) to promote."),
     stage: str = typer.Argument(..., help="Stage to promote into, such as production."),
+    push: bool = typer.Option(False, "--push", help="Push the proposal branch (git CLI, checked)."),
+    open_: bool = typer.Option(
+        False, "--open", help="Push it and open the pull/merge request (GitHub API with GITHUB_TOKEN, "
+        "GitLab push options; else print the compare URL)."),
+    remote: str | None = typer.Option(
+        None, "--remote", "-r", help="Remote for --push/--open (default: gitreg.remote, else origin)."),
     json_: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Propose a promotion: a checked branch gitreg-promote/NAME/vVERSION/STAGE."""
-    proposal = registry().promote(ref, stage)
+    reg = registry()
+    proposal = reg.promote(ref, stage)
+    published = _publish(reg, proposal, remote, open_) if push or open_ else None
     if json_:
-        emit_json(proposal.to_dict())
+        emit_json({**proposal.to_dict(), **({"published": published} if published else {})})
         return
     echo(f"Proposed {proposal.name}@{proposal.version} -> {stage} on branch {proposal.branch} "
          f"({proposal.commit[:10]}); the check passed.")
     for move in proposal.moves:
         echo(f"  {move}")
-    echo(f"Merge it with: gitreg merge {proposal.branch}  (or push it and open a merge request "
-         "against the registry branch)")
+    if published is None:
+        echo(f"Merge it with: gitreg merge {proposal.branch}  (or push it and open a merge request "
+             "against the registry branch: --push --open)")
+        return
+    for line in published["messages"]:
+        echo(f"{published['remote']}: {line}")
+    echo(f"Pushed {proposal.branch} to {published['remote']}.")
+    opened = published.get("opened")
+    if opened:
+        what = {"pull-request": "Pull request", "merge-request": "Merge request"}.get(opened["kind"])
+        if opened["note"]:
+            echo(f"{opened['note']}{': ' + opened['url'] if opened['url'] else '.'}")
+        elif opened["kind"] == "pull-request" and opened["url"]:
+            echo(f"{what} {'opened' if opened['created'] else 'exists already'}: {opened['url']}")
+        elif what and opened["url"]:
+            echo(f"{what}: {opened['url']}")
+        elif opened["url"]:
+            echo(f"Open the merge request: {opened['url']}")
+
+
+def _publish(reg, proposal, remote: str | None, open_request: bool) -> dict:
+    from gitreg import forge
+
+    moves = "".join(f"\n- {m}" for m in proposal.moves)
+    rules = len(proposal.report.rules) if proposal.report else 0
+    body = (f"Promote {proposal.name}@{proposal.version} to {proposal.stage}, proposed with gitreg."
+            f"{moves}\n\nThe gitreg check passed locally ({rules} rules), judged by the registry's "
+            "policy on the base; the registry's CI runs it again on this request.")
+    return forge.publish_proposal(reg, proposal.branch, remote=remote, open_request=open_request,
+                                  title=f"Promote {proposal.name}@{proposal.version} to {proposal.stage}",
+                                  body=body)
 
 
 @app.command()
