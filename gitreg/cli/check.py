@@ -21,6 +21,8 @@ def check(
     head: str | None = typer.Option(None, "--head", help="Registry commit to judge "
                                     "(default: the registry branch)."),
     format_: str = typer.Option("text", "--format", help="text, json or github."),
+    remote: bool = typer.Option(False, "--remote", help="Also check that every object the new "
+                                "versions need (model, data, files in directory outs) is in the DVC remote."),
 ) -> None:
     """Judge a change to the registry by the policy of its base (exit 1 when it fails)."""
     from gitreg import report as render
@@ -28,7 +30,7 @@ def check(
 
     if format_ not in ("text", "json", "github"):
         raise UsageError(f"--format {format_!r} is not one of text, json, github.")
-    result = registry().check(base, head)
+    result = registry().check(base, head, options={"remote": True} if remote else None)
     if format_ == "json":
         echo(render.as_json(result))
     elif format_ == "github":
