@@ -1,0 +1,483 @@
+#!/usr/bin/env python3
+"""Build a synthetic gitreg registry of M models x V versions, fast, for benchmarks.
+
+    python benchmarks/make_registry.py M V DIR [--batch N] [--no-repack] [--validate]
+
+DIR becomes a git + DVC-style monorepo:
+
+- `main`: V + 1 source commits. Commit i retrains every model (dvc.yaml with one
+  `train-NAME` stage per model, dvc.lock with md5s, params.yaml, committed
+  metrics/NAME.json). Version i of every model was registered from commit i;
+  the last commit is trained but not registered (register benchmarks use it).
+- `gitreg`: the registry branch as `gitreg register` and promotions write it:
+  registry.yaml (the default policy), models/NAME/model.yaml, versions/X.yaml
+  cards (valid against the card and the production card schemas; one is
+  compared byte for byte with what `register` builds), versions/X.tag
+  records, stages.yaml. History: one commit per batch of registrations, and
+  promotions as a proposal commit merged into the branch.
+- Tags: an annotated registration tag NAME@vX.Y.Z on each source commit whose
+  message carries the card digest as gitreg writes it, and GTO stage tags
+  NAME#STAGE#N for every stage assignment, so GTO sees the same registry.
+
+Speed: objects are hashed in memory and handed to git as one pack (no loose
+objects, no process per version), refs go into one packed-refs file, YAML
+of repeated shapes is dumped once and filled in. 1000 x 25 builds in well
+under a minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent)]
+
+from fastyaml import Template  # noqa: E402
+from objects import BLOB_MODE, TREE_MODE, ObjectWriter  # noqa: E402
+
+from gitreg import card as cards  # noqa: E402
+from gitreg import layout, yamlio  # noqa: E402
+from gitreg.gitstore import format_time  # noqa: E402
+from gitreg.policy import DEFAULT_POLICY  # noqa: E402
+from gitreg.registry import (  # noqa: E402
+    ALLOWED_SIGNERS_HEADER,
+    REGISTRY_README,
+    TAG_TRAILER,
+    _model_meta,
+)
+
+T0 = 1_700_000_000  # 2023-11-14, the first training run
+WEEK = 7 * 86_400
+RAW_SIZE = 3_826_400
+ENGINEERS = [("Ada Data", "ada@example.com"), ("Bo Trainer", "bo@example.com"),
+             ("Cy Ops", "cy@example.com"), ("Di Review", "di@example.com")]
+DOMAINS = [
+    ("churn", "Churn classifier for monthly B2C accounts.", "Rank accounts by 30-day churn risk",
+     "CRM analysts", "Credit or pricing decisions", "Trained on EU accounts only",
+     "Higher error for accounts under 3 months old", "Exclude them from automated outreach"),
+    ("fraud", "Card-not-present fraud scorer.", "Score card payments for manual review",
+     "Fraud operations", "Automatic account closure", "Sparse data for new merchants",
+     "Over-flags customers from some regions", "Human review before any block"),
+    ("ltv", "Customer lifetime value regressor.", "Budget retention campaigns",
+     "Marketing analysts", "Credit limits", "Assumes stable pricing",
+     "Undervalues low-income segments", "Floor budgets per segment"),
+    ("demand", "Store-level demand forecaster.", "Plan weekly replenishment",
+     "Supply planners", "Staffing decisions", "Weak on promotions never seen before",
+     "Under-stocks rural stores", "Planner override with a minimum stock"),
+    ("ranker", "Search result re-ranker.", "Order catalogue search results",
+     "The search service", "Ads auctions", "Cold start for new items",
+     "Popularity bias against small sellers", "Exploration slots for new sellers"),
+]
+SOURCE_FILES = {
+    ".gitignore": "/models\n__pycache__/\n",
+    ".python-version": "3.11\n",
+    ".dvc/config": "[core]\n    remote = storage\n['remote \"storage\"']\n    url = ../dvc-remote\n",
+    ".dvc/.gitignore": "/config.local\n/tmp\n/cache\n",
+    "requirements.txt": "numpy==2.1.3\nscikit-learn==1.5.2\npandas==2.2.3\n",
+    "src/prepare.py": "# Split raw accounts into train/test.\nimport sys\n",
+    "src/train.py": "# Train one model: python src/train.py NAME\nimport sys\n",
+    "data/raw.csv.dvc": f"outs:\n- md5: {hashlib.md5(b'raw').hexdigest()}\n  size: {RAW_SIZE}\n"
+                        "  hash: md5\n  path: raw.csv\n",
+}
+RAW_MD5 = hashlib.md5(b"raw").hexdigest()
+# The leaves of a card that differ between versions of one model.
+CARD_LEAVES = [("version",), *[("evaluation", 0, "metrics", j, "value") for j in range(3)],
+               *[("provenance", "source", k) for k in ("commit", "tree")],
+               ("provenance", "pipeline", "lock_digest"),
+               *[("provenance", "artifact", k) for k in ("md5", "size")],
+               *[("provenance", "data", 1, k) for k in ("md5", "size")],
+               *[("provenance", "params", "params.yaml", "train", k) for k in ("epochs", "learning_rate")],
+               *[("provenance", "registered_by", k) for k in ("name", "email")],
+               ("provenance", "registered_at")]
+# The leaves of one model's train stage in dvc.lock that differ between commits and models.
+LOCK_LEAVES = [("cmd",), ("deps", 0, "md5"), ("deps", 0, "size"),
+               ("params", "params.yaml", "train", "epochs"),
+               ("params", "params.yaml", "train", "learning_rate"),
+               *[("outs", j, k) for j in (0, 1) for k in ("path", "md5", "size")]]
+STAGE_KEY = "stagekey"
+
+
+def md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def version_of(i: int) -> str:
+    return f"{1 + i // 10}.{i % 10}.0"
+
+
+def narrative(k: int) -> dict:
+    _, overview, use, users, oos, limit, risk, mitigation = DOMAINS[k % len(DOMAINS)]
+    team = ["Data Science", "Risk Analytics", "Growth", "Forecasting", "Search"][k % 5]
+    return {
+        "overview": overview,
+        "owners": [{"name": team, "contact": f"{team.lower().replace(' ', '-')}@example.com"}],
+        "license": "proprietary",
+        "intended_use": {"primary_uses": [use], "users": [users], "out_of_scope": [oos]},
+        "considerations": {"limitations": [limit],
+                           "ethical_risks": [{"name": risk, "mitigation": mitigation}]},
+    }
+
+
+def blob(oid: str) -> tuple[str, str]:
+    return (BLOB_MODE, oid)
+
+
+def tree(oid: str) -> tuple[str, str]:
+    return (TREE_MODE, oid)
+
+
+class Builder:
+    def __init__(self, m: int, v: int, batch: int):
+        self.m, self.v, self.batch = m, v, batch
+        self.w = ObjectWriter()
+        self.names = [f"{DOMAINS[k % len(DOMAINS)][0]}-{k:04d}" for k in range(m)]
+        self.index = {n: k for k, n in enumerate(self.names)}
+        self.clock = T0
+        self.refs: dict[str, tuple[str, str | None]] = {}  # ref -> (oid, peeled commit)
+        self.sources: list[dict] = []
+        self.samples: list[tuple[dict, str]] = []  # cards checked against yamlio.dump
+
+    def tick(self, seconds: int = 60) -> int:
+        self.clock += seconds
+        return self.clock
+
+    # --- main: the source commits -------------------------------------------------------
+
+    def source_commits(self) -> None:
+        w = self.w
+        dirs: dict[str, dict] = {}
+        top: dict[str, tuple[str, str]] = {}
+        for path, text in SOURCE_FILES.items():
+            d, _, f = path.rpartition("/")
+            (dirs.setdefault(d, {}) if d else top)[f] = blob(w.blob(text))
+        for d, entries in dirs.items():
+            top[d] = tree(w.tree(entries))
+        stages: dict = {"prepare": {"cmd": "python src/prepare.py",
+                                    "deps": ["src/prepare.py", "data/raw.csv"],
+                                    "params": ["prepare"], "outs": ["data/prepared"]}}
+        for n in self.names:
+            stages[f"train-{n}"] = {"cmd": f"python src/train.py {n}",
+                                    "deps": ["src/train.py", "data/prepared"], "params": ["train"],
+                                    "outs": [f"models/{n}.json"],
+                                    "metrics": [{f"metrics/{n}.json": {"cache": False}}]}
+        artifacts = {n: {"path": f"models/{n}.json", "type": "model",
+                         "desc": DOMAINS[k % len(DOMAINS)][1].rstrip(".")}
+                     for k, n in enumerate(self.names)}
+        top["dvc.yaml"] = blob(w.blob(yamlio.dump({"stages": stages, "artifacts": artifacts})))
+        train_src = SOURCE_FILES["src/train.py"]
+        lock_tpl = None
+        parent: list[str] = []
+        for i in range(self.v + 1):
+            params = {"prepare": {"seed": 7, "test_fraction": 0.25},
+                      "train": {"epochs": 100 + 10 * i, "learning_rate": round(0.05 + 0.01 * (i % 5), 3),
+                                "l2": 0.001}}
+            prepared = {"path": "data/prepared", "hash": "md5", "md5": md5(f"prep{i}") + ".dir",
+                        "size": 174994 + i, "nfiles": 2}
+            prepare = {"cmd": "python src/prepare.py",
+                       "deps": [{"path": "data/raw.csv", "hash": "md5", "md5": RAW_MD5, "size": RAW_SIZE},
+                                {"path": "src/prepare.py", "hash": "md5",
+                                 "md5": md5(SOURCE_FILES["src/prepare.py"]),
+                                 "size": len(SOURCE_FILES["src/prepare.py"])}],
+                       "params": {"params.yaml": {"prepare": dict(params["prepare"])}},
+                       "outs": [dict(prepared)]}
+            lock_parts = [yamlio.dump({"schema": "2.0", "stages": {"prepare": prepare}})]
+            metric_files: dict[str, tuple[str, str]] = {}
+            outs = {}
+            full_lock = {"schema": "2.0", "stages": {"prepare": prepare}} if i == 0 else None
+            for k, n in enumerate(self.names):
+                metrics = {"accuracy": round(0.80 + ((k * 7 + i * 3) % 17) / 100, 4),
+                           "fairness": {"demographic_parity_gap": round(0.01 + (k + i) % 5 / 100, 4)},
+                           "roc_auc": round(0.85 + ((k * 3 + i * 5) % 13) / 100, 4)}
+                mtext = json.dumps(metrics, indent=2) + "\n"
+                metric_files[f"{n}.json"] = blob(w.blob(mtext))
+                art = {"path": f"models/{n}.json", "hash": "md5", "md5": md5(f"{n}/{i}"),
+                       "size": 400 + (k + i) % 300}
+                outs[n] = (art, metrics)
+                stage = {"cmd": f"python src/train.py {n}",
+                         "deps": [dict(prepared), {"path": "src/train.py", "hash": "md5",
+                                                   "md5": md5(train_src), "size": len(train_src)}],
+                         "params": {"params.yaml": {"train": dict(params["train"])}},
+                         "outs": [art, {"path": f"metrics/{n}.json", "hash": "md5", "md5": md5(mtext),
+                                        "size": len(mtext)}]}
+                # One stage block, as it sits under 'stages:' (that line cut off).
+                if lock_tpl is None:
+                    lock_tpl = Template({"stages": {STAGE_KEY: stage}},
+                                        [("stages", STAGE_KEY, *p) for p in LOCK_LEAVES])
+                text = lock_tpl.dump({"stages": {STAGE_KEY: stage}}).split("\n", 1)[1]
+                lock_parts.append(f"  train-{n}:" + text[len(STAGE_KEY) + 3:])
+                if full_lock is not None:
+                    full_lock["stages"][f"train-{n}"] = stage
+            lock_text = "".join(lock_parts)
+            if full_lock is not None and lock_text != yamlio.dump(full_lock):
+                raise SystemExit("fast dvc.lock differs from yamlio.dump")
+            entries = dict(top)
+            entries["dvc.lock"] = blob(w.blob(lock_text))
+            entries["params.yaml"] = blob(w.blob(yamlio.dump(params)))
+            entries["metrics"] = tree(w.tree(metric_files))
+            root = w.tree(entries)
+            commit = w.commit(root, parent, ENGINEERS[i % 2], T0 + i * WEEK,
+                              f"Retrain all models (run {i + 1})\n")
+            parent = [commit]
+            self.sources.append({"commit": commit, "tree": root, "params": params,
+                                 "lock_digest": hashlib.sha256(lock_text.encode()).hexdigest(),
+                                 "prepared": prepared, "outs": outs})
+        self.refs["refs/heads/main"] = (parent[0], None)
+
+    # --- gitreg: the registry branch -----------------------------------------------------
+
+    def card(self, name: str, i: int, who: tuple[str, str], when: int) -> dict:
+        src = self.sources[i]
+        art, metrics = src["outs"][name]
+        stage = f"train-{name}"
+        flat = {"accuracy": metrics["accuracy"],
+                "fairness.demographic_parity_gap": metrics["fairness"]["demographic_parity_gap"],
+                "roc_auc": metrics["roc_auc"]}
+        card = {"name": name, "version": version_of(i), **narrative(self.index[name])}
+        card["evaluation"] = [{"task": {"type": "model"}, "metrics": [
+            {"type": key, "value": value, "source": {"file": f"metrics/{name}.json", "key": key}}
+            for key, value in flat.items()]}]
+        prep = src["prepared"]
+        card["provenance"] = {
+            "source": {"commit": src["commit"], "tree": src["tree"]},
+            "pipeline": {"tool": "dvc", "lock_digest": src["lock_digest"], "stage": stage,
+                         "stages": ["prepare", stage]},
+            "artifact": {"path": art["path"], "md5": art["md5"], "hash": "md5", "size": art["size"],
+                         "stage": stage},
+            "data": [{"path": "data/raw.csv", "md5": RAW_MD5, "hash": "md5", "size": RAW_SIZE,
+                      "stage": "prepare"},
+                     {"path": prep["path"], "md5": prep["md5"], "hash": "md5", "size": prep["size"],
+                      "nfiles": prep["nfiles"], "stage": stage}],
+            "params": {"params.yaml": {"prepare": dict(src["params"]["prepare"]),
+                                       "train": dict(src["params"]["train"])}},
+            "environment": {"python": "3.11", "lock_file": {
+                "path": "requirements.txt",
+                "sha256": hashlib.sha256(SOURCE_FILES["requirements.txt"].encode()).hexdigest()}},
+            "registered_by": {"name": who[0], "email": who[1]},
+            "registered_at": format_time(when, 0),
+        }
+        return card
+
+    def registry(self) -> None:
+        w = self.w
+        self.root_entries = {
+            layout.POLICY_PATH: blob(w.blob(DEFAULT_POLICY)),
+            "README.md": blob(w.blob(REGISTRY_README)),
+            "signers": tree(w.tree({"allowed_signers": blob(w.blob(ALLOWED_SIGNERS_HEADER))})),
+        }
+        self.models = {".gitkeep": blob(w.blob(b""))}  # models/ entries
+        self.versions: dict[str, dict] = {n: {} for n in self.names}  # versions/ entries
+        self.model_yaml: dict[str, str] = {}
+        self.stage_blob: dict[str, str] = {}
+        self.stages: dict[str, dict[str, list[str]]] = {n: {} for n in self.names}
+        self.gto_counter = dict.fromkeys(self.names, 0)
+        self.card_tpl: dict[str, Template] = {}
+        self.round_of = {version_of(i): i for i in range(self.v)}
+        self.clock = T0 + 1800
+        self.head = w.commit(self.root(), [], ENGINEERS[0], self.clock,
+                             f"Initialize the gitreg registry\n\n{TAG_TRAILER}-format: "
+                             f"{layout.FORMAT_VERSION}\n")
+        for i in range(self.v):
+            self.clock = max(self.clock, T0 + i * WEEK + 3600)
+            self.register_round(i)
+            if i % 4 == 3:
+                self.promote_round(i, "production")
+            if i % 2 == 1 or i == self.v - 1:
+                self.promote_round(i, "staging")
+        self.refs[layout.branch_ref(layout.DEFAULT_BRANCH)] = (self.head, None)
+
+    def root(self) -> str:
+        return self.w.tree({**self.root_entries, "models": tree(self.w.tree(self.models))})
+
+    def update_models(self, changed: list[str]) -> None:
+        for n in changed:
+            entries = {"model.yaml": blob(self.model_yaml[n]),
+                       "versions": tree(self.w.tree(self.versions[n]))}
+            if n in self.stage_blob:
+                entries["stages.yaml"] = blob(self.stage_blob[n])
+            self.models[n] = tree(self.w.tree(entries))
+
+    def register_round(self, i: int) -> None:
+        ver = version_of(i)
+        for start in range(0, self.m, self.batch):
+            batch = self.names[start:start + self.batch]
+            who = ENGINEERS[(i + start) % len(ENGINEERS)]
+            trailers = []
+            for name in batch:
+                when = self.tick(5)
+                card = self.card(name, i, who, when)
+                tpl = self.card_tpl.get(name)
+                if tpl is None:
+                    tpl = self.card_tpl[name] = Template(card, CARD_LEAVES)
+                    if len(self.samples) < 40:
+                        self.samples.append((card, tpl.dump(card)))
+                text = tpl.dump(card)
+                tag = layout.tag_name(name, ver)
+                tag_id = self.w.tag(tag, card["provenance"]["source"]["commit"], who, when,
+                                    cards.tag_message(name, ver, yamlio.digest(card)))
+                self.refs[f"refs/tags/{tag}"] = (tag_id, card["provenance"]["source"]["commit"])
+                self.versions[name][f"{ver}.yaml"] = blob(self.w.blob(text))
+                self.versions[name][f"{ver}.tag"] = blob(self.w.blob(f"tag: {tag}\nobject: {tag_id}\n"))
+                if name not in self.model_yaml:
+                    self.model_yaml[name] = self.w.blob(yamlio.dump(_model_meta(name, card)))
+                trailers.append(f"{TAG_TRAILER}: {tag} {tag_id}")
+            if i == self.v - 1 and start == 0:
+                self.samples.append((card, text))
+            self.update_models(batch)
+            self.head = self.w.commit(
+                self.root(), [self.head], who, self.tick(),
+                f"Register {len(batch)} versions ({batch[0]}..{batch[-1]} v{ver})\n\n"
+                + "\n".join(trailers) + "\n")
+
+    def promote_round(self, i: int, stage: str) -> None:
+        ver = version_of(i)
+        for start in range(0, self.m, self.batch):
+            changed, assigned = [], []
+            for name in self.names[start:start + self.batch]:
+                st = self.stages[name]
+                if stage == "staging":
+                    for old in st.pop("staging", []):
+                        st.setdefault("archived", []).append(old)
+                        assigned.append((name, old, "archived"))
+                    st["staging"] = [ver]
+                    assigned.append((name, ver, "staging"))
+                else:
+                    if self.index[name] % 7 == 6 or not st.get("staging"):
+                        continue  # some models never reach production
+                    candidate = st["staging"].pop()
+                    if not st["staging"]:
+                        del st["staging"]
+                    for old in st.pop("production", []):
+                        st.setdefault("archived", []).append(old)
+                        assigned.append((name, old, "archived"))
+                    st["production"] = [candidate]
+                    assigned.append((name, candidate, "production"))
+                ordered = {s: st[s] for s in ("staging", "production", "archived") if st.get(s)}
+                self.stages[name] = ordered
+                text = "".join(f"{s}:\n" + "".join(f"- {v}\n" for v in vs) for s, vs in ordered.items())
+                self.stage_blob[name] = self.w.blob(text)
+                changed.append(name)
+            if not changed:
+                continue
+            who = ENGINEERS[(i + start + 1) % 3]
+            self.update_models(changed)
+            root = self.root()
+            proposal = self.w.commit(root, [self.head], who, self.tick(),
+                                     f"Promote {len(changed)} models to {stage} "
+                                     f"({changed[0]}..{changed[-1]})\n")
+            approver = ENGINEERS[3]
+            self.head = self.w.commit(root, [self.head, proposal], approver, self.tick(),
+                                      f"Merge proposal: {len(changed)} models to {stage}\n")
+            for name, v, st_name in assigned:
+                self.gto_counter[name] += 1
+                target = self.sources[self.round_of[v]]["commit"]
+                tag = f"{name}#{st_name}#{self.gto_counter[name]}"
+                tag_id = self.w.tag(tag, target, approver, self.clock,
+                                    f"Assigning stage '{st_name}' to artifact '{name}' version 'v{v}'\n")
+                self.refs[f"refs/tags/{tag}"] = (tag_id, target)
+
+    def write_refs(self, git_dir: Path) -> None:
+        lines = ["# pack-refs with: peeled fully-peeled sorted \n"]
+        for ref in sorted(self.refs, key=lambda r: r.encode()):
+            oid, peeled = self.refs[ref]
+            lines.append(f"{oid} {ref}\n")
+            if peeled:
+                lines.append(f"^{peeled}\n")
+        (git_dir / "packed-refs").write_text("".join(lines))
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True,
+                          text=True).stdout
+
+
+def build(m: int, v: int, root: Path, *, batch: int | None = None, repack: bool = True,
+          validate: bool = False, say=print) -> dict:
+    t0 = time.perf_counter()
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    for key, value in (("user.name", ENGINEERS[0][0]), ("user.email", ENGINEERS[0][1]),
+                       ("gc.auto", "0"), ("core.logAllRefUpdates", "false")):
+        git(root, "config", key, value)
+    b = Builder(m, v, batch or max(10, m // 10))
+    b.source_commits()
+    b.registry()
+    t_build = time.perf_counter() - t0
+    git_dir = root / ".git"
+    b.w.write_pack(git_dir)
+    b.write_refs(git_dir)
+    if repack:  # deltas, as in a gc'ed repository
+        git(root, "repack", "-adfq", "--window=10", "--depth=50")
+    git(root, "reset", "-q", "--hard", "main")
+    self_check(root, b, validate)
+    tags = sum(1 for r in b.refs if r.startswith("refs/tags/"))
+    say(f"built {m}x{v} in {root}: {len(b.w.objects)} objects, {tags} tags; "
+        f"objects {t_build:.1f} s, total {time.perf_counter() - t0:.1f} s")
+    production = [n for n in b.names if b.stages[n].get("production")]
+    return {"models": m, "versions": v, "tags": tags, "names": b.names,
+            "model": production[len(production) // 2], "stages": b.stages,
+            "latest": version_of(v - 1)}
+
+
+def self_check(root: Path, b: Builder, validate_all: bool) -> None:
+    """The synthetic cards must be what `gitreg register` writes, and schema-valid."""
+    from gitreg import provenance, schemas
+    from gitreg.gitstore import GitStore, Ident
+    from gitreg.view import RegistryView
+
+    store = GitStore.discover(root)
+    for card, text in b.samples:
+        if yamlio.dump(card) != text:
+            raise SystemExit(f"fast card dump of {card['name']}@{card['version']} differs")
+    card = b.samples[0][0]
+    name, prov = card["name"], card["provenance"]
+    ident = Ident(prov["registered_by"]["name"], prov["registered_by"]["email"], 0, 0)
+    evidence = provenance.collect(store, name, prov["source"]["commit"], artifact=None,
+                                  metrics_file=f"metrics/{name}.json", image=None, ident=ident)
+    real = cards.build(name, card["version"], narrative(b.index[name]), evidence)
+    real["provenance"]["registered_at"] = prov["registered_at"]
+    if yamlio.dump(real) != yamlio.dump(card):
+        raise SystemExit(f"the synthetic card of {name} is not what register writes:\n"
+                         f"{yamlio.dump(real)}\n!=\n{yamlio.dump(card)}")
+    view = RegistryView(store, store.commit_tree(b.head), b.head)
+    if view.card(name, card["version"]) != card:
+        raise SystemExit("the card read back from the registry differs")
+    samples = [c for c, _ in b.samples]
+    if validate_all:
+        samples = [view.card(n, ver) for n in b.names for ver in view.versions(n)]
+    for c in samples:
+        for kind in ("default", "production"):
+            errs = schemas.errors(schemas.card_schema_for(kind), c)
+            if errs:
+                raise SystemExit(f"synthetic card {c['name']}@{c['version']} is not a valid "
+                                 f"{kind} card: {errs}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    ap.add_argument("models", type=int)
+    ap.add_argument("versions", type=int)
+    ap.add_argument("dir", type=Path)
+    ap.add_argument("--batch", type=int, help="registrations per registry commit (default M/10)")
+    ap.add_argument("--no-repack", action="store_true", help="keep the undeltified pack")
+    ap.add_argument("--validate", action="store_true", help="validate every card (slow)")
+    args = ap.parse_args(argv)
+    if args.models < 1 or args.versions < 2:
+        ap.error("need at least 1 model and 2 versions")
+    build(args.models, args.versions, args.dir, batch=args.batch, repack=not args.no_repack,
+          validate=args.validate)
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("GIT_CONFIG_NOSYSTEM", "1")
+    sys.exit(main())
