@@ -12,16 +12,31 @@ from gitreg.cli import app, echo, emit_json, registry
 @app.command()
 def init(
     policy: Path | None = typer.Option(None, "--policy", help="Seed registry.yaml from FILE."),
+    ci_: str | None = typer.Option(
+        None, "--ci", help="Also write the CI files that run the check on merge requests into the "
+        "work tree, for you to commit: github or gitlab. Never overwrites a file."),
     json_: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Create the registry branch (idempotent)."""
-    result = registry().init(policy)
+    reg = registry()
+    planned = None
+    if ci_ is not None:
+        from gitreg import ci
+
+        planned = ci.plan(reg.store.workdir, ci_, reg.branch)  # refuses before anything is written
+    result = reg.init(policy)
+    if planned is not None:
+        result["ci"] = ci.write(planned).to_dict()
     if json_:
         emit_json(result)
     elif result["created"]:
         echo(f"Created registry branch {result['branch']} at {result['commit'][:10]}.")
     else:
         echo(f"Registry branch {result['branch']} exists already; nothing to do.")
+    if planned is not None and not json_:
+        echo("Wrote " + ", ".join(planned.files) + ": commit them to your default branch.")
+        if planned.note:
+            echo(planned.note)
 
 
 @app.command()
