@@ -124,6 +124,27 @@ class Pipeline:
                 merged.setdefault(file, {}).update(values or {})
         return merged
 
+    def producers(self) -> dict[str, str]:
+        """out path -> the stage that writes it."""
+        return {o.path: o.stage for o in self.outs() if o.stage}
+
+    def closure(self, targets: list[str]) -> list[str]:
+        """TARGETS and every stage they depend on, in run order, each once."""
+        order: list[str] = []
+        for target in targets:
+            order += [s for s in self.upstream(target) if s not in order]
+        return order
+
+    def is_frozen(self, stage: str) -> bool:
+        spec = (self.dvc_yaml.get("stages") or {}).get(stage)
+        return isinstance(spec, dict) and bool(spec.get("frozen"))
+
+    def cmd(self, stage: str) -> str | None:
+        cmd = self.stages.get(stage, {}).get("cmd")
+        if isinstance(cmd, list):
+            return " && ".join(str(c) for c in cmd)
+        return str(cmd) if cmd is not None else None
+
     def metrics_files(self) -> list[str]:
         files: list[str] = []
 
@@ -196,8 +217,25 @@ def dvc_cache_dir(workdir: Path | None) -> Path | None:
     return cache
 
 
-def cache_file(cache: Path, md5: str) -> Path:
-    return cache / "files" / "md5" / md5[:2] / md5[2:]
+def cache_file(cache: Path, md5: str, hash_name: str = "md5") -> Path:
+    """Where DVC keeps an object: DVC 3 under files/md5/, DVC 2 (md5-dos2unix) at the top."""
+    base = cache / "files" / "md5" if hash_name == "md5" else cache
+    return base / md5[:2] / md5[2:]
+
+
+def flat_params(values: Any, prefix: str = "") -> dict[str, Any]:
+    """Every leaf of a params mapping as a dotted key; lists and scalars are leaves.
+
+    dvc.lock records params as whole sections ({train: {epochs: 100}}) or as
+    dotted keys ({train.epochs: 100}); both flatten to {'train.epochs': 100}.
+    """
+    flat: dict[str, Any] = {}
+    if isinstance(values, dict):
+        for key, sub in values.items():
+            flat.update(flat_params(sub, f"{prefix}{key}."))
+    elif prefix:
+        flat[prefix[:-1]] = values
+    return flat
 
 
 def read_metrics(store: GitStore, pipe: Pipeline, path: str) -> dict[str, float]:
@@ -214,8 +252,8 @@ def read_metrics(store: GitStore, pipe: Pipeline, path: str) -> dict[str, float]
     if data is None:
         out = pipe.find_out(path)
         cache = dvc_cache_dir(store.workdir)
-        if out and cache and cache_file(cache, out.md5).is_file():
-            data = cache_file(cache, out.md5).read_bytes()
+        if out and cache and cache_file(cache, out.md5, out.hash).is_file():
+            data = cache_file(cache, out.md5, out.hash).read_bytes()
     if data is None:
         raise RegistryRefusal(
             f"metrics file {path} is neither committed at {pipe.commit[:10]} nor in the DVC cache.",
@@ -229,3 +267,31 @@ def read_metrics(store: GitStore, pipe: Pipeline, path: str) -> dict[str, float]
     except (ValueError, InvalidCard) as exc:
         raise RegistryRefusal(f"metrics file {path} cannot be parsed: {exc}") from None
     return flatten(value)
+
+
+def read_params_file(store: GitStore, pipe: Pipeline, path: str) -> dict[str, Any] | None:
+    """A params file at the pipeline's commit, flattened to dotted keys; None when absent or
+    in a format read here neither (YAML, JSON and TOML are)."""
+    path = norm(path)
+    try:
+        data = store.read_blob(pipe.tree, path, max_bytes=MAX_METRICS_FILE)
+    except BlobTooLarge as exc:
+        raise RegistryRefusal(f"params file {path} is {exc.size} bytes, too large.") from None
+    if data is None:
+        return None
+    try:
+        if path.endswith(".json"):
+            value = json.loads(data)
+        elif path.endswith(".toml"):
+            try:
+                import tomllib
+            except ImportError:  # Python 3.10
+                return None
+            value = tomllib.loads(data.decode())
+        elif path.endswith((".yaml", ".yml")):
+            value = yamlio.load(data, path, max_bytes=MAX_METRICS_FILE)
+        else:
+            return None
+    except (ValueError, InvalidCard) as exc:
+        raise RegistryRefusal(f"params file {path} at {pipe.commit[:10]} cannot be parsed: {exc}") from None
+    return flat_params(value) if isinstance(value, dict) else None

@@ -44,7 +44,7 @@ def collect(
         )
     art = _artifact(store, pipe, name, artifact)
     stages = pipe.upstream(art.stage) if art.stage else []
-    data = [d for d in pipe.deps(stages) if store.entry(pipe.tree, d.path) is None]
+    data = data_deps(store, pipe, stages)
     provenance: dict[str, Any] = {
         "source": {"commit": commit, "tree": pipe.tree},
         "pipeline": (
@@ -67,6 +67,11 @@ def collect(
     arts = pipe.dvc_yaml.get("artifacts") or {}
     art_type = arts.get(name, {}).get("type") if isinstance(arts.get(name), dict) else None
     return Evidence(provenance=provenance, metrics=metrics, artifact_type=art_type)
+
+
+def data_deps(store: GitStore, pipe: Pipeline, stages: list[str]) -> list[Out]:
+    """The deps of STAGES that DVC holds, not Git: data, not code."""
+    return [d for d in pipe.deps(stages) if store.entry(pipe.tree, d.path) is None]
 
 
 def _artifact(store: GitStore, pipe: Pipeline, name: str, given: str | None) -> Out:

@@ -22,6 +22,8 @@ from gitreg.policy import DEFAULT_POLICY, Policy
 from gitreg.view import RegistryView
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from gitreg import check, promotion
 
 REGISTRY_README = """\
@@ -362,6 +364,38 @@ class Registry:
         head = self.require_head()
         self.view().require_model(name)
         return events.history(self.store, head, name)
+
+    # --- lineage, reproduce, diff, fetch (DVC is imported only by reproduce and fetch) -------
+
+    def lineage(self, ref: str | layout.ModelRef) -> dict[str, Any]:
+        """Code commit, pipeline stages, data, params, metrics with sources, environment."""
+        from gitreg import lineage
+
+        ref = layout.ModelRef.parse(ref) if isinstance(ref, str) else ref
+        view = self.view()
+        return lineage.build(self.store, view, ref.name, view.resolve(ref))
+
+    def reproduce(self, ref: str | layout.ModelRef, progress=None, *, env=None):
+        """Re-run the version's pipeline at its source commit in a temporary worktree and compare
+        every out's md5 with the card; returns a reproduce.Reproduction (ok, outs)."""
+        from gitreg import reproduce
+
+        return reproduce.reproduce(self.store, self.card(ref), progress=progress, env=env)
+
+    def diff(self, a: str | layout.ModelRef, b: str | layout.ModelRef) -> dict[str, Any]:
+        """Metrics (with deltas), params, data, artifact and code commit of A against B."""
+        from gitreg import diff
+
+        view = self.view()
+        refs = [layout.ModelRef.parse(r) if isinstance(r, str) else r for r in (a, b)]
+        a_ref, b_ref = ((r.name, view.resolve(r)) for r in refs)
+        return diff.lineages(self.store, view, a_ref, b_ref)
+
+    def fetch(self, ref: str | layout.ModelRef, out: str | os.PathLike) -> Path:
+        """Write the version's artifact to OUT from the DVC cache or remote, md5 verified."""
+        from gitreg import fetch
+
+        return fetch.fetch(self.store, self.card(ref), out)
 
     # --- remotes (gitreg/remote.py) ------------------------------------------------------
 
