@@ -62,8 +62,10 @@ def run_validator(command: str, cwd: str, env: dict[str, str], timeout: float) -
         return Outcome(False, f"timed out after {timeout:g}s", _tail(out))
     if proc.returncode == 0:
         return Outcome(True, "passed", _tail(out))
-    if proc.returncode < 0:
-        return Outcome(False, f"crashed (killed by signal {-proc.returncode})", _tail(out))
+    if proc.returncode < 0 or 128 < proc.returncode < 128 + 65:
+        # The shell reports a child killed by signal N as exit 128+N.
+        sig = -proc.returncode if proc.returncode < 0 else proc.returncode - 128
+        return Outcome(False, f"crashed (killed by signal {sig})", _tail(out))
     if proc.returncode in (126, 127):
         return Outcome(False, f"could not run (exit {proc.returncode})", _tail(out))
     return Outcome(False, f"failed (exit {proc.returncode})", _tail(out))

@@ -26,6 +26,12 @@ def test_demo_builds_trains_and_registers_two_versions(tmp_path):
     # The DVC remote holds the model bytes of the last version.
     md5 = cards[1]["provenance"]["artifact"]["md5"]
     assert (tmp_path / "demo" / "dvc-remote" / "files" / "md5" / md5[:2] / md5[2:]).is_file()
+    # Promotions through proposals and the check; the weaker v1 is refused for production.
+    assert gitreg(project, "which", "churn", "production").stdout.strip() == "1.1.0"
+    assert gitreg(project, "which", "churn", "staging").stdout.strip() == "1.0.0"
+    assert "the check refuses it" in proc.stdout and "[gate]" in proc.stdout
+    assert "accuracy >= 0.9" in proc.stdout
+    assert gitreg(project, "check").returncode == 0
     assert git(project, "status", "--porcelain") == ""
 
 
