@@ -396,6 +396,14 @@ class GitStore:
             oid = (Path(scratch) / "refs" / "tags" / name).read_text().strip()
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+        # git 2.39 `tag -s` with an SSH key file ssh-keygen cannot load prints an error, exits 0
+        # and writes an UNSIGNED tag: check that a signature is really there.
+        if sign and b"\n-----BEGIN " not in self.raw_object(oid):
+            err = proc.stderr.decode(errors="replace").strip()
+            raise GitFailed(
+                f"could not create tag {name}: git made no signature ({err or 'no error given'}).",
+                hint="Check your signing set-up: git config user.signingKey must name a key "
+                "ssh-keygen or gpg can use; 'git tag -s' must work in this repository.")
         return oid
 
     def update_refs(self, updates: list[tuple[str, str | None, str | None]], reason: str) -> None:
