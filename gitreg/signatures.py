@@ -336,10 +336,13 @@ class Verifier:
     def check(self, tag: SignedTag) -> SignatureCheck:
         if tag.signature is None:
             return SignatureCheck(UNSIGNED)
-        if tag.kind == SSH:
-            return self._check_ssh(tag)
-        if tag.kind == GPG:
-            return self._check_gpg(tag)
+        try:
+            if tag.kind == SSH:
+                return self._check_ssh(tag)
+            if tag.kind == GPG:
+                return self._check_gpg(tag)
+        except GitFailed as exc:  # the tool is missing or hung: cannot tell, so not verified
+            return SignatureCheck(UNSUPPORTED, tag.kind, detail=exc.message)
         return SignatureCheck(UNSUPPORTED, tag.kind, detail=f"{tag.kind} signatures are not supported")
 
     # --- SSH ---------------------------------------------------------------------

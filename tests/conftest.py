@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+# Fixtures of the signature tests (keys made once per session), shared by their test modules.
+pytest_plugins = ["signing_support"]
+
 CARD = """\
 overview: Churn classifier for monthly B2C accounts.
 owners: [{name: Data Science, contact: ds@example.com}]

@@ -6,12 +6,10 @@ import json
 import subprocess
 
 from conftest import git, gitreg, snapshot
-from signing_support import (  # noqa: F401  (fixtures)
+from signing_support import (
     SIGNER_EMAIL,
     branch,
-    empty_gnupg,
     init_required,
-    keys,
     ok,
     register,
     tag_id,
@@ -219,3 +217,30 @@ def test_sign_flag_signs_where_the_policy_does_not_require_it(plain_repo, card_f
     assert [v["signature"]["status"] for v in versions] == ["unsigned", "unknown-key"]
     assert "not an allowed signer" in versions[1]["warnings"][0]
     assert tag_id(plain_repo, "plain@v1.1.0")
+
+
+# --- the parts, without git ------------------------------------------------------------------------
+
+def test_split_tag_takes_the_last_signature_block_as_git_does():
+    head = b"object " + b"a" * 40 + b"\ntype commit\ntag m@v1.0.0\ntagger A <a@x> 1 +0000\n\n"
+    body = b"Register\n-----BEGIN PGP SIGNATURE-----\nnot really\n"
+    sig = b"-----BEGIN SSH SIGNATURE-----\nAAAA\n-----END SSH SIGNATURE-----\n"
+    tag = split_tag(head + body + sig)
+    assert tag.kind == "ssh" and tag.signature == sig and tag.payload == head + body
+    assert tag.headers["tag"] == "m@v1.0.0" and tag.tagger_email == "a@x" and tag.tagger_time == 1
+    assert split_tag(head + b"plain\n").signature is None
+
+
+def test_allowed_signers_lines_with_options_and_comments(keys):
+    from gitreg.signatures import parse_allowed_signers, parse_public_key, parse_revoked, signature_key
+
+    pub = (keys.ssh["alice"].parent / "alice.pub").read_text().strip()
+    text = (f"# comment\n\na@x,b@x namespaces=\"git\",valid-before=\"20300101\" {pub}\n"
+            f"c@x ssh-ed25519 not-base64!\n")
+    [signer] = parse_allowed_signers(text)
+    assert signer.principals == ("a@x", "b@x") and signer.line == 3
+    assert signer.key == parse_public_key(pub)
+    assert signer.key.fingerprint == _fingerprint(keys.ssh["alice"].parent / "alice.pub")
+    ssh, gpg = parse_revoked(f"{pub}\n{'ab' * 20}  # a GPG key\n")
+    assert ssh == {signer.key.fingerprint} and gpg == {"AB" * 20}
+    assert signature_key(b"-----BEGIN SSH SIGNATURE-----\nnonsense\n-----END SSH SIGNATURE-----\n") is None

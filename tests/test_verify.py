@@ -12,14 +12,13 @@ from pathlib import Path
 
 import pytest
 from conftest import git, gitreg
-from signing_support import (  # noqa: F401  (fixtures)
+from signing_support import (
     SIGNER_EMAIL,
     branch,
     check_json,
     forge_file,
     forge_record,
     init_required,
-    keys,
     ok,
     raw_tag,
     register,
@@ -146,7 +145,7 @@ def test_tag_message_edited(signed):
 
 
 def test_tag_replayed_under_another_name(signed, card_file):
-    repo, base, head = signed
+    repo, _, head = signed
     ok(register(repo, card_file))  # 1.1.0, on the same commit
     v11 = branch(repo)
     # The valid signed tag of 1.0.0 copied under the name of 1.1.0, and recorded as such.
@@ -200,7 +199,7 @@ def test_tag_deleted(signed):
 
 
 def test_revoked_key(signed, card_file, keys):
-    repo, _, head = signed
+    repo = signed[0]
     ok(gitreg(repo, "signers", "revoke", "--ssh", f"{keys.ssh['alice']}.pub"))
     revoked = branch(repo)
     # The key is revoked: what it signed before no longer verifies...
