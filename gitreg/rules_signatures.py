@@ -16,7 +16,8 @@ from collections.abc import Iterator
 
 from gitreg import layout
 from gitreg.check import Change, Finding, rule
-from gitreg.signing import verifier_for
+from gitreg.signatures import is_fingerprint, parse_allowed_signers, parse_public_key
+from gitreg.signing import list_signers, verifier_for
 from gitreg.verification import BINDING, SIGNATURE, TAMPER, verify_version
 
 # Reported by rules_binding.py; when it is not loaded this rule reports them itself.
@@ -42,3 +43,34 @@ def signature(change: Change) -> Iterator[Finding]:
                         else layout.card_path(name, version))
                 yield Finding(BINDING if p.rule == BINDING else SIGNATURE, file, p.message, p.fix,
                               name, version)
+
+
+@rule("signers")
+def signers(change: Change) -> Iterator[Finding]:
+    """Files a change puts under signers/ must hold what their names say, or they silently do nothing."""
+    touched = [p for status, p in change.paths
+               if status != "D" and p.startswith(layout.SIGNERS_DIR + "/")]
+    if not touched:
+        return
+    fix = "Write signers/ with 'gitreg signers add' and 'gitreg signers revoke'."
+    for path in touched:
+        text = (change.head.read(path) or b"").decode(errors="replace")
+        if path == layout.ALLOWED_SIGNERS_PATH:
+            parsed = {s.line for s in parse_allowed_signers(text)}
+            for number, line in enumerate(text.splitlines(), 1):
+                if line.strip() and not line.lstrip().startswith("#") and number not in parsed:
+                    yield Finding("signers", f"{path}:{number}", f"line {number} of {path} is not "
+                                  "'PRINCIPAL [OPTIONS] KEYTYPE BASE64'; ssh-keygen ignores it.", fix)
+        elif path == layout.REVOKED_SIGNERS_PATH:
+            for number, line in enumerate(text.splitlines(), 1):
+                entry = line.split("#")[0].strip()
+                if entry and parse_public_key(entry) is None and not is_fingerprint(entry):
+                    yield Finding("signers", f"{path}:{number}", f"line {number} of {path} is "
+                                  "neither an SSH public key nor a GPG fingerprint.", fix)
+        elif not (path.startswith(layout.GPG_KEYS_DIR + "/") and path.endswith(".asc")
+                  and path.count("/") == 2):
+            yield Finding("signers", path, f"{path} is not a file gitreg reads under signers/.", fix)
+    if any(p.startswith(layout.GPG_KEYS_DIR + "/") for p in touched):
+        for signer in list_signers(change.head):
+            if signer.problem and signer.file in touched:
+                yield Finding("signers", signer.file, f"{signer.file} {signer.problem}.", fix)

@@ -155,6 +155,16 @@ def test_a_gpg_file_that_holds_another_key_is_ignored(plain_repo, card_file, tmp
     git(plain_repo, "update-ref", "refs/heads/gitreg", commit, head)
     [listed] = json.loads(ok(gitreg(plain_repo, "signers", "list", "--json")).stdout)
     assert "not the key its name says" in listed["problem"]
+    from gitreg import check
+
+    report = check.run(store, head, commit)
+    assert [(f.rule, f.file) for f in report.findings] == [
+        ("signers", f"signers/gpg/{keys.carol.fingerprint}.asc")]
+    # A line ssh-keygen would skip is a finding too.
+    tree = store.write_tree(store.commit_tree(head), {"signers/allowed_signers": b"someone@x\n"})
+    bad = store.write_commit(tree, [head], "a broken line\n", store.ident())
+    [finding] = check.run(store, head, bad).findings
+    assert finding.file == "signers/allowed_signers:1" and "ssh-keygen ignores it" in finding.message
 
     use_gpg_key(plain_repo, keys.dan)
     ok(register(plain_repo, card_file))
