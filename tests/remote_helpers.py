@@ -35,7 +35,7 @@ def build_team(root: Path, *, server_hook: bool = True) -> Path:
         assert proc.returncode == 0, proc.stderr
     work = root / "work"
     git(work, "remote", "add", "origin", "../remote.git")
-    push = git_push(work, "gitreg", "--tags")
+    push = git_push(work, "main", "gitreg", "--tags")
     assert push.returncode == 0, push.stderr
     return root
 
