@@ -90,8 +90,8 @@ def test_open_on_gitlab_fails_clearly_without_push_options(gitlab):
 
 
 class _Recorder(BaseHTTPRequestHandler):
-    """A stand-in for api.github.com's pulls endpoint that records what it was sent."""
-
+    """A stand-in for api.github.com's pulls endpoint that records what it was sent (on the
+    server object: requests; the answer to a POST: server.answer)."""
 
     def _record(self) -> dict:
         length = int(self.headers.get("Content-Length") or 0)
