@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import cached_property
 
 from gitreg import layout, yamlio
-from gitreg.errors import InvalidCard, NotFound
+from gitreg.errors import InvalidCard, NotFound, UsageError
 from gitreg.gitstore import BlobTooLarge, GitStore
 from gitreg.policy import Policy
 
@@ -71,8 +71,14 @@ class RegistryView:
 
     def versions(self, name: str) -> list[str]:
         entries = self.store.list_dir(self.tree, layout.versions_dir(name))
-        found = [n[:-5] for n, _, is_tree in entries if not is_tree and n.endswith(".yaml")]
-        return layout.sort_versions([v for v in found if layout.Version.is_valid(v)])
+        keyed = []
+        for n, _, is_tree in entries:
+            if not is_tree and n.endswith(".yaml"):
+                try:  # parse once: validity and sort key together
+                    keyed.append((layout.Version.parse(n[:-5]).sort_key(), n[:-5]))
+                except UsageError:
+                    continue
+        return [v for _, v in sorted(keyed)]
 
     def has_version(self, name: str, version: str) -> bool:
         return self.store.entry(self.tree, layout.card_path(name, version)) is not None

@@ -58,6 +58,12 @@ def _where(mark: Any) -> str:
 
 
 def _refuse_anchors(text: str | bytes, source: str) -> None:
+    # An anchor needs '&' and an alias '*': text with neither needs no second parse.
+    if isinstance(text, bytes):
+        if b"&" not in text and b"*" not in text:
+            return
+    elif "&" not in text and "*" not in text:
+        return
     for event in yaml.parse(text, Loader=_Base):
         anchor = getattr(event, "anchor", None)
         if isinstance(event, yaml.AliasEvent) or anchor:

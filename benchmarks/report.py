@@ -1,0 +1,145 @@
+"""The Markdown report of a benchmark run: one table per size, targets marked, misses listed."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+# (operation, limit in seconds, applies to sizes with at most this many versions; None: all)
+TARGETS = {
+    "help": (0.3, None),
+    "list": (0.6, 5000),
+    "show_version": (0.4, None),
+    "which": (0.4, None),
+    "check": (1.0, None),
+    "register": (1.0, None),
+}
+INPROC_TARGETS = {"resolve": (5.0, None), "list": (100.0, 5000)}  # milliseconds
+RSS_LIMIT_MB = 150
+GTO_RATIO = 50  # at 200 x 25 and up, on every operation but --help (a process start is ~50 ms)
+GTO_RATIO_FROM = 5000
+
+
+def dur(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    return f"{seconds:.1f} s" if seconds < 100 else f"{seconds:.0f} s"
+
+
+def cell(r: dict) -> str:
+    if r.get("timed_out"):
+        return f"> {dur(r['max'])} (cut)"
+    text = dur(r["median"])
+    if r["n"] > 1:
+        text += f" ({dur(r['min'])}-{dur(r['max'])}, n={r['n']})"
+    else:
+        text += " (n=1)"
+    if r["rc"] != 0:
+        text += f" **exit {r['rc']}**"
+    return text
+
+
+def ms(values: list[float]) -> str:
+    med = statistics.median(values)
+    return (f"{med:.2f} ms" if med < 10 else f"{med:.0f} ms") + (
+        f" ({min(values):.2f}-{max(values):.2f}, n={len(values)})" if med < 10 else
+        f" ({min(values):.0f}-{max(values):.0f}, n={len(values)})")
+
+
+def applies(limit_versions, m: int, v: int) -> bool:
+    return limit_versions is None or m * v <= limit_versions
+
+
+def markdown(info: dict, results: list[dict]) -> str:
+    misses: list[str] = []
+    out = [
+        "## gitreg vs GTO" + (" and MLflow" if any("mlflow" in r for r in results) else ""),
+        "",
+        f"Run {time.strftime('%Y-%m-%d')} on {info['cores']} cores ({info['cpu']}), {info['os']}, "
+        f"Python {info['python']}, {info['git']}, pygit2 {info['pygit2']}, GTO {info['gto']}. "
+        f"Load average (1/5/15 min) {fmt_load(info['load_start'])} at the start, "
+        f"{fmt_load(info['load_end'])} at the end. Whole-process wall time: median "
+        f"(min-max, n runs); GTO runs once when a run takes 10 s or more. Writes run on a fresh "
+        "copy of the registry each time; `register` does not sign (GTO cannot).",
+        "",
+    ]
+    for r in results:
+        m, v, meta = r["models"], r["versions"], r["meta"]
+        out += [f"### {m} models x {v} versions ({m * v:,} versions, {meta['tags']:,} tags)", "",
+                "| operation | gitreg | GTO | GTO / gitreg | target |", "|---|--:|--:|--:|---|"]
+        for key, row in r["ops"].items():
+            mine = row["gitreg"]
+            theirs = row.get("gto")
+            ratio = "—"
+            if theirs and theirs["rc"] == 0 and mine["rc"] == 0:
+                x = theirs["median"] / mine["median"]
+                ratio = (">" if theirs.get("timed_out") else "") + f"{x:.0f}x"
+                if x < GTO_RATIO and m * v >= GTO_RATIO_FROM and key != "help":
+                    misses.append(f"{r['size']} {key}: GTO / gitreg is {x:.0f}x (< {GTO_RATIO}x)")
+            target = ""
+            if key in TARGETS and applies(TARGETS[key][1], m, v):
+                limit = TARGETS[key][0]
+                ok = mine["median"] <= limit and mine["rc"] == 0
+                target = f"≤ {dur(limit)} {'✓' if ok else '✗'}"
+                if not ok:
+                    misses.append(f"{r['size']} {key}: {dur(mine['median'])} > {dur(limit)}")
+            gto_text = cell(theirs) if theirs else row.get("gto_skipped", "—")
+            out.append(f"| {row['label']} | {cell(mine)} | {gto_text} | {ratio} | {target} |")
+        rss = r["ops"]["list"]["gitreg"]["rss_mb"]
+        gto_rss = r["ops"]["list"].get("gto", {}).get("rss_mb")
+        if rss >= RSS_LIMIT_MB:
+            misses.append(f"{r['size']} peak RSS of gitreg list {rss:.0f} MB >= {RSS_LIMIT_MB} MB")
+        out += ["", f"Peak RSS of `gitreg list`: {rss:.0f} MB (target < {RSS_LIMIT_MB} MB)"
+                + (f"; `gto show`: {gto_rss:.0f} MB." if gto_rss else "."), ""]
+        out += inprocess_table(r, misses)
+        out += [f"- {n}" for n in r["notes"]] + ([""] if r["notes"] else [])
+    out += ["### Targets", ""]
+    out += ([f"- missed: {m}" for m in misses] if misses else
+            ["Every target above holds in this run."])
+    return "\n".join(out) + "\n"
+
+
+def inprocess_table(r: dict, misses: list[str]) -> list[str]:
+    mine, theirs = r.get("inprocess", {}), r.get("mlflow")
+    if "error" in mine:
+        return [f"In process: gitreg failed: {mine['error'][-300:]}", ""]
+    m, v = r["models"], r["versions"]
+    head = "| in process | gitreg |" + (" MLflow (SQLite) | MLflow / gitreg |" if theirs else "")
+    rows = [head + " target |", "|---|--:|" + ("--:|--:|" if theirs else "") + "---|"]
+    labels = {"resolve": "resolve NAME@production", "list": "list all models",
+              "check": "check one change"}
+    for key, label in labels.items():
+        if key not in mine:
+            continue
+        line = f"| {label} | {ms(mine[key])} |"
+        if theirs:
+            if "error" in theirs or key not in theirs:
+                line += " — | — |"
+            else:
+                x = statistics.median(theirs[key]) / statistics.median(mine[key])
+                line += f" {ms(theirs[key])} | {x:.1f}x |"
+        target = ""
+        if key in INPROC_TARGETS and applies(INPROC_TARGETS[key][1], m, v):
+            limit = INPROC_TARGETS[key][0]
+            ok = statistics.median(mine[key]) <= limit
+            target = f"≤ {limit:g} ms {'✓' if ok else '✗'}"
+            if not ok:
+                misses.append(f"{r['size']} in-process {key}: {ms(mine[key])} > {limit:g} ms")
+        rows.append(line + f" {target} |")
+    line = f"| import | {mine['import_ms']:.0f} ms (gitreg.registry) |"
+    if theirs and "error" not in theirs:
+        line += f" {theirs['import_ms']:.0f} ms (mlflow) | |"
+    rows.append(line + " |")
+    if theirs and "which_process" in theirs:
+        mlf = theirs["which_process"]
+        gr = r["ops"]["which"]["gitreg"]
+        rows.append(f"| which, whole process | {dur(gr['median'])} | {dur(mlf['median'])} | "
+                    f"{mlf['median'] / gr['median']:.1f}x | |")
+    if theirs and "error" in theirs:
+        rows.append("")
+        rows.append(f"MLflow failed: {theirs['error'][-300:]}")
+    return [*rows, ""]
+
+
+def fmt_load(load) -> str:
+    return "/".join(f"{x:.1f}" for x in load)
