@@ -93,7 +93,7 @@ def reproduce(store: GitStore, card: dict, *, progress: Progress | None = None,
     frozen = [s for s in stages if pipe.is_frozen(s)]
     run = [s for s in stages if s not in frozen]
     result = Reproduction(name, version, commit, run, frozen)
-    sources = _sources(store, pipe, run)
+    sources = _sources(store, pipe, stages, run)
 
     storage = Storage(store.workdir)
     try:
@@ -135,11 +135,12 @@ def reproduce(store: GitStore, card: dict, *, progress: Progress | None = None,
     return result
 
 
-def _sources(store: GitStore, pipe: Pipeline, run: list[str]) -> list[Obj]:
-    """What the re-run needs from DVC: deps of the stages that no re-run stage makes and Git
-    does not hold (raw data from `dvc add`, outs of frozen stages)."""
+def _sources(store: GitStore, pipe: Pipeline, stages: list[str], run: list[str]) -> list[Obj]:
+    """What the re-run needs from DVC: deps of the stages (frozen ones too: DVC verifies them)
+    that no re-run stage makes and Git does not hold (data from `dvc add`, frozen stages' outs)."""
     made = {o.path for o in pipe.outs() if o.stage in run}
-    needed = [d for d in pipe.deps(run) if d.path not in made and store.entry(pipe.tree, d.path) is None]
+    needed = [d for d in pipe.deps(stages) if d.path not in made
+              and store.entry(pipe.tree, d.path) is None]
     return [Obj(d.path, d.md5, d.hash) for d in needed if d.md5]
 
 

@@ -97,7 +97,11 @@ def reproduce(
     def progress(line: str) -> None:
         typer.echo(line, err=json_)
 
-    result = registry().reproduce(ref, progress=progress)
+    try:
+        result = registry().reproduce(ref, progress=progress)
+    except KeyboardInterrupt:
+        typer.echo("interrupted: the temporary worktree was removed", err=True)
+        raise typer.Exit(130) from None
     if json_:
         emit_json(result.to_dict())
     else:

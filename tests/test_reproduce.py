@@ -1,0 +1,130 @@
+"""`reproduce` on a real DVC project with a local remote configured by a relative path:
+PASS on an honest version, FAIL naming the out of a clock-dependent training, a clear error
+for an object gone from cache and remote, frozen stages reported; the user's work tree,
+index, HEAD and worktree list the same afterwards, also on failure and on Ctrl-C.
+
+`dvc repro` is slow: each test here runs it at most once (the missing-object one never).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import git, gitreg, snapshot
+
+from gitreg import pipeline
+from gitreg.demo import train
+from gitreg.registry import Registry
+
+# Stage commands run `python`: make it the interpreter that has PyYAML, as the demo does.
+ENV = {"PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
+
+
+@pytest.fixture
+def registered(registry_repo, card_file) -> Registry:
+    reg = Registry.open(registry_repo)
+    reg.register("churn", card_file)
+    return reg
+
+
+def worktree_of(output: str) -> Path:
+    found = re.search(r"temporary worktree (\S+)", output)
+    assert found, output
+    return Path(found[1])
+
+
+def test_an_honest_version_reproduces_pass_and_the_repo_is_untouched(registered):
+    project = registered.store.workdir
+    assert "../../dvc-remote" in (project / ".dvc" / "config").read_text()  # relative, as DVC wrote it
+    before = snapshot(project)
+    proc = gitreg(project, "reproduce", "churn@1.0.0", env=ENV, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "PASS: churn@1.0.0" in proc.stdout
+    assert "dvc repro -f evaluate" in proc.stdout and "Running stage 'train'" in proc.stdout
+    for path in ("data/prepared", "models/churn.json", "metrics.json"):
+        assert re.search(rf"same\s+{re.escape(path)}\s", proc.stdout), proc.stdout
+    assert snapshot(project) == before
+    assert not worktree_of(proc.stdout).exists()
+
+
+def test_a_clock_dependent_training_fails_naming_the_out(registered, card_file):
+    project = registered.store.workdir
+    script = project / "src" / "train.py"
+    script.write_text(script.read_text().replace(
+        '"bias": round(b, 10)}', '"bias": round(b, 10), "trained_at": __import__("time").time_ns()}'))
+    train(project, "Stamp the model with the training time")
+    version = registered.register("churn", card_file).version
+    expected = registered.view().card("churn", version)["provenance"]["artifact"]["md5"]
+    before = snapshot(project)
+    proc = gitreg(project, "reproduce", f"churn@{version}", env=ENV, timeout=300)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert f"FAIL: churn@{version}" in proc.stdout
+    assert proc.stdout.strip().splitlines()[-1].endswith("differs: models/churn.json")
+    differs = re.search(r"differs\s+models/churn.json\s+expected (\w+), got (\w+)", proc.stdout)
+    assert differs and differs[1] == expected and differs[2] != expected
+    assert re.search(r"same\s+data/prepared\s", proc.stdout)
+    assert snapshot(project) == before
+    assert not worktree_of(proc.stdout).exists()
+
+
+def test_an_object_gone_from_cache_and_remote_is_named(registered):
+    project = registered.store.workdir
+    raw = next(d for d in registered.card("churn@1.0.0")["provenance"]["data"]
+               if d["path"] == "data/raw.csv")
+    for store in (project / ".dvc" / "cache", project.parent / "dvc-remote"):
+        pipeline.cache_file(store, raw["md5"]).unlink()
+    before = snapshot(project)
+    proc = gitreg(project, "reproduce", "churn@1.0.0", env=ENV, timeout=300)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert f"data/raw.csv (md5 {raw['md5']})" in proc.stderr
+    assert "neither the local DVC cache" in proc.stderr and "'local'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert snapshot(project) == before
+    assert "temporary worktree" not in proc.stdout  # refused before any worktree was made
+
+
+def test_frozen_stages_are_reported_as_not_reproduced(registry_repo, card_file):
+    project = registry_repo
+    spec = yaml.safe_load((project / "dvc.yaml").read_text())
+    spec["stages"]["prepare"]["frozen"] = True
+    (project / "dvc.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    git(project, "commit", "-qam", "freeze prepare")
+    reg = Registry.open(project)
+    reg.register("churn", card_file)
+    lines: list[str] = []
+    before = snapshot(project)
+    result = reg.reproduce("churn@1.0.0", progress=lines.append, env=ENV)
+    assert result.ok and result.frozen == ["prepare"] and result.stages == ["train", "evaluate"]
+    outs = {o.path: o.status for o in result.outs}
+    assert outs == {"data/prepared": "not reproduced", "models/churn.json": "same", "metrics.json": "same"}
+    assert any("frozen" in line for line in lines)
+    assert any(line.startswith("dvc checkout:") and "data/prepared" in line for line in lines)
+    assert snapshot(project) == before
+
+
+def test_ctrl_c_removes_the_worktree(registered):
+    project = registered.store.workdir
+    before = snapshot(project)
+    proc = subprocess.Popen([sys.executable, "-m", "gitreg", "reproduce", "churn@1.0.0"], cwd=project,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **ENV})
+    seen = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        seen.append(line)
+        if "Running stage" in line:  # dvc repro is running in the worktree now
+            proc.send_signal(signal.SIGINT)
+            break
+    rest, err = proc.communicate(timeout=120)
+    output = "".join(seen) + rest
+    assert proc.returncode == 130, output + err
+    assert "interrupted" in err
+    assert not worktree_of(output).exists()
+    assert snapshot(project) == before
