@@ -52,8 +52,8 @@ def test_show_model_version_and_stage(two_versions):
     p = two_versions
     set_stages(p, "churn", {"staging": ["1.0.0"], "production": ["1.1.0"]})
     model = json.loads(gitreg(p, "show", "churn", "--json").stdout)
-    assert model["versions"] == [{"version": "1.0.0", "stages": ["staging"]},
-                                 {"version": "1.1.0", "stages": ["production"]}]
+    assert model["versions"] == [{"version": "1.0.0", "stages": ["staging"], "signed": "unsigned"},
+                                 {"version": "1.1.0", "stages": ["production"], "signed": "unsigned"}]
     assert model["model"]["artifact"] == {"path": "models/churn.json"}
     text = gitreg(p, "show", "churn").stdout
     assert "1.0.0    staging" in text and "1.1.0    production" in text
