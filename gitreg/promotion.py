@@ -91,8 +91,9 @@ def plan(policy: Policy, stages: dict[str, list[str]], version: str,
     """
     target = policy.stages[stage]
     after = {s: list(vs) for s, vs in stages.items()}
-    left = [s for s, vs in after.items() if version in vs and s != stage
-            and target.sources is not None and s in target.sources]
+    # A version promoted out of the archive is no longer archived.
+    left = [s for s, vs in after.items() if version in vs and s != stage and (
+            s == ARCHIVE_STAGE or (target.sources is not None and s in target.sources))]
     for s in left:
         after[s].remove(version)
     into = after.setdefault(stage, [])

@@ -83,6 +83,14 @@ def test_plan_without_an_archived_stage_drops_the_replaced_version(reg):
     assert moves[-1] == "1.0.0: live -> (removed)"
 
 
+def test_plan_takes_a_version_out_of_the_archive_when_it_returns(reg):
+    policy = reg.view().policy
+    after, moves = plan(policy, {"archived": ["1.0.0"], "production": ["1.1.0"]}, "1.0.0",
+                        "staging")
+    assert after == {"staging": ["1.0.0"], "production": ["1.1.0"]}
+    assert moves == ["1.0.0: archived -> staging"]
+
+
 @pytest.mark.parametrize("ref, stage, says", [
     ("churn@1.0.0", "canary", "no stage 'canary'"),
     ("churn@9.9.9", "staging", "no version 9.9.9"),
