@@ -124,6 +124,7 @@ def run(directory: Path, say: Callable[[str], None]) -> Registry:
         say(f"  {m.name}: {m.versions} versions, latest {m.latest}")
     for v in reg.show("churn")["versions"]:
         say(f"    churn@{v['version']}  stages: {', '.join(v['stages']) or '-'}")
+    reproduction(reg, "churn@production", say)
     say("")
     say(f"Next: cd {project} && gitreg show churn@{second.version}")
     return reg
@@ -148,6 +149,20 @@ def promotions(reg: Registry, say: Callable[[str], None]) -> None:
             say(f"  [{f.rule}] {f.file}: {f.message.splitlines()[0]}")
     else:
         raise GitFailed("the demo's policy let churn@1.0.0 into production; it must not.")
+
+
+def reproduction(reg: Registry, ref: str, say: Callable[[str], None]) -> None:
+    """Re-run REF's pipeline at its source commit (a temporary worktree) and show PASS."""
+    say("")
+    say(f"Reproducing {ref} (gitreg reproduce): dvc repro -f at its source commit, in a temporary "
+        "worktree sharing the DVC cache and remote")
+    result = reg.reproduce(ref, progress=lambda line: None if line.startswith(" ") else say(f"  {line}"),
+                           env=_env())
+    for out in result.outs:
+        say(f"  {out.status:<5} {out.path}  md5 {out.found}")
+    if not result.ok:
+        raise GitFailed(f"the demo's pipeline did not reproduce: {[o.path for o in result.differing]}")
+    say(f"PASS: {result.name}@{result.version} rebuilt at {result.commit[:10]}: every out matches its card")
 
 
 def _metric(card: dict, name: str):

@@ -33,6 +33,9 @@ def test_demo_builds_trains_and_registers_two_versions(tmp_path):
     assert "accuracy >= 0.9" in proc.stdout
     assert gitreg(project, "check").returncode == 0
     assert git(project, "status", "--porcelain") == ""
+    # It ends by reproducing the production version, without leaving its worktree behind.
+    assert proc.stdout.rstrip().splitlines()[-3].startswith("PASS: churn@1.1.0 rebuilt at")
+    assert len(git(project, "worktree", "list").splitlines()) == 1
 
 
 def test_demo_refuses_a_non_empty_directory(tmp_path):
