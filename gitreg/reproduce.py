@@ -92,6 +92,11 @@ def reproduce(store: GitStore, card: dict, *, progress: Progress | None = None,
     stages = lineage.version_stages(pipe, card)
     frozen = [s for s in stages if pipe.is_frozen(s)]
     run = [s for s in stages if s not in frozen]
+    if not run:  # without targets, `dvc repro -f` would run every stage of the project
+        why = f"every stage of it is frozen ({', '.join(frozen)})" if frozen else \
+            "the card's stage is not in dvc.lock there"
+        raise UsageError(f"nothing to reproduce for {name}@{version} at {commit[:10]}: {why}.",
+                         hint="Run 'gitreg check' on the registration: its lineage rules say more.")
     result = Reproduction(name, version, commit, run, frozen)
     sources = _sources(store, pipe, stages, run)
 

@@ -119,6 +119,10 @@ def pipeline_rule(change: Change) -> Iterator[Finding]:
         if s.problem:
             yield s.finding("lineage.pipeline", f"cannot verify its lineage: {s.problem}.", FETCH_FIX)
             continue
+        tree = (s.prov.get("source") or {}).get("tree")
+        if tree and tree != change.store.commit_tree(s.commit):
+            yield s.finding("lineage.pipeline", f"source.tree: the card claims {tree}, commit "
+                            f"{s.commit[:10]} has tree {change.store.commit_tree(s.commit)}.")
         if not s.claims_pipeline:
             if required:
                 yield s.finding("lineage.pipeline", "the policy requires DVC lineage (lineage.dvc: "

@@ -117,11 +117,15 @@ def test_other_lies_in_the_provenance_are_found(registered):
     card["provenance"]["data"] = [d for d in card["provenance"]["data"] if d["path"] != "data/raw.csv"]
     card["provenance"]["pipeline"]["lock_digest"] = "a" * 64
     card["provenance"]["artifact"]["size"] += 1
+    card["provenance"]["source"]["tree"] = "b" * 40
     del metric(card, "roc_auc")["source"]
-    messages = {f.rule: f.message for f in lineage_findings(reg, head, forge(reg, card, "1.0.1"))}
+    messages: dict[str, str] = {}
+    for f in lineage_findings(reg, head, forge(reg, card, "1.0.1")):
+        messages[f.rule] = messages.get(f.rule, "") + f.message + "\n"
     assert "claims 50, dvc.lock" in messages["lineage.params"] and "has 100" in messages["lineage.params"]
     assert "data/raw.csv" in messages["lineage.data"] and "leaves it out" in messages["lineage.data"]
     assert f"claims {'a' * 64}" in messages["lineage.pipeline"]
+    assert f"source.tree: the card claims {'b' * 40}" in messages["lineage.pipeline"]
     assert "claims size" in messages["lineage.artifact"]
     assert "roc_auc" in messages["lineage.metrics"] and "no source" in messages["lineage.metrics"]
 
