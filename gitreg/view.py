@@ -46,7 +46,15 @@ class RegistryView:
             from gitreg.policy import DEFAULT_POLICY
 
             return Policy.parse(DEFAULT_POLICY, "default policy")
-        return Policy.parse(data, layout.POLICY_PATH)
+        # The schema verdict on this blob is cached by its id: reads skip importing jsonschema.
+        from gitreg import cache
+
+        key = f"{self.store.entry_id(self.tree, layout.POLICY_PATH)}-{cache.schema_digest('registry')}"
+        checked = cache.has(self.store.common_dir, "policy", key)
+        policy = Policy.parse(data, layout.POLICY_PATH, schema_checked=checked)
+        if not checked:
+            cache.add(self.store.common_dir, "policy", key)
+        return policy
 
     # --- models ----------------------------------------------------------------
 

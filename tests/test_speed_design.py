@@ -97,3 +97,37 @@ def test_help_imports_neither_git_nor_yaml_nor_schemas():
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == "[]"
+
+
+def _show_imports_jsonschema(path: Path) -> bool:
+    script = (
+        "import sys\n"
+        "from gitreg.registry import Registry\n"
+        f"Registry.open({str(path)!r}).show({NAME + '@1.0.0'!r})\n"
+        "print('jsonschema' in sys.modules)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip() == "True"
+
+
+def test_the_policy_schema_verdict_is_cached_by_blob_id(registries, tmp_path):
+    import shutil
+
+    from gitreg.errors import InvalidCard
+    from gitreg.view import RegistryView
+
+    path = tmp_path / "copy"
+    shutil.copytree(registries[(3, 4)], path, symlinks=True)
+    cache = path / ".git" / "gitreg" / "cache"
+    shutil.rmtree(cache, ignore_errors=True)
+    assert _show_imports_jsonschema(path)  # judged once...
+    assert not _show_imports_jsonschema(path)  # ...then known by the blob id
+    shutil.rmtree(cache)
+    assert _show_imports_jsonschema(path)  # the cache is disposable
+    # A verdict belongs to one blob: other bytes are judged, and refused when wrong.
+    reg = Registry.open(path)
+    bad = reg.store.write_tree(reg.store.commit_tree(reg.require_head()),
+                               {"registry.yaml": b"version: 1\nstages: {}\n"})
+    with pytest.raises(InvalidCard):
+        _ = RegistryView(reg.store, bad).policy

@@ -1,0 +1,43 @@
+"""A disposable cache of verdicts, keyed by git object ids, in `<git dir>/gitreg/cache/`.
+
+A key names exactly what was judged (a blob id) and by what (a digest of the
+schema), so an entry can never be stale; delete the folder at any time and
+gitreg judges again. Writing is best effort: a read-only repository just
+gets no cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from functools import cache
+from pathlib import Path
+
+
+def _dir(common_dir: Path) -> Path:
+    return Path(common_dir) / "gitreg" / "cache"
+
+
+def has(common_dir: Path, kind: str, key: str) -> bool:
+    return (_dir(common_dir) / kind / key).is_file()
+
+
+def add(common_dir: Path, kind: str, key: str) -> None:
+    folder = _dir(common_dir) / kind
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{key}.{os.getpid()}"
+        tmp.write_bytes(b"")
+        os.replace(tmp, folder / key)
+    except OSError:
+        pass
+
+
+@cache
+def schema_digest(name: str) -> str:
+    """A short digest of a shipped schema, so a changed schema judges again."""
+    from gitreg import schemas
+
+    text = json.dumps(schemas.load(name), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
