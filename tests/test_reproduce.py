@@ -43,10 +43,16 @@ def worktree_of(output: str) -> Path:
 def test_an_honest_version_reproduces_pass_and_the_repo_is_untouched(registered):
     project = registered.store.workdir
     assert "../../dvc-remote" in (project / ".dvc" / "config").read_text()  # relative, as DVC wrote it
+    raw = next(d for d in registered.card("churn@1.0.0")["provenance"]["data"]
+               if d["path"] == "data/raw.csv")
+    cached = pipeline.cache_file(project / ".dvc" / "cache", raw["md5"])
+    cached.unlink()  # only the remote has it now: the worktree must reach it by the pinned URL
     before = snapshot(project)
     proc = gitreg(project, "reproduce", "churn@1.0.0", env=ENV, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "PASS: churn@1.0.0" in proc.stdout
+    assert "dvc pull: data/raw.csv" in proc.stdout
+    assert cached.is_file()  # pulled into the user's own cache, which the worktree shares
     assert "dvc repro -f evaluate" in proc.stdout and "Running stage 'train'" in proc.stdout
     for path in ("data/prepared", "models/churn.json", "metrics.json"):
         assert re.search(rf"same\s+{re.escape(path)}\s", proc.stdout), proc.stdout
@@ -69,6 +75,7 @@ def test_a_clock_dependent_training_fails_naming_the_out(registered, card_file):
     assert proc.stdout.strip().splitlines()[-1].endswith("differs: models/churn.json")
     differs = re.search(r"differs\s+models/churn.json\s+expected (\w+), got (\w+)", proc.stdout)
     assert differs and differs[1] == expected and differs[2] != expected
+    assert pipeline.cache_file(project / ".dvc" / "cache", differs[2]).is_file()  # the shared cache
     assert re.search(r"same\s+data/prepared\s", proc.stdout)
     assert snapshot(project) == before
     assert not worktree_of(proc.stdout).exists()
