@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gitreg import layout, yamlio
-from gitreg.card import TAG_DIGEST, parse_tag_message
+from gitreg import layout
 from gitreg.check import Change, Finding, rule
-from gitreg.errors import GitregError
 from gitreg.rules_schema import classify
+from gitreg.verification import BINDING, verify_version
 
 
 @rule("binding")
@@ -31,45 +30,13 @@ def binding(change: Change) -> Iterator[Finding]:
 
 
 def _bound(change: Change, name: str, version: str) -> Iterator[Finding]:
-    path = layout.card_path(name, version)
-    tag = layout.tag_name(name, version)
-    try:
-        card = change.head.card(name, version)
-        record = change.head.tag_record(name, version)
-    except GitregError:
-        return  # the schema rule reports the unreadable file
-    source = ((card.get("provenance") or {}).get("source") or {}).get("commit")
-
-    def finding(message: str, fix: str, file: str = path) -> Finding:
-        return Finding("binding", file, message, fix, name, version)
-
-    if record is None:
-        yield finding(f"{name}@{version} has no tag record ({layout.tag_record_path(name, version)}).",
-                      "Register versions with 'gitreg register', which writes card and record together.",
-                      layout.tag_record_path(name, version))
-    target = change.tag_target(name, version)
-    if target is None:
-        yield finding(f"the registration tag {tag} of this new card does not exist.",
-                      f"Push the tag together with the registry branch (git push --atomic origin "
-                      f"{layout.tag_ref(name, version)} ...), or register the version again.")
-        return
-    obj = change.store.tag_object(target)
-    if obj is None:
-        yield finding(f"{tag} is a lightweight tag; a registration tag is annotated and carries the "
-                      "card's digest.",
-                      f"Delete {tag} and register the version with 'gitreg register'.")
-        return
-    if str(obj.target) != source:
-        yield finding(f"{tag} points at {str(obj.target)[:12]}, but the card's source commit is "
-                      f"{str(source)[:12]}.",
-                      "The tag must sit on the commit that produced the model: register again.")
-    carried = parse_tag_message(obj.message or "").get(TAG_DIGEST)
-    digest = yamlio.digest(card)
-    if carried != digest:
-        yield finding(f"the card's digest is {digest[:16]}..., but {tag} carries "
-                      f"{(carried or 'no digest')[:16]}...: the card is not the one that was tagged.",
-                      "Restore the card that was registered, or register a new version.")
-    if record is not None and record != target:
-        yield finding(f"{tag} is tag object {target[:12]}, but the registry recorded {record[:12]}.",
-                      f"Restore the tag that was registered (git push origin {record}:refs/tags/{tag}"
-                      ") or register a new version.", layout.tag_record_path(name, version))
+    # The per-version work is gitreg.verification.verify_version, shared with `gitreg verify`
+    # and the signature rule; without a verifier it leaves signatures to that rule.
+    result = verify_version(change.store, change.head, None, change.policy, name, version,
+                            change.tag_target(name, version))
+    for p in result.problems:
+        if p.rule != BINDING or p.code == "card":  # an unreadable card is the schema rule's
+            continue
+        file = layout.tag_record_path(name, version) if p.code in ("no-record", "moved") \
+            else layout.card_path(name, version)
+        yield Finding("binding", file, p.message, p.fix, name, version)

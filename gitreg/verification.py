@@ -1,13 +1,14 @@
 """Per-version verification: is a registered version's tag the one that was registered, and signed by
 whom? One implementation, used by `gitreg verify`, `show NAME@V`, `history --verify` and the check's
-signature rule (rules_signatures.py).
+binding rule (rules_binding.py: the binding problems) and signature rule (rules_signatures.py: the
+tamper and signature problems).
 
 For each version it checks, naming every problem with a code:
 
 - binding   deleted (no tag ref), lightweight, target (not on the card's source commit),
-            no-digest / digest (the tag message's card digest is not the card's), no-record;
-- tamper    moved (the ref holds another tag object than the one recorded at registration),
-            replayed (the tag object's own `tag` header is another name: git never checks it);
+            no-digest / digest (the tag message's card digest is not the card's), no-record,
+            moved (the ref holds another tag object than the one recorded at registration);
+- tamper    replayed (the tag object's own `tag` header is another name: git never checks it);
 - signature unsigned (where the policy requires a signature), unknown-key, bad-signature,
             revoked, tagger (the tagger's email is not an identity of the key that signed),
             unsupported.
@@ -97,12 +98,13 @@ class VersionCheck:
         }
 
 
-def verify_version(store: GitStore, view: RegistryView, verifier: Verifier, policy: Policy,
+def verify_version(store: GitStore, view: RegistryView, verifier: Verifier | None, policy: Policy,
                    name: str, version: str, target: str | None) -> VersionCheck:
     """Verify NAME@VERSION of VIEW whose tag ref points at TARGET (None: no such ref).
 
     The signature is judged against VERIFIER's signers and POLICY (the check passes the
-    base's; `verify` the registry's current ones).
+    base's; `verify` the registry's current ones). Without a verifier the signature is not
+    looked at (the check's binding rule wants the rest only).
     """
     tag = layout.tag_name(name, version)
     ref = layout.tag_ref(name, version)
@@ -123,8 +125,8 @@ def verify_version(store: GitStore, view: RegistryView, verifier: Verifier, poli
                f"--force), or register a new version." if recorded and store.has_object(recorded)
                else "Register a new version; this one cannot be proven.")
     if recorded is None:
-        problem("no-record", BINDING, f"the registry recorded no tag object for {tag} "
-                f"({layout.tag_record_path(name, version)} is missing).",
+        problem("no-record", BINDING, f"{tag} has no tag record: the registry recorded no tag "
+                f"object for it ({layout.tag_record_path(name, version)} is missing).",
                 "Register versions with 'gitreg register', which writes card and record together.")
     if target is None:
         problem("deleted", BINDING, f"the registration tag {tag} does not exist: it was deleted, "
@@ -136,7 +138,7 @@ def verify_version(store: GitStore, view: RegistryView, verifier: Verifier, poli
                 restore)
         return result
     if recorded is not None and target != recorded:
-        problem("moved", TAMPER, f"{tag} is tag object {target[:12]}, but the registry recorded "
+        problem("moved", BINDING, f"{tag} is tag object {target[:12]}, but the registry recorded "
                 f"{recorded[:12]} at registration: the tag was moved or replaced.", restore)
     signed = split_tag(store.raw_object(target))
     header = signed.headers.get("tag")
@@ -156,8 +158,9 @@ def verify_version(store: GitStore, view: RegistryView, verifier: Verifier, poli
         problem("digest", BINDING, f"the card's digest is {digest[:16]}..., but {tag} carries "
                 f"{carried[:16]}...: the card is not the one that was tagged.",
                 "Restore the card that was registered, or register a new version.")
-    result.signature = sig = verifier.check(signed)
-    _judge_signature(result, sig, signed.tagger_email, policy, problem)
+    if verifier is not None:
+        result.signature = sig = verifier.check(signed)
+        _judge_signature(result, sig, signed.tagger_email, policy, problem)
     return result
 
 
