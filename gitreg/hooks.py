@@ -39,7 +39,8 @@ GITREG_PYTHON={python}
 if command -v gitreg >/dev/null 2>&1; then
     exec gitreg hook {hook} "$@"
 elif [ -n "$GITREG_PYTHON" ]; then
-    exec "$GITREG_PYTHON" -m gitreg hook {hook} "$@"
+    # -I: a hook runs inside the git dir, whose files must not shadow the gitreg package.
+    exec "$GITREG_PYTHON" -I -m gitreg hook {hook} "$@"
 fi
 echo "gitreg: the {hook} hook cannot find gitreg; install it (pip install gitreg) or run" \\
      "'gitreg install-hooks{flag}' again. Push refused." >&2

@@ -228,6 +228,18 @@ def test_install_hooks_refuses_to_lose_a_chained_hook(tmp_path):
     assert "both" in proc.stderr and (bare / "hooks" / "pre-receive").read_text() == "#!/bin/sh\nexit 0\n"
 
 
+def test_files_in_the_git_dir_cannot_shadow_the_gitreg_package(team):
+    """A hook runs with the git dir as its working directory, which holds gitreg/ (its cache)."""
+    work, remote = team
+    (remote / "gitreg").mkdir(exist_ok=True)
+    (remote / "gitreg" / "__init__.py").write_text("raise SystemExit('shadowed')\n")
+    reg = registry(work)
+    ok = set_stages(reg, "churn", {"staging": ["1.0.0", "1.2.0"], "production": ["1.1.0"]})
+    proc = git_push(work, f"{ok}:refs/heads/gitreg")
+    assert proc.returncode == 0, proc.stderr
+    assert "shadowed" not in proc.stderr
+
+
 def test_a_shim_that_cannot_find_gitreg_refuses_the_push(unguarded):
     work, remote = unguarded
     hook = remote / "hooks" / "pre-receive"
