@@ -6,7 +6,8 @@ The per-version work is gitreg.verification.verify_version, the same code `gitre
 binding rule run. The binding rule (rules_binding.py) reports a missing, lightweight, misplaced or
 moved tag and a digest mismatch; this module reports the rest: a tag replayed under another name,
 and every signature problem (unsigned where required, unknown or revoked key, a signature that
-does not match, a tagger who is not the signer). Warnings (a signature by an unknown key where
+does not match, a tagger who is not the signer), and a version entering a stage with `signed: true`
+whose tag does not verify with a signature. Warnings (a signature by an unknown key where
 signing is optional) are not findings.
 """
 
@@ -23,7 +24,7 @@ from gitreg.verification import BINDING, TAMPER, verify_version
 
 @rule("signature")
 def signature(change: Change) -> Iterator[Finding]:
-    if not change.new_versions:
+    if not change.new_versions and not change.entries:
         return
     judge = change.base or change.head
     with verifier_for(judge) as verifier:
@@ -36,6 +37,22 @@ def signature(change: Change) -> Iterator[Finding]:
                 file = layout.tag_ref(name, version) if p.rule == TAMPER else layout.card_path(
                     name, version)
                 yield Finding("signature", file, p.message, p.fix, name, version)
+        # A stage with `signed: true` admits only versions whose tag verifies, signature included.
+        for entry in change.entries:
+            stage = change.policy.stages.get(entry.stage)
+            if stage is None or not stage.signed:
+                continue
+            result = verify_version(change.store, change.head, verifier, change.policy, entry.model,
+                                    entry.version, change.tag_target(entry.model, entry.version))
+            if result.ok and result.signature is not None and result.signature.ok:
+                continue
+            why = "; ".join(p.code for p in result.problems) or result.summary()
+            yield Finding("signature", layout.stages_path(entry.model),
+                          f"stage {entry.stage!r} admits only versions with a verified signature, "
+                          f"and {result.tag} is not one ({why}).",
+                          f"Register a new version signed by an allowed signer and promote that; "
+                          f"'gitreg verify {entry.model}@{entry.version}' says what is wrong.",
+                          entry.model, entry.version)
 
 
 @rule("signers")

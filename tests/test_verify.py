@@ -282,3 +282,28 @@ def test_pre_receive_refuses_registration_tags_that_do_not_verify(plain_repo, ca
                            "refs/tags/plain@v1.0.0"], cwd=plain_repo, capture_output=True, text=True)
     assert push.returncode == 0, push.stderr
     assert git(server, "tag", "-l") == "plain@v1.0.0"
+
+
+# --- a stage that admits only signed versions ------------------------------------------------------
+
+def test_a_signed_stage_admits_only_versions_that_verify(plain_repo, card_file, tmp_path, keys):
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("version: 1\nstages:\n  staging: {signed: true}\n")
+    ok(gitreg(plain_repo, "init", "--policy", str(policy)))
+    ok(gitreg(plain_repo, "signers", "add", "--ssh", f"{keys.ssh['alice']}.pub",
+              "--principal", SIGNER_EMAIL))
+    ok(register(plain_repo, card_file, "--no-sign"))  # signing is optional at registration
+    use_ssh_key(plain_repo, keys.ssh["alice"])
+    ok(register(plain_repo, card_file, "--sign"))
+    head = branch(plain_repo)
+    store = GitStore.discover(plain_repo)
+    for version, passes in (("1.0.0", False), ("1.1.0", True)):
+        promoted = forge_file(plain_repo, head, head, "models/plain/stages.yaml",
+                              f"staging:\n- {version}\n".encode())
+        report = check.run(store, head, promoted)
+        assert report.ok is passes, report.findings
+        if not passes:
+            [finding] = report.findings
+            assert finding.rule == "signature" and finding.file == "models/plain/stages.yaml"
+            assert "admits only versions with a verified signature" in finding.message
+            assert "plain@v1.0.0 is not one (unsigned)" in finding.message
