@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 from gitreg import layout
 from gitreg.check import Change, Finding, rule
-from gitreg.signatures import is_fingerprint, parse_allowed_signers, parse_public_key
+from gitreg.keys import is_fingerprint, parse_allowed_signers, parse_public_key
 from gitreg.signing import list_signers, verifier_for
 from gitreg.verification import BINDING, TAMPER, verify_version
 

@@ -21,8 +21,7 @@ from typing import TYPE_CHECKING
 from gitreg import layout
 from gitreg.errors import ConcurrentUpdate, RegistryRefusal, UsageError
 from gitreg.gitstore import GitStore, Ident
-from gitreg.signatures import (
-    Verifier,
+from gitreg.keys import (
     export_gpg_key,
     has_secret_key,
     is_fingerprint,
@@ -32,6 +31,7 @@ from gitreg.signatures import (
     parse_revoked,
     show_gpg_keys,
 )
+from gitreg.signatures import Verifier
 from gitreg.view import RegistryView
 
 if TYPE_CHECKING:

@@ -242,7 +242,7 @@ def test_split_tag_takes_the_last_signature_block_as_git_does():
 
 
 def test_allowed_signers_lines_with_options_and_comments(keys):
-    from gitreg.signatures import parse_allowed_signers, parse_public_key, parse_revoked, signature_key
+    from gitreg.keys import parse_allowed_signers, parse_public_key, parse_revoked, signature_key
 
     pub = (keys.ssh["alice"].parent / "alice.pub").read_text().strip()
     text = (f"# comment\n\na@x,b@x namespaces=\"git\",valid-before=\"20300101\" {pub}\n"
