@@ -41,3 +41,35 @@ def schema_digest(name: str) -> str:
 
     text = json.dumps(schemas.load(name), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# --- model summaries (what `list` shows), by model subtree id -----------------------------------
+
+_SUMMARIES = "summaries.json"
+
+
+def summaries(common_dir: Path) -> dict[str, dict]:
+    """'NAME SUBTREE-ID' -> summary, as last written; {} when absent or unreadable."""
+    try:
+        value = json.loads((_dir(common_dir) / _SUMMARIES).read_bytes())
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) and value.get("format") == _format() else {}
+
+
+def store_summaries(common_dir: Path, entries: dict[str, dict]) -> None:
+    """Replace the summaries with ENTRIES (only the current models: the file never grows)."""
+    folder = _dir(common_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{_SUMMARIES}.{os.getpid()}"
+        tmp.write_text(json.dumps({"format": _format(), "models": entries}, separators=(",", ":")))
+        os.replace(tmp, folder / _SUMMARIES)
+    except OSError:
+        pass
+
+
+def _format() -> str:
+    from gitreg import __version__
+
+    return f"1/{__version__}"

@@ -291,8 +291,27 @@ class Registry:
     # --- reads -----------------------------------------------------------------------
 
     def list(self) -> list[ModelSummary]:
+        """Every model's summary. A summary depends on the model's subtree only, so it is
+        cached by that subtree's id (gitreg/cache.py): a list after a change re-reads only
+        the models the change touched."""
+        from gitreg import cache
+
         view = self.view()
-        return [self._summary(view, n) for n in view.model_names()]
+        known = cache.summaries(self.store.common_dir).get("models") or {}
+        found, fresh = [], {}
+        for name, oid, is_tree in sorted(self.store.list_dir(view.tree, layout.MODELS_DIR)):
+            if not is_tree:
+                continue
+            key = f"{name} {oid}"
+            try:
+                summary = ModelSummary(**known[key])
+            except (KeyError, TypeError):  # not cached, or cached by another shape of summary
+                summary = self._summary(view, name)
+            found.append(summary)
+            fresh[key] = summary.to_dict()
+        if fresh.keys() != known.keys():
+            cache.store_summaries(self.store.common_dir, fresh)
+        return found
 
     def _summary(self, view: RegistryView, name: str) -> ModelSummary:
         meta = view.model_meta(name)

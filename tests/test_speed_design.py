@@ -7,6 +7,7 @@ reads and check is asserted in test_lineage.py; this file covers the read counts
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -66,9 +67,37 @@ def test_which_reads_one_small_file(registries):
 @pytest.mark.parametrize("size", [(3, 4), (40, 4), (3, 9)])
 def test_list_reads_two_files_per_model_and_no_card(registries, size):
     models, _ = size
+    shutil.rmtree(registries[size] / ".git" / "gitreg", ignore_errors=True)
     got = reads(registries[size], lambda reg: reg.list())
     assert len(got) == 2 * models
     assert {p.rsplit("/", 1)[1] for p in got} == {"model.yaml", "stages.yaml"}
+
+
+def test_list_rereads_only_the_models_a_change_touched(registries, tmp_path):
+    path = tmp_path / "copy"
+    shutil.copytree(registries[(40, 4)], path, symlinks=True)
+    cache = path / ".git" / "gitreg" / "cache"
+    shutil.rmtree(cache, ignore_errors=True)
+    first: list = []
+    assert len(reads(path, lambda reg: first.extend(reg.list()))) == 80
+    again: list = []
+    assert reads(path, lambda reg: again.extend(reg.list())) == []  # known by subtree ids
+    assert again == first
+    # Promote one model: only its files are read again, and the answer follows the change.
+    reg = Registry.open(path)
+    head = reg.require_head()
+    stages = f"models/{NAME}/stages.yaml"
+    tree = reg.store.write_tree(reg.store.commit_tree(head), {stages: b"production:\n- 1.3.0\n"})
+    commit = reg.store.write_commit(tree, [head], "promote", reg.store.ident())
+    reg.store.update_refs([(reg.branch_ref, commit, head)], "test")
+    after: list = []
+    assert sorted(reads(path, lambda reg: after.extend(reg.list()))) == [
+        f"models/{NAME}/model.yaml", stages]
+    assert [m.stages for m in after if m.name == NAME] == [{"production": "1.3.0"}]
+    assert [m for m in after if m.name != NAME] == [m for m in first if m.name != NAME]
+    shutil.rmtree(cache)  # disposable: the same answer without it
+    fresh: list = []
+    assert len(reads(path, lambda reg: fresh.extend(reg.list()))) == 80 and fresh == after
 
 
 def test_the_synthetic_registry_is_what_gto_reads(registries):
@@ -112,8 +141,6 @@ def _show_imports_jsonschema(path: Path) -> bool:
 
 
 def test_the_policy_schema_verdict_is_cached_by_blob_id(registries, tmp_path):
-    import shutil
-
     from gitreg.errors import InvalidCard
     from gitreg.view import RegistryView
 
