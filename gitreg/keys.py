@@ -102,8 +102,8 @@ def parse_allowed_signers(text: str) -> list[AllowedSigner]:
         tokens = _tokens(line)
         if key is None or not tokens:
             continue
-        opts = [t for t in tokens[1:] if t != key.type and not _SSH_KEY_TYPE.fullmatch(t)]
-        options = opts[0] if opts and "=" in opts[0] else ""
+        at = next(i for i, t in enumerate(tokens) if t == key.type)
+        options = " ".join(tokens[1:at])  # e.g. namespaces="git",valid-before="20300101"
         found.append(AllowedSigner(tuple(tokens[0].split(",")), key, options, number))
     return found
 

@@ -135,6 +135,8 @@ class Verifier:
         self.revoked_ssh, self.revoked_gpg = parse_revoked(revoked)
         self._dir: str | None = None
         self._gpg: dict[str, GpgKey] | None = None
+        # fingerprint -> principals, for keys whose entries do not depend on the date
+        self._principals: dict[str, list[str]] = {}
 
     def __enter__(self) -> Verifier:
         return self
@@ -196,10 +198,19 @@ class Verifier:
         if tag.tagger_time is not None:
             stamp = datetime.fromtimestamp(tag.tagger_time, timezone.utc).strftime("%Y%m%d%H%M%S")
             when = [f"-Overify-time={stamp}Z"]
-        found = _run(["ssh-keygen", "-Y", "find-principals", "-s", str(sig), "-f", str(allowed),
-                      *when], check=False)
-        principals = [p for p in found.stdout.decode(errors="replace").splitlines() if p.strip()]
-        if found.returncode != 0 or not principals:
+        principals = self._principals.get(key.fingerprint)
+        if principals is None:
+            found = _run(["ssh-keygen", "-Y", "find-principals", "-s", str(sig), "-f", str(allowed),
+                          *when], check=False)
+            principals = [p for p in found.stdout.decode(errors="replace").splitlines()
+                          if p.strip()] if found.returncode == 0 else []
+            # The answer holds for every tag of this key unless an entry of it is time-limited
+            # (valid-before/after, judged at each tagger date) or a certificate (which expires).
+            timed = any(a.key.fingerprint == key.fingerprint and "valid-" in a.options
+                        for a in self.allowed)
+            if not timed and "-cert-" not in key.type:
+                self._principals[key.fingerprint] = principals
+        if not principals:
             # Is the signature itself sound? Then the only problem is the key.
             sound = _run(["ssh-keygen", "-Y", "check-novalidate", "-n", "git", "-s", str(sig)],
                          input=tag.payload, check=False)

@@ -307,3 +307,28 @@ def test_a_signed_stage_admits_only_versions_that_verify(plain_repo, card_file, 
             assert finding.rule == "signature" and finding.file == "models/plain/stages.yaml"
             assert "admits only versions with a verified signature" in finding.message
             assert "plain@v1.0.0 is not one (unsigned)" in finding.message
+
+
+def test_expiry_is_judged_at_the_tagger_date_and_revocation_is_not(plain_repo, card_file, tmp_path,
+                                                                  keys):
+    """valid-before is judged at the date the signer writes (backdating dodges it, as in git);
+    that is why revocation, which ignores dates, is how a key is withdrawn."""
+    init_required(plain_repo, tmp_path)
+    alice = keys.ssh["alice"]
+    pub = (alice.parent / "alice.pub").read_text().split()
+    head = branch(plain_repo)
+    line = f'{SIGNER_EMAIL} namespaces="git",valid-before="20100101" {pub[0]} {pub[1]}\n'
+    expiring = forge_file(plain_repo, head, head, "signers/allowed_signers", line.encode())
+    set_branch(plain_repo, expiring)
+    use_ssh_key(plain_repo, alice)
+    ok(register(plain_repo, card_file))  # tagged now: after the key expired
+    ok(gitreg(plain_repo, "register", "plain", "--card", str(card_file), "--artifact", "model.bin",
+              "--metrics", "metrics.json", env={"GIT_COMMITTER_DATE": "2005-01-01T00:00:00Z"}))
+    code, versions = verify_json(plain_repo)
+    assert code == 1
+    assert codes(versions, "1.0.0") == ["unknown-key"]
+    assert "(or expired)" in versions[0]["problems"][0]["message"]
+    assert codes(versions, "1.1.0") == []  # backdated into the key's validity
+    ok(gitreg(plain_repo, "signers", "revoke", "--principal", SIGNER_EMAIL))
+    code, versions = verify_json(plain_repo)
+    assert codes(versions, "1.1.0") == ["revoked"]
