@@ -36,7 +36,11 @@ def fetch(store: GitStore, card: dict, dest: str | os.PathLike) -> Path:
     tmp = Path(tmp_name)
     try:
         if prov.get("pipeline"):
-            _storage(store).materialize(obj, tmp)
+            storage = _storage(store)
+            try:
+                storage.materialize(obj, tmp)
+            finally:
+                storage.close()
         else:
             _from_git(store, lineage.source_commit(card), obj, tmp)
         os.replace(tmp, target)
