@@ -214,3 +214,14 @@ def test_sync_without_a_registry_on_the_remote(tmp_path):
     proc = gitreg(tmp_path / "work", "sync")
     assert proc.returncode == 2 and "has no registry branch" in proc.stderr
     assert "gitreg push" in proc.stderr
+
+
+def test_merge_push_publishes_the_merged_promotion(team):
+    work, remote = team
+    assert gitreg(work, "promote", "churn@1.1.0", "production").returncode == 0
+    proc = gitreg(work, "merge", "gitreg-promote/churn/v1.1.0/production", "--push")
+    assert proc.returncode == 0, proc.stderr
+    assert "pushed" in proc.stdout
+    head = registry(work).require_head()
+    assert git(remote, "rev-parse", "refs/heads/gitreg") == head
+    assert git(work, "rev-parse", remotes.last_seen_ref("origin", "gitreg")) == head

@@ -66,10 +66,13 @@ def _publish(reg, proposal, remote: str | None, open_request: bool) -> dict:
 @app.command()
 def merge(
     proposal: str = typer.Argument(..., help="Proposal branch (or commit) to merge."),
+    push: bool = typer.Option(
+        False, "--push", help="Then publish the registry (gitreg push: one atomic push to "
+        "gitreg.remote, else origin)."),
     json_: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Check a proposal against the registry branch, then merge it (compare-and-swap)."""
-    result = registry().merge(proposal)
+    result = registry().merge(proposal, push=push)
     if json_:
         emit_json(result.to_dict())
         return
@@ -78,7 +81,7 @@ def merge(
         return
     how = "fast-forward" if result.fast_forward else "merge commit"
     echo(f"Merged {proposal} into the registry ({how}, {result.previous[:10]} -> "
-         f"{result.commit[:10]}); the check passed.")
+         f"{result.commit[:10]}); the check passed{'; pushed' if result.pushed else ''}.")
     for e in result.events:
         move = f" {e.from_stage or '-'} -> {e.to_stage or '-'}" if e.kind != "registered" else ""
         echo(f"  {e.kind} {e.model}@{e.version}{move}")
