@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import time
+from pathlib import Path
 
 
-def timed(fn, *, budget: float, most: int) -> list[float]:
+def timed(fn, *, budget: float, most: int, setup=None) -> list[float]:
     fn()  # warm-up: first import of lazily loaded modules, libgit2's object cache
     times: list[float] = []
     spent = 0.0
     while len(times) < most and (spent < budget or len(times) < 3):
+        if setup:
+            setup()
         start = time.perf_counter()
         fn()
         took = time.perf_counter() - start
@@ -41,6 +45,9 @@ def main() -> None:
     ref = f"{args.name}@production"
     out: dict = {"import_ms": imported, "resolved": reg.resolve(ref)}
     out["resolve"] = timed(lambda: reg.resolve(ref), budget=args.budget, most=500)
+    cache = Path(reg.store.common_dir) / "gitreg" / "cache"
+    out["list_cold"] = timed(reg.list, budget=args.budget, most=50,
+                             setup=lambda: shutil.rmtree(cache, ignore_errors=True))
     out["list"] = timed(reg.list, budget=args.budget, most=50)
     if args.proposal:
         base = reg.branch

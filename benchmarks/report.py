@@ -9,12 +9,13 @@ import time
 TARGETS = {
     "help": (0.3, None),
     "list": (0.6, 5000),
+    "list_cached": (0.6, 5000),
     "show_version": (0.4, None),
     "which": (0.4, None),
     "check": (1.0, None),
     "register": (1.0, None),
 }
-INPROC_TARGETS = {"resolve": (5.0, None), "list": (100.0, 5000)}  # milliseconds
+INPROC_TARGETS = {"resolve": (5.0, None), "list_cold": (100.0, 5000)}  # milliseconds
 RSS_LIMIT_MB = 150
 GTO_RATIO = 50  # at 200 x 25 and up, on every operation but --help (a process start is ~50 ms)
 GTO_RATIO_FROM = 5000
@@ -85,7 +86,7 @@ def markdown(info: dict, results: list[dict]) -> str:
                     misses.append(f"{r['size']} {key}: {dur(mine['median'])} > {dur(limit)}")
             gto_text = cell(theirs) if theirs else row.get("gto_skipped", "—")
             out.append(f"| {row['label']} | {cell(mine)} | {gto_text} | {ratio} | {target} |")
-        rss = r["ops"]["list"]["gitreg"]["rss_mb"]
+        rss = max(r["ops"][k]["gitreg"]["rss_mb"] for k in ("list", "list_cached"))
         gto_rss = r["ops"]["list"].get("gto", {}).get("rss_mb")
         if rss >= RSS_LIMIT_MB:
             misses.append(f"{r['size']} peak RSS of gitreg list {rss:.0f} MB >= {RSS_LIMIT_MB} MB")
@@ -106,18 +107,19 @@ def inprocess_table(r: dict, misses: list[str]) -> list[str]:
     m, v = r["models"], r["versions"]
     head = "| in process | gitreg |" + (" MLflow (SQLite) | MLflow / gitreg |" if theirs else "")
     rows = [head + " target |", "|---|--:|" + ("--:|--:|" if theirs else "") + "---|"]
-    labels = {"resolve": "resolve NAME@production", "list": "list all models",
-              "check": "check one change"}
+    labels = {"resolve": "resolve NAME@production", "list_cold": "list all models, no cache",
+              "list": "list all models again (cached)", "check": "check one change"}
     for key, label in labels.items():
         if key not in mine:
             continue
         line = f"| {label} | {ms(mine[key])} |"
         if theirs:
-            if "error" in theirs or key not in theirs:
+            other = theirs.get("list" if key == "list_cold" else key) if "error" not in theirs else None
+            if other is None or key == "list":
                 line += " — | — |"
             else:
-                x = statistics.median(theirs[key]) / statistics.median(mine[key])
-                line += f" {ms(theirs[key])} | {x:.1f}x |"
+                x = statistics.median(other) / statistics.median(mine[key])
+                line += f" {ms(other)} | {x:.1f}x |"
         target = ""
         if key in INPROC_TARGETS and applies(INPROC_TARGETS[key][1], m, v):
             limit = INPROC_TARGETS[key][0]

@@ -25,7 +25,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -59,35 +58,49 @@ def tool(name: str) -> list[str] | None:
     return [found] if found else None
 
 
+# Commands are started by a small separate interpreter: a child's peak RSS counts the
+# memory of whoever forks it, and this process holds the registry builder.
+RUNNER = """
+import json, os, subprocess, sys, threading, time
+cmd, cwd, out, err, timeout = json.loads(sys.argv[1])
+with open(out, "wb") as o, open(err, "wb") as e:
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=o, stderr=e, stdin=subprocess.DEVNULL)
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    _, status, usage = os.wait4(proc.pid, 0)
+    took = time.perf_counter() - start
+    timer.cancel()
+print(json.dumps([took, usage.ru_maxrss, os.waitstatus_to_exitcode(status)]))
+"""
+
+
 def run_once(cmd: list[str], cwd: Path, env: dict, timeout: float) -> dict:
     """Wall time, peak RSS and exit status of one whole process."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=err,
-                                stdin=subprocess.DEVNULL)
-        timer = threading.Timer(timeout, proc.kill)
-        timer.start()
-        _, status, usage = os.wait4(proc.pid, 0)
-        took = time.perf_counter() - start
-        timer.cancel()
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        return {"s": took, "rss_mb": usage.ru_maxrss / 1024, "rc": proc.returncode,
-                "timed_out": took >= timeout, "out": out.read().decode(errors="replace"),
-                "err": err.read().decode(errors="replace")[-2000:]}
+    with tempfile.TemporaryDirectory() as tmp:
+        out, err = Path(tmp, "out"), Path(tmp, "err")
+        spec = json.dumps([cmd, str(cwd), str(out), str(err), timeout])
+        proc = subprocess.run([sys.executable, "-S", "-c", RUNNER, spec], env=env,
+                              capture_output=True, text=True, timeout=timeout + 60)
+        if proc.returncode != 0:
+            raise RuntimeError(f"benchmark runner failed: {proc.stderr}")
+        took, rss_kb, rc = json.loads(proc.stdout)
+        return {"s": took, "rss_mb": rss_kb / 1024, "rc": rc, "timed_out": took >= timeout,
+                "out": out.read_text(errors="replace"), "err": err.read_text(errors="replace")[-2000:]}
 
 
 def measure(cmd, cwd: Path, env: dict, *, rounds: int, setup=None, timeout: float,
             slow: float = 10.0) -> dict:
-    """Run CMD up to ROUNDS times (once only when a run takes SLOW seconds or more)."""
+    """Run CMD up to ROUNDS times (once only when a run takes SLOW seconds or more).
+
+    SETUP, when given, is called before each run and returns (directory, discard it after)."""
     runs = []
     for _ in range(rounds):
-        where = setup() if setup else cwd
+        where, discard = setup() if setup else (cwd, False)
         try:
             result = run_once(cmd, where, env, timeout)
         finally:
-            if setup:
+            if discard:
                 shutil.rmtree(where, ignore_errors=True)
         runs.append(result)
         if result["rc"] != 0 or result["timed_out"] or result["s"] >= slow:
@@ -130,13 +143,21 @@ def registry_for(m: int, v: int, cache: Path, rebuild: bool) -> tuple[Path, dict
 
 
 def copier(src: Path, scratch: Path, prepare=None):
-    def setup() -> Path:
+    def setup() -> tuple[Path, bool]:
         dest = Path(tempfile.mkdtemp(dir=scratch))
         shutil.rmtree(dest)
         shutil.copytree(src, dest, symlinks=True)
         if prepare:
             prepare(dest)
-        return dest
+        return dest, True
+    return setup
+
+
+def cold(repo: Path):
+    """gitreg's disposable cache removed before each run: the cost of a first read."""
+    def setup() -> tuple[Path, bool]:
+        shutil.rmtree(repo / ".git" / "gitreg", ignore_errors=True)
+        return repo, False
     return setup
 
 
@@ -151,7 +172,10 @@ def bench_size(m: int, v: int, args, env: dict, gitreg: list[str], gto: list[str
            for c in ("promote", "check")}
     ops = [
         ("help", "`--help`", [*gitreg, "--help"], gto and [*gto, "--help"], None),
-        ("list", "list everything (`list` / `gto show`)", [*gitreg, "list"], gto and [*gto, "show"], None),
+        ("list", "list everything (`list` / `gto show`), no cache", [*gitreg, "list"],
+         gto and [*gto, "show"], "cold"),
+        ("list_cached", "list everything again (summaries cached by subtree id)", [*gitreg, "list"],
+         None, None),
         ("show", "one model (`show NAME` / `gto show NAME`)", [*gitreg, "show", name],
          gto and [*gto, "show", name], None),
         ("show_version", "one version's card (`show NAME@VERSION` / `gto show NAME@vVERSION`)",
@@ -176,7 +200,7 @@ def bench_size(m: int, v: int, args, env: dict, gitreg: list[str], gto: list[str
         results["notes"].append("`gitreg promote` does not exist yet: not timed.")
     gto_spent = 0.0
     for key, label, mine, theirs, kind in ops:
-        setup = copier(repo, scratch) if kind == "write" else None
+        setup = {"write": copier(repo, scratch), "cold": cold(repo)}.get(kind)
         row = {"label": label}
         row["gitreg"] = measure(mine, repo, env, rounds=args.rounds, setup=setup, timeout=120)
         if theirs and gto_spent < args.gto_budget:
@@ -194,7 +218,7 @@ def bench_size(m: int, v: int, args, env: dict, gitreg: list[str], gto: list[str
             done = run_once([*gitreg, "promote", f"{name}@{staged}", "production"], dest, env, 120)
             if done["rc"] != 0:
                 raise RuntimeError(f"promote failed: {done['err']}")
-        check_copy = copier(repo, scratch, propose)()
+        check_copy = copier(repo, scratch, propose)()[0]
         branch = f"gitreg-promote/{name}/v{staged}/production"
         row = {"label": "check a one-model proposal (`check --base gitreg --head PROPOSAL`)"}
         row["gitreg"] = measure([*gitreg, "check", "--base", "gitreg", "--head", branch], check_copy,
