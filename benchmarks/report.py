@@ -94,6 +94,12 @@ def markdown(info: dict, results: list[dict]) -> str:
                 + (f"; `gto show`: {gto_rss:.0f} MB." if gto_rss else "."), ""]
         out += inprocess_table(r, misses)
         out += [f"- {n}" for n in r["notes"]] + ([""] if r["notes"] else [])
+    last = results[-1]
+    if last.get("profile"):
+        out += [f"### Where the time of `gitreg which` goes ({last['size']}, one run with "
+                "`python -X importtime`)", "", "| part | ms |", "|---|--:|"]
+        out += [f"| {part} | {s * 1000:.0f} |" for part, s in last["profile"]]
+        out += [""]
     out += ["### Targets", ""]
     out += ([f"- missed: {m}" for m in misses] if misses else
             ["Every target above holds in this run."])

@@ -251,7 +251,38 @@ def bench_size(m: int, v: int, args, env: dict, gitreg: list[str], gto: list[str
                                                          env, rounds=args.rounds, timeout=120)
     if check_copy:
         shutil.rmtree(check_copy, ignore_errors=True)
+    results["profile"] = import_profile(["which", name, "production"], repo, env,
+                                        results["ops"]["which"]["gitreg"]["median"])
     return results
+
+
+GROUPS = {"typer": "Typer", "pydantic": "pydantic (Typer 0.26 coerces every parameter with it)",
+          "pydantic_core": "pydantic (Typer 0.26 coerces every parameter with it)",
+          "typing_inspection": "pydantic (Typer 0.26 coerces every parameter with it)",
+          "annotated_types": "pydantic (Typer 0.26 coerces every parameter with it)",
+          "pygit2": "pygit2 (libgit2)", "_cffi_backend": "pygit2 (libgit2)",
+          "yaml": "PyYAML (libyaml)", "_yaml": "PyYAML (libyaml)", "gitreg": "gitreg's own modules",
+          "jsonschema": "jsonschema", "referencing": "jsonschema", "rpds": "jsonschema",
+          "__editable___gitreg_0_1_0_finder": "editable-install hook (absent from a normal install)"}
+
+
+def import_profile(cmd: list[str], cwd: Path, env: dict, total_s: float) -> list[tuple[str, float]]:
+    """Where one command's time goes: import self-times summed per package, and the rest."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "gitreg", *cmd], cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=120)
+    groups: dict[str, float] = {}
+    for line in proc.stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        self_us, _, name = (part.strip() for part in line[len("import time:"):].split("|"))
+        group = GROUPS.get(name.split(".")[0], "Python's standard library")
+        groups[group] = groups.get(group, 0.0) + int(self_us) / 1e6
+    start = run_once([sys.executable, "-c", "pass"], cwd, env, 60)["s"]
+    found = sorted(groups.items(), key=lambda kv: -kv[1])
+    found.insert(0, ("interpreter start (python -c pass)", start))
+    found.append(("the rest: the work itself, Typer's parsing, exit",
+                  max(0.0, total_s - start - sum(groups.values()))))
+    return found
 
 
 def make_registry_name(m: int) -> str:
