@@ -151,3 +151,52 @@ def inprocess_table(r: dict, misses: list[str]) -> list[str]:
 
 def fmt_load(load) -> str:
     return "/".join(f"{x:.1f}" for x in load)
+
+
+def summary(info: dict, results: list[dict]) -> str:
+    """The short form for the README: gitreg across sizes, GTO and MLflow beside it."""
+    sizes = [r["size"] for r in results]
+    with_gto = [r for r in results if any("gto" in row for row in r["ops"].values())]
+    ref = next((r for r in reversed(with_gto) if r["models"] * r["versions"] <= 5000), None) or (
+        with_gto[-1] if with_gto else None)
+    head = "| gitreg, whole process | " + " | ".join(sizes) + " |"
+    if ref:
+        head += f" GTO at {ref['size']} | GTO / gitreg |"
+    out = [
+        f"{info['cores']} cores ({info['cpu']}), {info['os']}, Python {info['python']}, "
+        f"{info['git']}, pygit2 {info['pygit2']}, GTO {info['gto']}; load average "
+        f"{fmt_load(info['load_start'])} at the start, {fmt_load(info['load_end'])} at the end. "
+        f"Medians of {info['rounds']} runs (GTO: of up to 3, one when a run takes 10 s or more).",
+        "", head, "|---|" + "--:|" * (len(sizes) + (2 if ref else 0))]
+    for key, row in results[0]["ops"].items():
+        line = f"| {row['label']} |"
+        for r in results:
+            mine = r["ops"].get(key, {}).get("gitreg")
+            line += f" {dur(mine['median'])} |" if mine else " — |"
+        if ref:
+            theirs = ref["ops"].get(key, {}).get("gto")
+            mine = ref["ops"].get(key, {}).get("gitreg")
+            if theirs and mine and theirs["rc"] == 0:
+                line += f" {dur(theirs['median'])} | {theirs['median'] / mine['median']:.0f}x |"
+            else:
+                line += " — | — |"
+        out.append(line)
+    rss = [max(r["ops"][k]["gitreg"]["rss_mb"] for k in ("list", "list_cached")) for r in results]
+    out.append("| peak RSS of `gitreg list` | " + " | ".join(f"{x:.0f} MB" for x in rss) + " |"
+               + (" | |" if ref else ""))
+    out += ["", "| gitreg, in process | " + " | ".join(sizes) + " | MLflow (SQLite) at the same sizes |",
+            "|---|" + "--:|" * len(sizes) + "---|"]
+    labels = {"resolve": "resolve NAME@production", "list_cold": "list all models (no cache)",
+              "list": "list all models (cached)", "check": "check one change"}
+    for key, label in labels.items():
+        cells = []
+        for r in results:
+            mine = r.get("inprocess", {}).get(key)
+            cells.append(ms(mine).split(" (")[0] if mine else "—")
+        other = []
+        for r in results:
+            theirs = r.get("mlflow") or {}
+            values = theirs.get({"list_cold": "list"}.get(key, key)) if key != "list" else None
+            other.append(ms(values).split(" (")[0] if values else "—")
+        out.append(f"| {label} | " + " | ".join(cells) + " | " + " / ".join(other) + " |")
+    return "\n".join(out) + "\n"

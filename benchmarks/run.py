@@ -117,7 +117,7 @@ def cache_key() -> str:
     from gitreg.policy import DEFAULT_POLICY
 
     h = hashlib.sha256()
-    for name in ("make_registry.py", "objects.py", "fastyaml.py"):
+    for name in ("make_registry.py", "objects.py", "fastyaml.py", "synthetic.py"):
         h.update((HERE / name).read_bytes())
     h.update(DEFAULT_POLICY.encode() + str(layout.FORMAT_VERSION).encode())
     return h.hexdigest()[:16]
@@ -331,8 +331,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rebuild", action="store_true", help="rebuild cached registries")
     ap.add_argument("--out", help="write the Markdown table here too")
     ap.add_argument("--json", help="write the raw results here")
+    ap.add_argument("--summary", help="write the short table (as in the README) here")
     args = ap.parse_args(argv)
     sizes = [tuple(int(x) for x in s.lower().split("x")) for s in args.sizes.split(",")]
+    if any(v < 4 for _, v in sizes):
+        ap.error("each size needs at least 4 versions (the 4th round promotes to production)")
     gitreg, gto = tool("gitreg"), None if args.no_gto else tool("gto")
     if gitreg is None:
         gitreg = [sys.executable, "-m", "gitreg"]
@@ -356,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if args.out:
         Path(args.out).write_text(text)
+    if args.summary:
+        Path(args.summary).write_text(report.summary(info, results))
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": info, "results": results}, indent=1))
     return 0
