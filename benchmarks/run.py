@@ -307,7 +307,8 @@ def machine() -> dict:
     except OSError:
         pass
     gto = tool("gto")
-    return {"cores": os.cpu_count(), "cpu": cpu, "os": f"{platform.system()} {platform.release()}",
+    kernel = ".".join(platform.release().split(".")[:2])
+    return {"cores": os.cpu_count(), "cpu": cpu, "os": f"{platform.system()} {kernel}",
             "python": platform.python_version(), "git": version(["git", "--version"]),
             "pygit2": f"{pygit2.__version__} / libgit2 {pygit2.LIBGIT2_VERSION}",
             "gto": version([*gto, "--version"]).split()[-1] if gto else "not installed",
