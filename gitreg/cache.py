@@ -1,4 +1,4 @@
-"""A disposable cache of verdicts, keyed by git object ids, in `<git dir>/gitreg/cache/`.
+"""A disposable cache of verdicts, keyed by git object ids, in `<git dir>/gitreg-cache/`.
 
 A key names exactly what was judged (a blob id) and by what (a digest of the
 schema), so an entry can never be stale; delete the folder at any time and
@@ -15,16 +15,18 @@ from functools import cache
 from pathlib import Path
 
 
-def _dir(common_dir: Path) -> Path:
-    return Path(common_dir) / "gitreg" / "cache"
+def directory(common_dir: Path) -> Path:
+    # Not "<git dir>/gitreg": hooks run inside the git dir, where a folder named
+    # gitreg would shadow the package for `python -m gitreg`.
+    return Path(common_dir) / "gitreg-cache"
 
 
 def has(common_dir: Path, kind: str, key: str) -> bool:
-    return (_dir(common_dir) / kind / key).is_file()
+    return (directory(common_dir) / kind / key).is_file()
 
 
 def add(common_dir: Path, kind: str, key: str) -> None:
-    folder = _dir(common_dir) / kind
+    folder = directory(common_dir) / kind
     try:
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".{key}.{os.getpid()}"
@@ -51,7 +53,7 @@ _SUMMARIES = "summaries.json"
 def summaries(common_dir: Path) -> dict[str, dict]:
     """'NAME SUBTREE-ID' -> summary, as last written; {} when absent or unreadable."""
     try:
-        value = json.loads((_dir(common_dir) / _SUMMARIES).read_bytes())
+        value = json.loads((directory(common_dir) / _SUMMARIES).read_bytes())
     except (OSError, ValueError):
         return {}
     return value if isinstance(value, dict) and value.get("format") == _format() else {}
@@ -59,7 +61,7 @@ def summaries(common_dir: Path) -> dict[str, dict]:
 
 def store_summaries(common_dir: Path, entries: dict[str, dict]) -> None:
     """Replace the summaries with ENTRIES (only the current models: the file never grows)."""
-    folder = _dir(common_dir)
+    folder = directory(common_dir)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".{_SUMMARIES}.{os.getpid()}"

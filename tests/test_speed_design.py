@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from gitreg.cache import directory
 from gitreg.registry import Registry
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
@@ -76,7 +77,7 @@ def test_list_reads_two_files_per_model_and_no_card(registries, size):
 def test_list_rereads_only_the_models_a_change_touched(registries, tmp_path):
     path = tmp_path / "copy"
     shutil.copytree(registries[(40, 4)], path, symlinks=True)
-    cache = path / ".git" / "gitreg" / "cache"
+    cache = directory(path / ".git")
     shutil.rmtree(cache, ignore_errors=True)
     first: list = []
     assert len(reads(path, lambda reg: first.extend(reg.list()))) == 80
@@ -146,7 +147,7 @@ def test_the_policy_schema_verdict_is_cached_by_blob_id(registries, tmp_path):
 
     path = tmp_path / "copy"
     shutil.copytree(registries[(3, 4)], path, symlinks=True)
-    cache = path / ".git" / "gitreg" / "cache"
+    cache = directory(path / ".git")
     shutil.rmtree(cache, ignore_errors=True)
     assert _show_imports_jsonschema(path)  # judged once...
     assert not _show_imports_jsonschema(path)  # ...then known by the blob id
