@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from gitreg import card as cards
 from gitreg import events, layout, provenance, yamlio
 from gitreg.errors import ConcurrentUpdate, NotInitialized, RegistryRefusal, UsageError
-from gitreg.gitstore import GitStore
+from gitreg.gitstore import GitStore, Ident
 from gitreg.policy import DEFAULT_POLICY, Policy
 from gitreg.view import RegistryView
 
@@ -164,8 +164,7 @@ class Registry:
         if image is not None and not _is_image_digest(image):
             raise UsageError(f"{image!r} is not a container image digest.",
                              hint="Give IMAGE@sha256:<64 hex> or sha256:<64 hex>.")
-        head = self.require_head()
-        self.repair()
+        self.repair()  # finish a registration a crash interrupted before starting another
         head = self.require_head()
         source = self.store.resolve_commit(rev)
         if not isinstance(narrative, dict):
@@ -200,8 +199,7 @@ class Registry:
                                      sign=sign, ident=ident)
         for _ in range(_RETRIES):
             try:
-                commit = self._commit_registration(head, name, version, card, tag, tag_id, ident,
-                                                   evidence)
+                commit = self._commit_registration(head, name, version, card, tag, tag_id, ident)
                 if propose:
                     from gitreg import promotion
 
@@ -246,7 +244,7 @@ class Registry:
         return version
 
     def _commit_registration(self, head: str, name: str, version: str, card: dict, tag: str,
-                             tag_id: str, ident, evidence) -> str:
+                             tag_id: str, ident: Ident) -> str:
         view = RegistryView(self.store, self.store.commit_tree(head), head)
         changes: dict[str, bytes | None] = {
             layout.card_path(name, version): yamlio.dump(card).encode(),
