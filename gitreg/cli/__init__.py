@@ -104,9 +104,10 @@ def main() -> None:
 def _is_usage(exc: BaseException) -> tuple[int, str] | None:
     """Typer's own click exceptions (its bundled copy), mapped to exit codes."""
     name = type(exc).__name__
-    if name == "Exit" or name == "Abort":
-        code = getattr(exc, "exit_code", getattr(exc, "code", 1))
-        return (code, "" if name == "Exit" else "aborted")
+    if name == "Abort":  # click's answer to Ctrl-C (KeyboardInterrupt) and EOF at a prompt
+        return (130, "interrupted")
+    if name == "Exit":
+        return (getattr(exc, "exit_code", 1), "")
     if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
         ctx = getattr(exc, "ctx", None)
         usage = ctx.get_usage() + "\n" if ctx is not None else ""
