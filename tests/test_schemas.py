@@ -74,26 +74,7 @@ def test_production_bad_cards(path):
     assert any(_expect(path) in d for d in err.value.details), err.value.details
 
 
-ISSUE_POLICY = """\
-version: 1
-stages:
-  staging: {}
-  production:
-    from: [staging]
-    max_versions: 1
-    card: production
-    gates:
-      - {metric: accuracy, min: 0.9}
-      - {metric: fairness.demographic_parity_gap, max: 0.05}
-  archived:
-    from: [staging, production]
-signing:
-  registration: optional
-lineage:
-  dvc: required
-validators:
-  - {stage: production, run: "python checks/bias.py", timeout: 120}
-"""
+ISSUE_POLICY = (Path(__file__).parent.parent / "examples" / "registry.yaml").read_text()
 
 
 def test_policies_parse():
