@@ -57,9 +57,21 @@ class Change:
     options: dict = field(default_factory=dict)  # e.g. {"remote": True}
 
     @cached_property
+    def judge(self) -> RegistryView:
+        """Whose policy, signers and checks/ judge: the base's, never the head's.
+
+        options["judge"] (a commit) overrides it: a push of several steps is judged,
+        step by step, by the policy of the push's base.
+        """
+        judge = self.options.get("judge")
+        if judge and (self.base is None or judge != self.base.commit):
+            return RegistryView(self.store, self.store.commit_tree(judge), judge)
+        return self.base or self.head
+
+    @cached_property
     def policy(self) -> Policy:
-        """The base's policy: never the head's."""
-        return (self.base or self.head).policy
+        """The judge's policy (the base's): never the head's."""
+        return self.judge.policy
 
     @cached_property
     def paths(self) -> list[tuple[str, str]]:

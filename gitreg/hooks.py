@@ -150,9 +150,47 @@ def _judge_branch(store: GitStore, u: RefUpdate, pushed: dict, verdict: Verdict)
                 "The registry's history is its audit log: add commits on top (gitreg promote, "
                 "gitreg merge) instead of rewriting it.")
         return
-    report = check.run(store, u.old, u.new, options={"refs": pushed})
-    verdict.checked.append(f"{(u.old or 'nothing')[:10]}..{u.new[:10]} ({len(report.rules)} rules)")
-    verdict.findings.extend(report.findings)
+    _judge_steps(store, u, pushed, verdict)
+
+
+def _judge_steps(store: GitStore, u: RefUpdate, pushed: dict, verdict: Verdict) -> None:
+    """Judge each first-parent step of the pushed range by the policy of the push's base.
+
+    A push may carry several merged proposals (staging, then production): each step
+    is judged on its own, as it was when it was merged. The policy stays the base's
+    for all of them because a push that changes the policy (registry.yaml, signers/,
+    checks/) anywhere in its range may change nothing else anywhere in it: so a push
+    cannot lower a gate in one commit and use it in the next. A push that creates the
+    registry branch has no base policy to keep: each of its steps is judged by its
+    parent's policy, as the registry's own history was.
+    """
+    from gitreg.rules_schema import is_policy_path
+
+    steps = list(reversed(list(store.walk(u.new, u.old))))
+    touched_policy: list[str] = []
+    touched_models: list[str] = []
+    seen: set[tuple[str, str]] = set()
+    for i, commit in enumerate(steps):
+        parents = store.commit_info(commit).parents
+        base = u.old if i == 0 else (parents[0] if parents else None)
+        base_tree = store.commit_tree(base) if base else None
+        for _, path in store.changed_paths(base_tree, store.commit_tree(commit)):
+            (touched_policy if is_policy_path(path) else touched_models).append(path)
+        options = {"refs": pushed, "judge": u.old} if u.old else {"refs": pushed}
+        report = check.run(store, base, commit, options=options)
+        for finding in report.findings:
+            key = (finding.rule, finding.message)
+            if key not in seen:  # a finding that stays in later steps is reported once
+                seen.add(key)
+                verdict.findings.append(finding)
+    if u.old is not None and touched_policy and touched_models:
+        verdict.findings.append(Finding(
+            "policy-alone", u.ref,
+            f"the push changes the policy ({', '.join(sorted(set(touched_policy))[:3])}) and "
+            f"registry contents ({', '.join(sorted(set(touched_models))[:3])}) together.",
+            "Push the policy change on its own first; the change it allows is then judged by it."))
+    verdict.checked.append(f"{(u.old or 'nothing')[:10]}..{u.new[:10]} "
+                           f"({len(steps)} step(s))")
 
 
 def _judge_tag(store: GitStore, u: RefUpdate, parsed: tuple[str, str], registry_after: str | None,

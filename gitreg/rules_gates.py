@@ -33,8 +33,8 @@ def metric_value(card: dict, gate: Gate) -> tuple[bool, Any]:
 
 
 def _where(change: Change) -> str:
-    base = change.base.commit if change.base is not None else None
-    return f"{layout.POLICY_PATH} at {base[:10]}" if base else layout.POLICY_PATH
+    judge = change.judge.commit
+    return f"{layout.POLICY_PATH} at {judge[:10]}" if judge else layout.POLICY_PATH
 
 
 def _cards(change: Change):

@@ -26,7 +26,7 @@ from gitreg.verification import BINDING, TAMPER, verify_version
 def signature(change: Change) -> Iterator[Finding]:
     if not change.new_versions and not change.entries:
         return
-    judge = change.base or change.head
+    judge = change.judge
     with verifier_for(judge) as verifier:
         for name, version in change.new_versions:
             result = verify_version(change.store, change.head, verifier, change.policy, name, version,

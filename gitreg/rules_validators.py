@@ -93,7 +93,7 @@ def validators(change: Change) -> Iterator[Finding]:
     todo = [(e, v) for e in change.entries for v in specs if _applies(v, e.stage)]
     if not todo:
         return
-    trusted = change.base or change.head  # the base's code, never the change's
+    trusted = change.judge  # the base's code, never the change's
     with tempfile.TemporaryDirectory(prefix="gitreg-validate-") as scratch:
         work = Path(scratch, "work")
         work.mkdir()

@@ -158,6 +158,34 @@ def test_lowering_a_gate_and_promoting_in_one_push_is_refused(team):
     assert git_push(work, f"{lowered}:refs/heads/gitreg").returncode == 0
 
 
+def test_several_merged_steps_in_one_push_are_judged_step_by_step(team):
+    """Staging, then production, then the next staging, pushed together: each step passes on
+    its own, although the range as a whole moves a version from no stage to production."""
+    work, remote = team
+    reg = registry(work)
+    train(reg, "churn", GOOD)  # 1.3.0, registered after the last push
+    staged = set_stages(reg, "churn", {"staging": ["1.0.0", "1.1.0", "1.2.0", "1.3.0"]})
+    promoted = set_stages(reg, "churn", {"staging": ["1.0.0", "1.1.0", "1.2.0"],
+                                         "production": ["1.3.0"]}, parent=staged)
+    proc = git_push(work, "--atomic", f"{promoted}:refs/heads/gitreg", "refs/tags/churn@v1.3.0")
+    assert proc.returncode == 0, proc.stderr
+    assert "3 step(s)" in proc.stderr and "passed" in proc.stderr
+    assert git(remote, "rev-parse", "refs/heads/gitreg") == promoted
+
+
+def test_a_gate_lowered_used_and_restored_in_one_push_is_refused(team):
+    """Judging each step by its parent's policy would let the middle step through."""
+    work, remote = team
+    reg = registry(work)
+    lowered = commit(reg, {layout.POLICY_PATH: POLICY.replace("min: 0.9", "min: 0.7")},
+                     message="lower the accuracy gate")
+    promote = set_stages(reg, "churn", {"staging": ["1.1.0", "1.2.0"], "production": ["1.0.0"]},
+                         parent=lowered)
+    restored = commit(reg, {layout.POLICY_PATH: POLICY}, parent=promote, message="restore it")
+    push_refused(work, remote, f"{restored}:refs/heads/gitreg",
+                 expect=["[gate]", "accuracy >= 0.9", "[policy-alone]"])
+
+
 def test_a_registration_tag_pushed_without_its_card_is_refused(team):
     work, remote = team
     git(work, "tag", "-a", "-m", "stray", "churn@v9.9.9", "HEAD")
