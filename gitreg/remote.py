@@ -53,7 +53,7 @@ class SyncReport:
     old: str | None  # the local registry branch before
     new: str | None  # ... and after
     remote_head: str
-    state: str  # up-to-date | created | fast-forward | ahead
+    state: str  # up-to-date | created | fast-forward | ahead | merged
     tags: list[str] = field(default_factory=list)  # registration tags fetched
 
     def to_dict(self) -> dict:
@@ -157,17 +157,30 @@ def sync(reg: Registry, remote: str | None = None) -> SyncReport:
     if remote_head is None:
         raise NotInitialized(f"{remote} has no registry branch {reg.branch!r}.",
                              hint=f"Publish yours with 'gitreg push --remote {remote}'.")
-    moved = []
+    moved, twice = [], []
     wanted: dict[str, str] = {}
+    local_view = reg.view() if reg.head() else None
     for ref, oid in sorted(theirs.items()):
         tag = ref[len("refs/tags/"):]
-        if ref == reg.branch_ref or layout.parse_tag_name(tag) is None:
+        parsed = layout.parse_tag_name(tag)
+        if ref == reg.branch_ref or parsed is None:
             continue
         mine = store.ref_target(ref)
         if mine is not None and mine != oid:
-            moved.append(f"{tag}: here {mine[:12]}, on {remote} {oid[:12]}")
+            if local_view is not None and local_view.tag_record(*parsed) == mine and not \
+                    _published(store, remote, reg.branch, *parsed):
+                twice.append(f"{tag}: registered here ({mine[:12]}, unpublished) and on {remote} "
+                             f"({oid[:12]})")
+            else:
+                moved.append(f"{tag}: here {mine[:12]}, on {remote} {oid[:12]}")
         elif mine is None:
             wanted[ref] = oid
+    if twice:
+        raise RegistryRefusal(
+            f"the same version was registered here and on {remote} (a conflict):", details=twice,
+            hint=f"Keep {remote}'s: delete your tag (git tag -d NAME@vX.Y.Z), reset your registry "
+            f"branch to {remote}'s (git fetch {remote} {reg.branch} && git branch -f {reg.branch} "
+            "FETCH_HEAD), sync, and register yours as the next version. Nothing was changed here.")
     if moved:
         raise RegistryRefusal(f"registration tags differ on {remote}: they were moved.", details=moved,
                               hint="Registration tags never move: find out who moved them and restore "
@@ -176,7 +189,10 @@ def sync(reg: Registry, remote: str | None = None) -> SyncReport:
     seen_ref = last_seen_ref(remote, reg.branch)
     seen = store.ref_target(seen_ref)
     local = reg.head()
-    _refuse_rewrite(store, remote, reg.branch, seen, local, remote_head)
+    # What we last knew of the remote: our own record, else git's remote-tracking ref
+    # (a plain `git push` or `git fetch` of the registry branch updates it).
+    known = seen or store.ref_target(f"refs/remotes/{remote}/{reg.branch}")
+    _refuse_rewrite(store, remote, reg.branch, known, local, remote_head)
     view = RegistryView(store, store.commit_tree(remote_head), remote_head)
     updates: list[tuple[str, str | None, str | None]] = []
     fetched = []
@@ -198,9 +214,13 @@ def sync(reg: Registry, remote: str | None = None) -> SyncReport:
         state = "up-to-date"
     elif store.is_ancestor(local, remote_head):
         state = "fast-forward"
-    else:
+    elif store.is_ancestor(remote_head, local):
         state = "ahead"
-    new = local if state == "ahead" else remote_head
+    else:
+        state = "merged"
+    new = {"ahead": local, "merged": None}.get(state, remote_head)
+    if new is None:
+        new = _merge(reg, remote, local, remote_head)
     if new != local:
         updates.insert(0, (reg.branch_ref, new, local))
     if seen != remote_head:
@@ -221,16 +241,48 @@ def _refuse_rewrite(store: GitStore, remote: str, branch: str, seen: str | None,
             f"admin to restore {seen} (git push {remote} {seen}:refs/heads/{branch} --force). "
             "Nothing was changed here.",
         )
-    if local is not None and not (store.is_ancestor(local, remote_head)
-                                  or store.is_ancestor(remote_head, local)):
-        what = "was rewritten (force-pushed)" if seen is None else "and this repository's diverged"
+    # Diverged after a sync: both sides moved on from what was seen; sync merges them.
+    # Without a last-seen state, a rewrite of the remote cannot be told apart: refuse.
+    if seen is None and local is not None and _diverged(store, local, remote_head):
         raise RegistryRefusal(
-            f"the registry branch on {remote} {what}: neither {remote_head[:12]} there nor "
-            f"{local[:12]} here descends from the other.",
+            f"the registry branch on {remote} was rewritten (force-pushed), or this repository "
+            f"never synced with it: neither {remote_head[:12]} there nor {local[:12]} here "
+            "descends from the other.",
             hint="If your local registry commits are unpublished work, register or promote them "
             f"again on top of the remote's registry (git branch -f {branch} {remote_head}). "
             "Nothing was changed here.",
         )
+
+
+def _published(store: GitStore, remote: str, branch: str, name: str, version: str) -> bool:
+    """Whether the last state seen on REMOTE already held NAME VERSION."""
+    for ref in (last_seen_ref(remote, branch), f"refs/remotes/{remote}/{branch}"):
+        seen = store.ref_target(ref)
+        if seen is not None:
+            return RegistryView(store, store.commit_tree(seen), seen).has_version(name, version)
+    return True  # unknown: treat as published (a moved tag), the safer reading
+
+
+def _diverged(store: GitStore, local: str, remote_head: str) -> bool:
+    return not (store.is_ancestor(local, remote_head) or store.is_ancestor(remote_head, local))
+
+
+def _merge(reg: Registry, remote: str, local: str, remote_head: str) -> str:
+    """A merge commit putting this repository's unpublished registry commits on top of the
+    remote's (first parent: the remote's line). Refused, changing nothing, on a conflict."""
+    store = reg.store
+    tree, conflicts = store.merge_tree(remote_head, local)
+    if tree is None:
+        raise RegistryRefusal(
+            f"your unpublished registry changes conflict with {remote}'s registry:",
+            details=conflicts or ["the two registries share no history"],
+            hint="Both sides changed the same files (the same version registered twice, or the "
+            "same model's stages). Keep the remote's: 'git branch -f "
+            f"{reg.branch} {remote_head}' (your tag objects stay), then register or promote "
+            "again. Nothing was changed here.")
+    message = (f"Merge unpublished registry changes onto {remote}'s registry\n\n"
+               f"Theirs: {remote_head}\nOurs: {local}\n")
+    return store.write_commit(tree, [remote_head, local], message, store.ident())
 
 
 def publish(reg: Registry, branch: str, remote: str | None = None,

@@ -99,6 +99,32 @@ def test_push_refuses_when_the_remote_has_commits_we_lack(team, tmp_path):
     assert proc.returncode == 1
     assert "has commits this repository does not have" in proc.stderr and "gitreg sync" in proc.stderr
     assert remote_refs(remote) == before
+    # The usual way out: sync merges the unpublished registration onto the remote's, then push.
+    proc = gitreg(work, "sync", "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["state"] == "merged"
+    merged = reg.require_head()
+    assert git(work, "rev-parse", f"{merged}^1") == report["remote_head"]
+    assert reg.view().has_version("fraud", "1.0.0") and reg.view().has_version("churn", "1.3.0")
+    proc = gitreg(work, "push")
+    assert proc.returncode == 0, proc.stderr
+    assert git(remote, "rev-parse", "refs/heads/gitreg") == merged
+    assert git(remote, "rev-parse", "--verify", "refs/tags/fraud@v1.0.0")
+
+
+def test_sync_refuses_a_conflicting_registration_and_changes_nothing(team, tmp_path):
+    work, remote = team
+    mate = clone(remote, tmp_path / "mate")
+    assert gitreg(mate, "sync").returncode == 0
+    train(registry(mate), "churn", GOOD)  # churn 1.3.0 there
+    assert gitreg(mate, "push").returncode == 0
+    train(registry(work), "churn", GOOD)  # and another churn 1.3.0 here
+    before = snapshot(work)
+    proc = gitreg(work, "sync")
+    assert proc.returncode == 1
+    assert "conflict" in proc.stderr and "churn@v1.3.0: registered here" in proc.stderr
+    assert snapshot(work) == before
 
 
 def test_push_refuses_a_local_tag_that_differs_from_the_registration(team):

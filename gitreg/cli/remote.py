@@ -46,6 +46,8 @@ def sync_(
         "created": f"Created {report.branch} from {report.remote} at {at}.",
         "fast-forward": f"Fast-forwarded {report.branch} to {report.remote}'s {at}.",
         "ahead": f"{report.branch} is ahead of {report.remote} ({at}): run 'gitreg push' to publish.",
+        "merged": f"Merged your unpublished registry changes onto {report.remote}'s {at} "
+                  f"({str(report.new)[:10]}): run 'gitreg push' to publish.",
     }[report.state])
     if report.tags:
         echo("Fetched tags: " + ", ".join(report.tags))
