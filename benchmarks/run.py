@@ -156,7 +156,9 @@ def copier(src: Path, scratch: Path, prepare=None):
 def cold(repo: Path):
     """gitreg's disposable cache removed before each run: the cost of a first read."""
     def setup() -> tuple[Path, bool]:
-        shutil.rmtree(repo / ".git" / "gitreg", ignore_errors=True)
+        from gitreg.cache import directory
+
+        shutil.rmtree(directory(repo / ".git"), ignore_errors=True)
         return repo, False
     return setup
 

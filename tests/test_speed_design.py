@@ -68,7 +68,7 @@ def test_which_reads_one_small_file(registries):
 @pytest.mark.parametrize("size", [(3, 4), (40, 4), (3, 9)])
 def test_list_reads_two_files_per_model_and_no_card(registries, size):
     models, _ = size
-    shutil.rmtree(registries[size] / ".git" / "gitreg", ignore_errors=True)
+    shutil.rmtree(directory(registries[size] / ".git"), ignore_errors=True)
     got = reads(registries[size], lambda reg: reg.list())
     assert len(got) == 2 * models
     assert {p.rsplit("/", 1)[1] for p in got} == {"model.yaml", "stages.yaml"}
