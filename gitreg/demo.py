@@ -126,7 +126,14 @@ def run(directory: Path, say: Callable[[str], None]) -> Registry:
         say(f"    churn@{v['version']}  stages: {', '.join(v['stages']) or '-'}")
     reproduction(reg, "churn@production", say)
     say("")
-    say(f"Next: cd {project} && gitreg show churn@{second.version}")
+    say(f"Next, in {project}:")
+    for line in ("gitreg show churn@production       the card, with its provenance",
+                 "gitreg history churn               registrations and promotions",
+                 "gitreg lineage churn@production    code, data, params, metrics",
+                 "gitreg diff churn@1.0.0 churn@production",
+                 "gitreg verify                      tags and cards still bound",
+                 "git log --oneline gitreg           the registry's audit log"):
+        say(f"  {line}")
     return reg
 
 
