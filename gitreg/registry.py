@@ -42,7 +42,7 @@ ALLOWED_SIGNERS_HEADER = (
     "# PRINCIPAL namespaces=\"git\" ssh-ed25519 AAAA...\n"
 )
 TAG_TRAILER = "gitreg-tag"
-_RETRIES = 5
+_RETRIES = 16  # each lost race means another writer won: progress is certain
 
 
 @dataclass
