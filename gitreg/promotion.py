@@ -185,17 +185,20 @@ def resolve_proposal(reg: Registry, proposal: str) -> tuple[str, str | None]:
     return reg.store.resolve_commit(proposal), None
 
 
-def merge(reg: Registry, proposal: str, *, push: bool = False) -> MergeResult:
-    """Check what merging PROPOSAL would make of the registry; if it passes, move the branch."""
+def merge(reg: Registry, proposal: str, *, push: bool = False, ff: bool = False) -> MergeResult:
+    """Check what merging PROPOSAL would make of the registry; if it passes, move the branch.
+
+    The merge is a merge commit even when a fast-forward would do: its author is who
+    approved the change, and the registry's first-parent history is then the list of
+    approved changes (the audit log). FF fast-forwards when it can.
+    """
     tip, _ = resolve_proposal(reg, proposal)
     for _attempt in range(5):
         head = reg.require_head()
         if reg.store.is_ancestor(tip, head):
             return MergeResult(proposal, head, head, merged=False, fast_forward=False)
-        if reg.store.is_ancestor(head, tip):
-            result, ff = tip, True
-        else:
-            result, ff = _merge_commit(reg, head, tip, proposal), False
+        fast = ff and reg.store.is_ancestor(head, tip)
+        result = tip if fast else _merge_commit(reg, head, tip, proposal)
         report = check.run(reg.store, head, result)
         if not report.ok:
             raise refusal(report, f"merging {proposal}")
@@ -210,7 +213,7 @@ def merge(reg: Registry, proposal: str, *, push: bool = False) -> MergeResult:
             if pusher is not None:
                 pusher()
                 pushed = True
-        return MergeResult(proposal, result, head, True, ff, report, found, pushed)
+        return MergeResult(proposal, result, head, True, fast, report, found, pushed)
     raise ConcurrentUpdate("the registry kept changing; gave up after several tries.",
                            hint="Nothing was written. Run the command again.")
 

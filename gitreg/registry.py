@@ -468,11 +468,12 @@ class Registry:
 
         return promotion.promote(self, ref, stage)
 
-    def merge(self, proposal: str, *, push: bool = False) -> promotion.MergeResult:
-        """Check PROPOSAL (branch, ref or commit) against the registry, then merge it with CAS."""
+    def merge(self, proposal: str, *, push: bool = False, ff: bool = False) -> promotion.MergeResult:
+        """Check PROPOSAL (branch, ref or commit) against the registry, then merge it with CAS:
+        a merge commit recording who approved (FF: fast-forward when possible)."""
         from gitreg import promotion
 
-        return promotion.merge(self, proposal, push=push)
+        return promotion.merge(self, proposal, push=push, ff=ff)
 
     def check(self, base: str | None = None, head: str | None = None,
               options: dict | None = None) -> check.Report:

@@ -67,7 +67,7 @@ def test_promote_then_merge_moves_through_the_stages_and_archives(reg):
     assert proposal.version == "1.2.0"
     assert proposal.moves == ["1.2.0: staging -> production", "1.0.0: production -> archived"]
     result = reg.merge(proposal.branch)
-    assert result.merged and result.fast_forward and result.report.ok
+    assert result.merged and not result.fast_forward and result.report.ok
     assert reg.view().stages("churn") == {"production": ["1.2.0"], "archived": ["1.0.0"]}
     assert sorted((e.kind, e.version, e.from_stage, e.to_stage) for e in result.events) == [
         ("archived", "1.0.0", "production", "archived"),
@@ -121,9 +121,9 @@ def test_merge_makes_a_merge_commit_when_the_registry_moved(reg):
     train(reg, "fraud", GOOD)
     one = reg.promote("churn@1.0.0", "staging")
     two = reg.promote("fraud@1.0.0", "staging")
-    assert reg.merge(one.branch).fast_forward
-    result = reg.merge(two.branch)
-    assert result.merged and not result.fast_forward
+    assert reg.merge(one.branch, ff=True).fast_forward  # asked for, and possible
+    result = reg.merge(two.branch, ff=True)
+    assert result.merged and not result.fast_forward  # not possible: the registry moved
     parents = git(reg.store.workdir, "rev-parse", f"{result.commit}^@").split()
     assert parents == [one.commit, two.commit]
     assert reg.which("fraud", "staging") == "1.0.0" and reg.which("churn", "staging") == "1.0.0"
@@ -214,7 +214,8 @@ def test_register_propose_end_to_end(reg, card_file):
     assert proc.returncode == 0, proc.stderr
     assert "registered churn@1.2.0" in proc.stdout
     assert reg.view().has_version("churn", "1.2.0")
-    assert reg.require_head() == tip  # fast-forward
+    merged = reg.require_head()
+    assert git(root, "rev-parse", f"{merged}^@").split() == [head, tip]  # a merge commit
 
 
 def test_register_propose_for_a_new_model_creates_model_yaml_on_the_branch(reg, card_file):
@@ -224,3 +225,22 @@ def test_register_propose_for_a_new_model_creates_model_yaml_on_the_branch(reg, 
     reg.merge(registration.proposal)
     assert reg.view().versions("fraud") == ["1.0.0"]
     assert reg.store.ref_target(layout.tag_ref("fraud", "1.0.0")) == registration.tag_id
+
+
+def test_merge_records_who_approved(reg):
+    """By default a merge commit even where a fast-forward would do: its author approved."""
+    proposal = reg.promote("churn@1.0.0", "staging")
+    before = reg.require_head()
+    env = {"GIT_COMMITTER_NAME": "Rita Reviewer", "GIT_COMMITTER_EMAIL": "rita@example.com",
+           "GIT_AUTHOR_NAME": "Rita Reviewer", "GIT_AUTHOR_EMAIL": "rita@example.com"}
+    proc = gitreg(reg.store.workdir, "merge", proposal.branch, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "merge commit" in proc.stdout
+    head = reg.require_head()
+    assert git(reg.store.workdir, "rev-parse", f"{head}^@").split() == [before, proposal.commit]
+    assert git(reg.store.workdir, "log", "-1", "--format=%an <%ae>", head) == (
+        "Rita Reviewer <rita@example.com>")
+    audit = json.loads(gitreg(reg.store.workdir, "audit", "churn", "--format", "json").stdout)
+    promoted = [e for e in audit["trail"] if e["kind"] == "promoted"]
+    assert promoted[-1]["merged_by"] == "Rita Reviewer <rita@example.com>"
+    assert promoted[-1]["proposed_by"] == "Test Author <author@example.com>"

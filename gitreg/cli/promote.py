@@ -69,10 +69,14 @@ def merge(
     push: bool = typer.Option(
         False, "--push", help="Then publish the registry (gitreg push: one atomic push to "
         "gitreg.remote, else origin)."),
+    ff: bool = typer.Option(
+        False, "--ff", help="Fast-forward when possible: no merge commit, so who approved "
+        "is not recorded."),
     json_: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Check a proposal against the registry branch, then merge it (compare-and-swap)."""
-    result = registry().merge(proposal, push=push)
+    """Check a proposal against the registry branch, then merge it (compare-and-swap) in a
+    merge commit that records who approved it."""
+    result = registry().merge(proposal, push=push, ff=ff)
     if json_:
         emit_json(result.to_dict())
         return
