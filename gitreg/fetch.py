@@ -43,10 +43,18 @@ def fetch(store: GitStore, card: dict, dest: str | os.PathLike) -> Path:
                 storage.close()
         else:
             _from_git(store, lineage.source_commit(card), obj, tmp)
+        _umask_mode(tmp, 0o666)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
     return target
+
+
+def _umask_mode(path: Path, mode: int) -> None:
+    """The mode a plain write would have given (mkstemp/mkdtemp make 0600/0700)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    path.chmod(mode & ~umask)
 
 
 def _storage(store: GitStore) -> Storage:
@@ -77,6 +85,8 @@ def _fetch_dir(store: GitStore, obj: Obj, nfiles: int | None, dest: Path) -> Pat
                     raise CorruptObject(f"{obj.describe()} lists a path outside it: {rel!r}.")
                 target.parent.mkdir(parents=True, exist_ok=True)
                 storage.materialize(entry, target)
+            for path in [tmp, *tmp.rglob("*")]:
+                _umask_mode(path, 0o777 if path.is_dir() else 0o666)
             if dest.exists():
                 dest.rmdir()
             os.replace(tmp, dest)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,10 @@ def test_fetch_a_version_from_the_cache_and_from_the_remote(reg, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert md5(tmp_path / "a" / "model.json") == art["md5"]
     assert f"md5 {art['md5']}, verified" in proc.stdout
+    umask = os.umask(0)
+    os.umask(umask)
+    # Readable as any plain write would make it (not the 0600 of a temporary file).
+    assert (tmp_path / "a" / "model.json").stat().st_mode & 0o777 == 0o666 & ~umask
 
     cache, _ = stores(reg)
     pipeline.cache_file(cache, art["md5"]).unlink()  # a deploy job's fresh clone: remote only
