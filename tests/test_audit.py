@@ -23,7 +23,7 @@ def test_audit_markdown_and_json(tmp_path):
     assert f"Source commit: `{first.source_commit}`" in text
     assert text.index("### churn@v1.1.0") < text.index("### churn@v1.0.0")  # newest first
     assert "| registered | 1.0.0 |" in text and "| promoted | 1.0.0 | - -> staging |" in text
-    report = json.loads(gitreg(root, "audit", "churn", "--format", "json").stdout)
+    report = json.loads(gitreg(root, "audit", "churn", "--json").stdout)
     assert report["ok"] and report["registry_commit"] == reg.require_head()
     v1 = report["versions"][0]
     assert v1["card_sha256"] == first.digest and v1["metrics"]["accuracy"] == GOOD["accuracy"]

@@ -14,12 +14,14 @@ def audit(
     name: str = typer.Argument(..., help="Model name."),
     format_: str = typer.Option("markdown", "--format", help="markdown or json."),
     output: Path | None = typer.Option(None, "-o", "--output", help="Write to FILE."),
+    json_: bool = typer.Option(False, "--json", help="Print JSON (the same as --format json)."),
 ) -> None:
     """A model's whole trail: registrations, promotions and approvals, signatures, lineage,
     metrics, and whether every tag and card verifies (exit 1 when one does not)."""
     from gitreg import audit as audits
     from gitreg.errors import UsageError
 
+    format_ = "json" if json_ else format_
     if format_ not in ("markdown", "json"):
         raise UsageError(f"{format_!r} is not a format.", hint="Use --format markdown or json.")
     report = audits.audit(registry(), name)
