@@ -238,6 +238,15 @@ def flat_params(values: Any, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def _small_file(store: GitStore, pipe: Pipeline, path: str, kind: str) -> bytes | None:
+    """A metrics or params file at the pipeline's commit (None when not committed),
+    refused by its size before it is loaded."""
+    try:
+        return store.read_blob(pipe.tree, path, max_bytes=MAX_METRICS_FILE)
+    except BlobTooLarge as exc:
+        raise RegistryRefusal(f"{kind} file {path} is {exc.size} bytes, too large.") from None
+
+
 def read_metrics(store: GitStore, pipe: Pipeline, path: str) -> dict[str, float]:
     """The numeric values of a metrics file at the pipeline's commit, as dotted keys.
 
@@ -245,10 +254,7 @@ def read_metrics(store: GitStore, pipe: Pipeline, path: str) -> dict[str, float]
     local DVC cache by the md5 that dvc.lock records for it.
     """
     path = norm(path)
-    try:
-        data = store.read_blob(pipe.tree, path, max_bytes=MAX_METRICS_FILE)
-    except BlobTooLarge as exc:
-        raise RegistryRefusal(f"metrics file {path} is {exc.size} bytes, too large.") from None
+    data = _small_file(store, pipe, path, "metrics")
     if data is None:
         out = pipe.find_out(path)
         cache = dvc_cache_dir(store.workdir)
@@ -273,10 +279,7 @@ def read_params_file(store: GitStore, pipe: Pipeline, path: str) -> dict[str, An
     """A params file at the pipeline's commit, flattened to dotted keys; None when absent or
     in a format read here neither (YAML, JSON and TOML are)."""
     path = norm(path)
-    try:
-        data = store.read_blob(pipe.tree, path, max_bytes=MAX_METRICS_FILE)
-    except BlobTooLarge as exc:
-        raise RegistryRefusal(f"params file {path} is {exc.size} bytes, too large.") from None
+    data = _small_file(store, pipe, path, "params")
     if data is None:
         return None
     try:

@@ -9,7 +9,6 @@ become a message on stderr and an exit code: 1 when the registry says no,
 from __future__ import annotations
 
 import json
-import os
 import sys
 from typing import Any
 
@@ -115,6 +114,3 @@ def _is_usage(exc: BaseException) -> tuple[int, str] | None:
         return (exc.exit_code, f"{usage}{hint}error: {exc.format_message()}")
     return None
 
-
-def env_flag(name: str) -> bool:
-    return os.environ.get(name, "").lower() in ("1", "true", "yes")
