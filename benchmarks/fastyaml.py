@@ -12,7 +12,7 @@ import copy
 import re
 from typing import Any
 
-from gitreg import yamlio
+from gitreg.store import yamlio
 
 Path = tuple  # of keys and list indexes
 _TIMESTAMP = re.compile(r"\d{4}-\d\d?-\d\d?([Tt ]|$)")

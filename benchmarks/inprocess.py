@@ -45,7 +45,7 @@ def main() -> None:
     ref = f"{args.name}@production"
     out: dict = {"import_ms": imported, "resolved": reg.resolve(ref)}
     out["resolve"] = timed(lambda: reg.resolve(ref), budget=args.budget, most=500)
-    from gitreg.cache import directory
+    from gitreg.store.cache import directory
 
     cache = directory(Path(reg.store.common_dir))
     out["list_cold"] = timed(reg.list, budget=args.budget, most=50,

@@ -58,16 +58,16 @@ from synthetic import (  # noqa: E402
     version_of,
 )
 
-from gitreg import card as cards  # noqa: E402
-from gitreg import layout, yamlio  # noqa: E402
-from gitreg.gitstore import format_time  # noqa: E402
-from gitreg.policy import DEFAULT_POLICY  # noqa: E402
+from gitreg.model import card as cards  # noqa: E402
+from gitreg.model.policy import DEFAULT_POLICY  # noqa: E402
 from gitreg.registry import (  # noqa: E402
     ALLOWED_SIGNERS_HEADER,
     REGISTRY_README,
     TAG_TRAILER,
     _model_meta,
 )
+from gitreg.store import layout, yamlio  # noqa: E402
+from gitreg.store.gitstore import format_time  # noqa: E402
 
 
 def blob(oid: str) -> tuple[str, str]:
@@ -374,9 +374,10 @@ def build(m: int, v: int, root: Path, *, batch: int | None = None, repack: bool 
 
 def self_check(root: Path, b: Builder, validate_all: bool) -> None:
     """The synthetic cards must be what `gitreg register` writes, and schema-valid."""
-    from gitreg import provenance, schemas
-    from gitreg.gitstore import GitStore, Ident
-    from gitreg.view import RegistryView
+    from gitreg.lineage import provenance
+    from gitreg.model.view import RegistryView
+    from gitreg.store import schemas
+    from gitreg.store.gitstore import GitStore, Ident
 
     store = GitStore.discover(root)
     for card, text in b.samples:

@@ -113,8 +113,8 @@ def measure(cmd, cwd: Path, env: dict, *, rounds: int, setup=None, timeout: floa
 
 
 def cache_key() -> str:
-    from gitreg import layout
-    from gitreg.policy import DEFAULT_POLICY
+    from gitreg.model.policy import DEFAULT_POLICY
+    from gitreg.store import layout
 
     h = hashlib.sha256()
     for name in ("make_registry.py", "objects.py", "fastyaml.py", "synthetic.py"):
@@ -156,7 +156,7 @@ def copier(src: Path, scratch: Path, prepare=None):
 def cold(repo: Path):
     """gitreg's disposable cache removed before each run: the cost of a first read."""
     def setup() -> tuple[Path, bool]:
-        from gitreg.cache import directory
+        from gitreg.store.cache import directory
 
         shutil.rmtree(directory(repo / ".git"), ignore_errors=True)
         return repo, False

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gitreg.errors import GitregError, RegistryRefusal, UsageError
+from gitreg.version import __version__
 
-__version__ = "0.1.0"
 __all__ = ["GitregError", "Registry", "RegistryRefusal", "UsageError", "__version__"]
 
 if TYPE_CHECKING:

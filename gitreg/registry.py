@@ -14,17 +14,20 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from gitreg import card as cards
-from gitreg import events, layout, provenance, yamlio
 from gitreg.errors import ConcurrentUpdate, NotInitialized, RegistryRefusal, UsageError
-from gitreg.gitstore import GitStore, Ident
-from gitreg.policy import DEFAULT_POLICY, Policy
-from gitreg.view import RegistryView
+from gitreg.lineage import provenance
+from gitreg.model import card as cards
+from gitreg.model import events
+from gitreg.model.policy import DEFAULT_POLICY, Policy
+from gitreg.model.view import RegistryView
+from gitreg.store import layout, yamlio
+from gitreg.store.gitstore import GitStore, Ident
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from gitreg import check, promotion
+    from gitreg.check import engine as check
+    from gitreg.ops import promotion
 
 REGISTRY_README = """\
 # The gitreg registry branch
@@ -178,7 +181,7 @@ class Registry:
             sign is None and self.store.config_bool("tag.gpgSign"))
         ident = self.store.ident()
         if sign:  # no key: refuse now, before anything is written
-            from gitreg.signing import require_signing_key
+            from gitreg.trust.signing import require_signing_key
 
             require_signing_key(self.store, ident, required_by_policy=policy.signing_required)
         version = self._next_version(view, name, version, bump)
@@ -201,7 +204,7 @@ class Registry:
             try:
                 commit = self._commit_registration(head, name, version, card, tag, tag_id, ident)
                 if propose:
-                    from gitreg import promotion
+                    from gitreg.ops import promotion
 
                     proposal = promotion.propose_registration(self, head, commit, name, version,
                                                               tag_id).branch
@@ -292,7 +295,7 @@ class Registry:
         """Every model's summary. A summary depends on the model's subtree only, so it is
         cached by that subtree's id (gitreg/cache.py): a list after a change re-reads only
         the models the change touched."""
-        from gitreg import cache
+        from gitreg.store import cache
 
         view = self.view()
         known = cache.summaries(self.store.common_dir).get("models") or {}
@@ -346,7 +349,7 @@ class Registry:
 
     def _signed_kind(self, name: str, version: str) -> str:
         """ssh / gpg / unsigned / lightweight / missing, from the tag object alone (not verified)."""
-        from gitreg.signatures import split_tag
+        from gitreg.trust.signatures import split_tag
 
         target = self.store.ref_target(layout.tag_ref(name, version))
         if target is None:
@@ -356,7 +359,7 @@ class Registry:
         return split_tag(self.store.raw_object(target)).kind or "unsigned"
 
     def _verify_one(self, view: RegistryView, name: str, version: str) -> dict:
-        from gitreg import signing, verification
+        from gitreg.trust import signing, verification
 
         with signing.verifier_for(view) as verifier:
             return verification.verify_version(
@@ -386,7 +389,7 @@ class Registry:
 
     def lineage(self, ref: str | layout.ModelRef) -> dict[str, Any]:
         """Code commit, pipeline stages, data, params, metrics with sources, environment."""
-        from gitreg import lineage
+        from gitreg.lineage import trace as lineage
 
         ref = layout.ModelRef.parse(ref) if isinstance(ref, str) else ref
         view = self.view()
@@ -395,13 +398,13 @@ class Registry:
     def reproduce(self, ref: str | layout.ModelRef, progress=None, *, env=None):
         """Re-run the version's pipeline at its source commit in a temporary worktree and compare
         every out's md5 with the card; returns a reproduce.Reproduction (ok, outs)."""
-        from gitreg import reproduce
+        from gitreg.lineage import reproduce
 
         return reproduce.reproduce(self.store, self.card(ref), progress=progress, env=env)
 
     def diff(self, a: str | layout.ModelRef, b: str | layout.ModelRef) -> dict[str, Any]:
         """Metrics (with deltas), params, data, artifact and code commit of A against B."""
-        from gitreg import diff
+        from gitreg.lineage import diff
 
         view = self.view()
         refs = [layout.ModelRef.parse(r) if isinstance(r, str) else r for r in (a, b)]
@@ -410,7 +413,7 @@ class Registry:
 
     def fetch(self, ref: str | layout.ModelRef, out: str | os.PathLike) -> Path:
         """Write the version's artifact to OUT from the DVC cache or remote, md5 verified."""
-        from gitreg import fetch
+        from gitreg.lineage import fetch
 
         return fetch.fetch(self.store, self.card(ref), out)
 
@@ -418,13 +421,13 @@ class Registry:
 
     def push(self, remote: str | None = None):
         """Publish the registry branch and new registration tags in one atomic push."""
-        from gitreg import remote as remotes
+        from gitreg.ops import remote as remotes
 
         return remotes.push(self, remote)
 
     def sync(self, remote: str | None = None):
         """Fetch the registry branch and registration tags; refuse moved tags and rewrites."""
-        from gitreg import remote as remotes
+        from gitreg.ops import remote as remotes
 
         return remotes.sync(self, remote)
 
@@ -432,21 +435,21 @@ class Registry:
 
     def verify(self, ref: str | layout.ModelRef | None = None) -> list:
         """Verify tags, bindings and signatures of every version (or of NAME, or NAME@VERSION)."""
-        from gitreg import verification
+        from gitreg.trust import verification
 
         ref = layout.ModelRef.parse(ref) if isinstance(ref, str) else ref
         return list(verification.verify(self.store, self.view(), ref))
 
     def signers(self) -> list:
         """Who may sign registrations (signers/ on the registry branch)."""
-        from gitreg import signing
+        from gitreg.trust import signing
 
         return signing.list_signers(self.view())
 
     def add_signer(self, *, ssh_key: str | os.PathLike | None = None, principal: str | None = None,
                    gpg: str | None = None) -> dict:
         """Allow an SSH key (as PRINCIPAL) or a GPG key to sign: one commit on the registry branch."""
-        from gitreg import signing
+        from gitreg.trust import signing
 
         if (ssh_key is None) == (gpg is None) or (ssh_key is not None and not principal):
             raise UsageError("give either --ssh KEY.pub --principal EMAIL, or --gpg FINGERPRINT.")
@@ -456,7 +459,7 @@ class Registry:
 
     def revoke_signer(self, *, ssh_key: str | os.PathLike | None = None,
                       principal: str | None = None, gpg: str | None = None) -> dict:
-        from gitreg import signing
+        from gitreg.trust import signing
 
         return signing.revoke(self, ssh_key=ssh_key, principal=principal, gpg=gpg)
 
@@ -464,14 +467,14 @@ class Registry:
 
     def promote(self, ref: str | layout.ModelRef, stage: str) -> promotion.Proposal:
         """A proposal branch moving REF (NAME@VERSION or NAME@STAGE) into STAGE, checked first."""
-        from gitreg import promotion
+        from gitreg.ops import promotion
 
         return promotion.promote(self, ref, stage)
 
     def merge(self, proposal: str, *, push: bool = False, ff: bool = False) -> promotion.MergeResult:
         """Check PROPOSAL (branch, ref or commit) against the registry, then merge it with CAS:
         a merge commit recording who approved (FF: fast-forward when possible)."""
-        from gitreg import promotion
+        from gitreg.ops import promotion
 
         return promotion.merge(self, proposal, push=push, ff=ff)
 
@@ -479,7 +482,7 @@ class Registry:
               options: dict | None = None) -> check.Report:
         """Judge HEAD (default: the registry branch) against BASE (default: HEAD's first parent)
         by BASE's policy. Revisions are anything git resolves, or an all-zero id for "nothing"."""
-        from gitreg import check
+        from gitreg.check import engine as check
 
         head_id = self.require_head() if head is None else self.store.resolve_commit(head)
         if base is None:

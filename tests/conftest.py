@@ -108,7 +108,7 @@ def plain_repo(tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def _dvc_template(tmp_path_factory) -> Path:
     """A real DVC project (the demo's), trained once per session; tests get copies."""
-    from gitreg.demo import build_project, train
+    from gitreg.demo.run import build_project, train
 
     root = tmp_path_factory.mktemp("dvc-template")
     project = build_project(root)

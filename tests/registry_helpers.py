@@ -10,8 +10,9 @@ from pathlib import Path
 
 from conftest import CARD, git
 
-from gitreg import check, layout, yamlio
+from gitreg.check import engine as check
 from gitreg.registry import Registry
+from gitreg.store import layout, yamlio
 
 POLICY = """\
 version: 1

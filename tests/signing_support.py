@@ -151,7 +151,7 @@ def forge_file(repo: Path, parent: str, like: str, path: str, data: bytes) -> st
 
 
 def _commit_with(repo: Path, parent: str, like: str, files: dict[str, bytes]) -> str:
-    from gitreg.gitstore import GitStore
+    from gitreg.store.gitstore import GitStore
 
     store = GitStore.discover(repo)
     tree = store.write_tree(store.commit_tree(like), files)

@@ -17,8 +17,8 @@ from registry_helpers import (
     train,
 )
 
-from gitreg import layout, yamlio
-from gitreg.card import tag_message
+from gitreg.model.card import tag_message
+from gitreg.store import layout, yamlio
 
 
 @pytest.fixture

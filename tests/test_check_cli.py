@@ -9,7 +9,8 @@ import pytest
 from conftest import git, gitreg
 from registry_helpers import GOOD, POLICY, WEAK, advance, commit, make_project, set_stages, train
 
-from gitreg import check, layout
+from gitreg.check import engine as check
+from gitreg.store import layout
 
 
 @pytest.fixture

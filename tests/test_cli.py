@@ -48,7 +48,7 @@ def test_traceback_only_on_request(tmp_path):
 
 
 def test_version(tmp_path):
-    from gitreg import __version__
+    from gitreg.version import __version__
 
     proc = gitreg(tmp_path, "--version")
     assert proc.returncode == 0 and proc.stdout.strip() == f"gitreg {__version__}"

@@ -11,9 +11,9 @@ import yaml
 from conftest import CARD, git, gitreg
 from registry_helpers import advance, set_stages
 
-from gitreg import pipeline
-from gitreg.demo import train
-from gitreg.demo_project import V2_FEATURES
+from gitreg.demo.project import V2_FEATURES
+from gitreg.demo.run import train
+from gitreg.lineage import pipeline
 from gitreg.registry import Registry
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from conftest import git, gitreg
 
-from gitreg import demo_project
-from gitreg.demo import train
+from gitreg.demo import project as demo_project
+from gitreg.demo.run import train
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 EXAMPLE_POLICY = (EXAMPLES / "registry.yaml").read_text()

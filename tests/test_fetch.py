@@ -12,7 +12,7 @@ import pytest
 from conftest import gitreg
 from registry_helpers import advance, set_stages
 
-from gitreg import pipeline
+from gitreg.lineage import pipeline
 from gitreg.registry import Registry
 
 

@@ -17,7 +17,8 @@ import pytest
 from conftest import git, gitreg
 from remote_helpers import build_team, copy_team, remote_refs
 
-from gitreg import forge, layout
+from gitreg.ops import forge
+from gitreg.store import layout
 
 BRANCH = layout.proposal_branch("churn", "1.1.0", "production")
 

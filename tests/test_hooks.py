@@ -18,7 +18,8 @@ from conftest import git, gitreg
 from registry_helpers import GOOD, POLICY, advance, commit, set_stages, train
 from remote_helpers import build_team, copy_team, git_push, path_without_gitreg, registry, remote_refs
 
-from gitreg import hooks, layout
+from gitreg.ops import hooks
+from gitreg.store import layout
 
 ROOT = Path(__file__).resolve().parent.parent
 

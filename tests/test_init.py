@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conftest import git, gitreg, snapshot
 
-from gitreg.policy import DEFAULT_POLICY
+from gitreg.model.policy import DEFAULT_POLICY
 
 
 def test_init_creates_an_orphan_registry_branch(dvc_project):

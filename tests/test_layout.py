@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gitreg import layout
 from gitreg.errors import UsageError
+from gitreg.store import layout
 
 BAD_NAMES = ["Churn", "a..b", "a/b", "-rf", "--output=x", "x\n", "churn\n", "a" * 65,
              "model.lock", "", "churn.", ".churn", "_churn", "ch urn", "chürn", "a@b", "a#b"]

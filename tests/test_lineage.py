@@ -14,9 +14,11 @@ import yaml
 from conftest import git, gitreg
 from registry_helpers import advance, commit
 
-from gitreg import check, layout, pipeline, yamlio
-from gitreg.card import tag_message
+from gitreg.check import engine as check
+from gitreg.lineage import pipeline
+from gitreg.model.card import tag_message
 from gitreg.registry import Registry
+from gitreg.store import layout, yamlio
 
 
 @pytest.fixture
@@ -291,9 +293,9 @@ def test_plain_reads_and_check_without_remote_never_import_dvc(registered):
     reg, base, head = registered
     script = f"""
 import sys
-from gitreg import check
+from gitreg.check import engine as check
 from gitreg.cli import app, load_commands
-from gitreg.gitstore import GitStore
+from gitreg.store.gitstore import GitStore
 load_commands()
 for args in (["list"], ["show", "churn"], ["show", "churn@1.0.0"], ["which", "churn", "staging"],
              ["history", "churn"], ["lineage", "churn@1.0.0", "--json"],

@@ -10,9 +10,9 @@ import yaml
 from conftest import git, gitreg, snapshot
 from registry_helpers import GOOD, WEAK, advance, make_project, set_stages, train
 
-from gitreg import layout
 from gitreg.errors import RegistryRefusal
-from gitreg.promotion import plan
+from gitreg.ops.promotion import plan
+from gitreg.store import layout
 
 
 @pytest.fixture
@@ -75,7 +75,7 @@ def test_promote_then_merge_moves_through_the_stages_and_archives(reg):
 
 
 def test_plan_without_an_archived_stage_drops_the_replaced_version(reg):
-    from gitreg.policy import Policy
+    from gitreg.model.policy import Policy
 
     policy = Policy.parse("version: 1\nstages:\n  live: {max_versions: 2}\n")
     after, moves = plan(policy, {"live": ["1.0.0", "1.1.0"]}, "1.2.0", "live")

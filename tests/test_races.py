@@ -12,7 +12,7 @@ import sys
 import yaml
 from conftest import git
 
-from gitreg import yamlio
+from gitreg.store import yamlio
 
 RACERS = 8
 

@@ -7,8 +7,8 @@ import json
 import pytest
 from conftest import git, gitreg
 
-from gitreg import layout, yamlio
-from gitreg.gitstore import GitStore
+from gitreg.store import layout, yamlio
+from gitreg.store.gitstore import GitStore
 
 
 def set_stages(repo, name: str, stages: dict[str, list[str]]) -> str:

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from conftest import CARD, git, gitreg, snapshot
 
-from gitreg import yamlio
+from gitreg.store import yamlio
 
 
 def lock(project) -> dict:

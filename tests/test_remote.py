@@ -15,7 +15,7 @@ from conftest import git, gitreg, snapshot
 from registry_helpers import GOOD, WEAK, set_stages, train
 from remote_helpers import build_team, copy_team, registry, remote_refs
 
-from gitreg import remote as remotes
+from gitreg.ops import remote as remotes
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,8 @@ import pytest
 import yaml
 from conftest import git, gitreg, snapshot
 
-from gitreg import pipeline
-from gitreg.demo import train
+from gitreg.demo.run import train
+from gitreg.lineage import pipeline
 from gitreg.registry import Registry
 
 # Stage commands run `python`: make it the interpreter that has PyYAML, as the demo does.

@@ -12,10 +12,10 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from gitreg import schemas
-from gitreg.card import validate
 from gitreg.errors import InvalidCard
-from gitreg.policy import DEFAULT_POLICY, Policy
+from gitreg.model.card import validate
+from gitreg.model.policy import DEFAULT_POLICY, Policy
+from gitreg.store import schemas
 
 CARDS = Path(__file__).parent / "cards"
 

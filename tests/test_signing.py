@@ -18,7 +18,7 @@ from signing_support import (
     verify_json,
 )
 
-from gitreg.signatures import split_tag
+from gitreg.trust.signatures import split_tag
 
 
 def _fingerprint(pub) -> str:
@@ -143,7 +143,7 @@ def test_a_gpg_file_that_holds_another_key_is_ignored(plain_repo, card_file, tmp
     """signers/gpg/CAROL.asc holding Dan's key must not let Dan sign."""
     monkeypatch.setenv("GNUPGHOME", str(keys.gnupg))
     init_required(plain_repo, tmp_path)
-    from gitreg.gitstore import GitStore
+    from gitreg.store.gitstore import GitStore
 
     dan_key = subprocess.run(["gpg", "--armor", "--export", keys.dan.fingerprint], capture_output=True,
                              check=True).stdout
@@ -155,7 +155,7 @@ def test_a_gpg_file_that_holds_another_key_is_ignored(plain_repo, card_file, tmp
     git(plain_repo, "update-ref", "refs/heads/gitreg", commit, head)
     [listed] = json.loads(ok(gitreg(plain_repo, "signers", "list", "--json")).stdout)
     assert "not the key its name says" in listed["problem"]
-    from gitreg import check
+    from gitreg.check import engine as check
 
     report = check.run(store, head, commit)
     assert [(f.rule, f.file) for f in report.findings] == [
@@ -242,7 +242,7 @@ def test_split_tag_takes_the_last_signature_block_as_git_does():
 
 
 def test_allowed_signers_lines_with_options_and_comments(keys):
-    from gitreg.keys import parse_allowed_signers, parse_public_key, parse_revoked, signature_key
+    from gitreg.trust.keys import parse_allowed_signers, parse_public_key, parse_revoked, signature_key
 
     pub = (keys.ssh["alice"].parent / "alice.pub").read_text().strip()
     text = (f"# comment\n\na@x,b@x namespaces=\"git\",valid-before=\"20300101\" {pub}\n"

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from gitreg.cache import directory
 from gitreg.registry import Registry
+from gitreg.store.cache import directory
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
 sys.path.insert(0, str(BENCH))
@@ -143,7 +143,7 @@ def _show_imports_jsonschema(path: Path) -> bool:
 
 def test_the_policy_schema_verdict_is_cached_by_blob_id(registries, tmp_path):
     from gitreg.errors import InvalidCard
-    from gitreg.view import RegistryView
+    from gitreg.model.view import RegistryView
 
     path = tmp_path / "copy"
     shutil.copytree(registries[(3, 4)], path, symlinks=True)

@@ -8,7 +8,7 @@ import json
 import pytest
 from registry_helpers import GOOD, POLICY, advance, commit, judge, make_project, set_stages, train
 
-from gitreg import layout
+from gitreg.store import layout
 
 RECORD = """\
 import json, os, sys

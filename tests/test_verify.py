@@ -29,8 +29,8 @@ from signing_support import (
     write_tag,
 )
 
-from gitreg import check
-from gitreg.gitstore import GitStore
+from gitreg.check import engine as check
+from gitreg.store.gitstore import GitStore
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from conftest import git, gitreg, snapshot
 
-from gitreg import ci
+from gitreg.ops import ci
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gitreg import yamlio
 from gitreg.errors import InvalidCard
+from gitreg.store import yamlio
 
 LAUGHS = "a: &a [x, x]\nb: &b [*a, *a]\nc: &c [*b, *b]\nd: [*c, *c]\n"
 

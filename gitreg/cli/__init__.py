@@ -14,7 +14,7 @@ from typing import Any
 
 import typer
 
-from gitreg import __version__
+from gitreg.version import __version__
 
 app = typer.Typer(
     name="gitreg",
@@ -59,15 +59,16 @@ def echo(text: str = "") -> None:
     typer.echo(text)
 
 
+# The modules that register commands on `app`, in the order `gitreg --help` lists them.
+COMMAND_MODULES = ("audit", "check", "hooks", "lineage", "promote", "read", "remote", "signers", "write")
+
+
 def load_commands() -> None:
-    """Import every module of gitreg.cli: each registers its commands on `app`."""
+    """Import every command module: each registers its commands on `app`."""
     import importlib
-    import pkgutil
 
-    import gitreg.cli
-
-    for mod in pkgutil.iter_modules(gitreg.cli.__path__):
-        importlib.import_module(f"gitreg.cli.{mod.name}")
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"gitreg.cli.{name}")
 
 
 def main() -> None:

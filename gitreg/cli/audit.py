@@ -18,8 +18,8 @@ def audit(
 ) -> None:
     """A model's whole trail: registrations, promotions and approvals, signatures, lineage,
     metrics, and whether every tag and card verifies (exit 1 when one does not)."""
-    from gitreg import audit as audits
     from gitreg.errors import UsageError
+    from gitreg.ops import audit as audits
 
     format_ = "json" if json_ else format_
     if format_ not in ("markdown", "json"):

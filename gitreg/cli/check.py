@@ -25,7 +25,7 @@ def check(
                                 "versions need (model, data, files in directory outs) is in the DVC remote."),
 ) -> None:
     """Judge a change to the registry by the policy of its base (exit 1 when it fails)."""
-    from gitreg import report as render
+    from gitreg.check import report as render
     from gitreg.errors import UsageError
 
     if format_ not in ("text", "json", "github"):

@@ -16,8 +16,8 @@ def hook(
     args: list[str] | None = typer.Argument(None, help="The hook's arguments, as git passes them."),
 ) -> None:
     """Run a gitreg git hook (the shims in hooks/ exec this). Exit 1 refuses the push."""
-    from gitreg import hooks
     from gitreg.errors import UsageError
+    from gitreg.ops import hooks
     from gitreg.registry import Registry
 
     if name not in hooks.HOOKS:
@@ -56,8 +56,8 @@ def install_hooks(
     json_: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Install gitreg's git hook; an existing hook is kept as HOOK.local and still runs."""
-    from gitreg import hooks
-    from gitreg.gitstore import GitStore
+    from gitreg.ops import hooks
+    from gitreg.store.gitstore import GitStore
 
     done = hooks.install(GitStore.discover(_state["repo"]), server=server, python=sys.executable)
     if json_:

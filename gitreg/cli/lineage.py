@@ -19,8 +19,8 @@ def lineage(
     format_: str = typer.Option("text", "--format", help="text, json or mermaid (the DAG)."),
 ) -> None:
     """Where a version came from: code commit, pipeline stages, data, params, metrics, environment."""
-    from gitreg import lineage as lin
     from gitreg.errors import UsageError
+    from gitreg.lineage import trace as lin
 
     if format_ not in ("text", "json", "mermaid"):
         raise UsageError(f"--format {format_!r} is not one of text, json, mermaid.")
@@ -64,7 +64,7 @@ def _lineage_text(info: dict[str, Any]) -> None:
         for d in info["data"]:
             echo(f"  {d['path']}  md5 {d['md5']}" + (f"  (stage {d['stage']})" if d.get("stage") else ""))
     if info["params"]:
-        from gitreg.pipeline import flat_params
+        from gitreg.lineage.pipeline import flat_params
 
         echo("params:")
         for file, values in info["params"].items():

@@ -51,7 +51,7 @@ def promote(
 
 
 def _publish(reg, proposal, remote: str | None, open_request: bool) -> dict:
-    from gitreg import forge
+    from gitreg.ops import forge
 
     moves = "".join(f"\n- {m}" for m in proposal.moves)
     rules = len(proposal.report.rules) if proposal.report else 0

@@ -32,7 +32,7 @@ def show(
     json_: bool = JSON,
 ) -> None:
     """Show a model, or one version's card (NAME@1.2.0, NAME@production)."""
-    from gitreg import yamlio
+    from gitreg.store import yamlio
 
     info = registry().show(ref)
     if json_:

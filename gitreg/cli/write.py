@@ -21,7 +21,7 @@ def init(
     reg = registry()
     planned = None
     if ci_ is not None:
-        from gitreg import ci
+        from gitreg.ops import ci
 
         planned = ci.plan(reg.store.workdir, ci_, reg.branch)  # refuses before anything is written
     result = reg.init(policy)
@@ -92,6 +92,6 @@ def demo(
     directory: Path = typer.Argument(Path("gitreg-demo"), help="Where to build the demo project."),
 ) -> None:
     """Build a real sample ML project (git + DVC), train and register two versions."""
-    from gitreg.demo import run
+    from gitreg.demo.run import run
 
     run(directory, echo)

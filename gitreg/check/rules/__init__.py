@@ -1,0 +1,48 @@
+"""Every rule of the check, in the order it runs: the one list to read.
+
+Each rule is `rule(change) -> Iterable[Finding]`; it reads the change (gitreg.check.change) and
+judges with the base's policy. A rule's name is what findings, `--json` and docs call it.
+May import: gitreg.check.change, gitreg.trust, gitreg.lineage, gitreg.model, gitreg.store.
+"""
+
+from __future__ import annotations
+
+from gitreg.check.change import Rule
+from gitreg.check.rules import (
+    binding,
+    gates,
+    immutable,
+    lineage,
+    policy,
+    schema,
+    signatures,
+    stages,
+    validators,
+)
+
+RULES: list[tuple[str, Rule]] = [
+    # The files themselves: where they sit, their schema, what may change with what.
+    ("layout", schema.layout_rule),
+    ("schema", schema.schema),
+    ("policy-alone", policy.policy_alone),
+    ("signers", signatures.signers),
+    ("immutable", immutable.immutable),
+    # A new card: its tag, the tag's signature.
+    ("binding", binding.binding),
+    ("signature", signatures.signature),
+    # Stage moves: allowed, registered, room in the stage, the stage's gates.
+    ("transition", stages.transition),
+    ("registered", stages.registered),
+    ("capacity", stages.capacity),
+    ("gate", gates.gate),
+    ("stage-card", gates.stage_card),
+    # Evidence: the card against the source commit's pipeline.
+    ("lineage.pipeline", lineage.pipeline_rule),
+    ("lineage.artifact", lineage.artifact_rule),
+    ("lineage.data", lineage.data_rule),
+    ("lineage.params", lineage.params_rule),
+    ("lineage.metrics", lineage.metrics_rule),
+    ("lineage.remote", lineage.remote_rule),
+    # The policy's own validators, run from the base's checks/.
+    ("validator", validators.validators),
+]

@@ -1,0 +1,300 @@
+"""A DVC pipeline as it stands at one commit, read from Git objects (DVC itself is not imported).
+
+dvc.yaml gives stages, artifacts and metrics files; dvc.lock gives what each
+stage actually consumed and produced (md5, size, params). Both are read from
+the commit's tree, so any commit can be inspected without a checkout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import posixpath
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gitreg.errors import InvalidCard, RegistryRefusal
+from gitreg.store import yamlio
+from gitreg.store.gitstore import BlobTooLarge, GitStore
+
+MAX_PIPELINE_FILE = 16 * 1024 * 1024
+MAX_METRICS_FILE = 4 * 1024 * 1024
+
+
+def norm(path: str) -> str:
+    path = posixpath.normpath(path.strip().replace("\\", "/"))
+    return path.removeprefix("./").rstrip("/")
+
+
+@dataclass
+class Out:
+    path: str
+    md5: str
+    hash: str
+    size: int | None = None
+    nfiles: int | None = None
+    stage: str | None = None
+
+    @classmethod
+    def from_lock(cls, entry: dict, stage: str | None) -> Out:
+        # DVC 3 writes 'hash: md5'; DVC 2 entries have no 'hash' and used md5-dos2unix.
+        return cls(
+            path=norm(str(entry["path"])),
+            md5=str(entry.get("md5", "")),
+            hash=str(entry.get("hash", "md5-dos2unix")),
+            size=entry.get("size"),
+            nfiles=entry.get("nfiles"),
+            stage=stage,
+        )
+
+    def as_card(self) -> dict:
+        card: dict[str, Any] = {"path": self.path, "md5": self.md5, "hash": self.hash}
+        if self.size is not None:
+            card["size"] = self.size
+        if self.nfiles is not None:
+            card["nfiles"] = self.nfiles
+        if self.stage:
+            card["stage"] = self.stage
+        return card
+
+
+@dataclass
+class Pipeline:
+    commit: str
+    tree: str
+    dvc_yaml: dict = field(default_factory=dict)
+    lock: dict = field(default_factory=dict)
+    lock_digest: str | None = None
+
+    @property
+    def has_dvc(self) -> bool:
+        return self.lock_digest is not None
+
+    @property
+    def stages(self) -> dict[str, dict]:
+        stages = self.lock.get("stages") or {}
+        return stages if isinstance(stages, dict) else {}
+
+    def outs(self) -> list[Out]:
+        return [Out.from_lock(o, name) for name, st in self.stages.items()
+                for o in st.get("outs") or []]
+
+    def find_out(self, path: str) -> Out | None:
+        wanted = norm(path)
+        for out in self.outs():
+            if out.path == wanted:
+                return out
+        return None
+
+    def artifact_path(self, name: str) -> str | None:
+        arts = self.dvc_yaml.get("artifacts") or {}
+        entry = arts.get(name) if isinstance(arts, dict) else None
+        return norm(str(entry["path"])) if isinstance(entry, dict) and entry.get("path") else None
+
+    def upstream(self, stage: str) -> list[str]:
+        """STAGE and every stage whose outs it depends on, directly or not, in run order."""
+        producer = {o.path: o.stage for o in self.outs()}
+        order: list[str] = []
+
+        def visit(name: str) -> None:
+            if name in order:
+                return
+            for dep in self.stages.get(name, {}).get("deps") or []:
+                src = producer.get(norm(str(dep.get("path", ""))))
+                if src and src != name:
+                    visit(src)
+            order.append(name)
+
+        visit(stage)
+        return order
+
+    def deps(self, stages: list[str]) -> list[Out]:
+        found: dict[str, Out] = {}
+        for name in stages:
+            for dep in self.stages.get(name, {}).get("deps") or []:
+                out = Out.from_lock(dep, name)
+                found.setdefault(out.path, out)
+        return list(found.values())
+
+    def params(self, stages: list[str]) -> dict[str, dict]:
+        merged: dict[str, dict] = {}
+        for name in stages:
+            for file, values in (self.stages.get(name, {}).get("params") or {}).items():
+                merged.setdefault(file, {}).update(values or {})
+        return merged
+
+    def producers(self) -> dict[str, str]:
+        """out path -> the stage that writes it."""
+        return {o.path: o.stage for o in self.outs() if o.stage}
+
+    def closure(self, targets: list[str]) -> list[str]:
+        """TARGETS and every stage they depend on, in run order, each once."""
+        order: list[str] = []
+        for target in targets:
+            order += [s for s in self.upstream(target) if s not in order]
+        return order
+
+    def is_frozen(self, stage: str) -> bool:
+        spec = (self.dvc_yaml.get("stages") or {}).get(stage)
+        return isinstance(spec, dict) and bool(spec.get("frozen"))
+
+    def cmd(self, stage: str) -> str | None:
+        cmd = self.stages.get(stage, {}).get("cmd")
+        if isinstance(cmd, list):
+            return " && ".join(str(c) for c in cmd)
+        return str(cmd) if cmd is not None else None
+
+    def metrics_files(self) -> list[str]:
+        files: list[str] = []
+
+        def add(entries: Any) -> None:
+            for entry in entries or []:
+                path = next(iter(entry)) if isinstance(entry, dict) else entry
+                if isinstance(path, str) and norm(path) not in files:
+                    files.append(norm(path))
+
+        add(self.dvc_yaml.get("metrics"))
+        for stage in (self.dvc_yaml.get("stages") or {}).values():
+            if isinstance(stage, dict):
+                add(stage.get("metrics"))
+        return files
+
+
+def read(store: GitStore, commit: str) -> Pipeline:
+    tree = store.commit_tree(commit)
+    pipe = Pipeline(commit=commit, tree=tree)
+    lock_bytes = _blob(store, tree, "dvc.lock")
+    if lock_bytes is not None:
+        pipe.lock = _mapping(lock_bytes, "dvc.lock", commit)
+        pipe.lock_digest = hashlib.sha256(lock_bytes).hexdigest()
+    yaml_bytes = _blob(store, tree, "dvc.yaml")
+    if yaml_bytes is not None:
+        pipe.dvc_yaml = _mapping(yaml_bytes, "dvc.yaml", commit)
+    return pipe
+
+
+def _blob(store: GitStore, tree: str, path: str) -> bytes | None:
+    try:
+        return store.read_blob(tree, path, max_bytes=MAX_PIPELINE_FILE)
+    except BlobTooLarge as exc:
+        raise RegistryRefusal(f"{path} is {exc.size} bytes, too large to read.") from None
+
+
+def _mapping(data: bytes, path: str, commit: str) -> dict:
+    try:
+        return yamlio.load_mapping(data, f"{path} at {commit[:10]}", max_bytes=MAX_PIPELINE_FILE)
+    except InvalidCard as exc:
+        raise RegistryRefusal(exc.message, hint=f"Fix {path} in that commit.") from None
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, float]:
+    """Numeric leaves of a nested mapping as dotted keys: {'fairness.gap': 0.03}."""
+    flat: dict[str, float] = {}
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            flat.update(flatten(sub, f"{prefix}{key}."))
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        flat[prefix[:-1]] = value
+    return flat
+
+
+def dvc_cache_dir(workdir: Path | None) -> Path | None:
+    """The local DVC cache of a work tree, as .dvc/config (and config.local) set it."""
+    if workdir is None:
+        return None
+    cache = workdir / ".dvc" / "cache"
+    for name in ("config", "config.local"):
+        conf = workdir / ".dvc" / name
+        if conf.is_file():
+            section = None
+            for line in conf.read_text(errors="replace").splitlines():
+                line = line.strip()
+                if line.startswith("["):
+                    section = line.strip("[]").strip().strip("'\"")
+                elif section == "cache" and line.replace(" ", "").startswith("dir="):
+                    cache = (workdir / ".dvc" / line.split("=", 1)[1].strip()).resolve()
+    return cache
+
+
+def cache_file(cache: Path, md5: str, hash_name: str = "md5") -> Path:
+    """Where DVC keeps an object: DVC 3 under files/md5/, DVC 2 (md5-dos2unix) at the top."""
+    base = cache / "files" / "md5" if hash_name == "md5" else cache
+    return base / md5[:2] / md5[2:]
+
+
+def flat_params(values: Any, prefix: str = "") -> dict[str, Any]:
+    """Every leaf of a params mapping as a dotted key; lists and scalars are leaves.
+
+    dvc.lock records params as whole sections ({train: {epochs: 100}}) or as
+    dotted keys ({train.epochs: 100}); both flatten to {'train.epochs': 100}.
+    """
+    flat: dict[str, Any] = {}
+    if isinstance(values, dict):
+        for key, sub in values.items():
+            flat.update(flat_params(sub, f"{prefix}{key}."))
+    elif prefix:
+        flat[prefix[:-1]] = values
+    return flat
+
+
+def _small_file(store: GitStore, pipe: Pipeline, path: str, kind: str) -> bytes | None:
+    """A metrics or params file at the pipeline's commit (None when not committed),
+    refused by its size before it is loaded."""
+    try:
+        return store.read_blob(pipe.tree, path, max_bytes=MAX_METRICS_FILE)
+    except BlobTooLarge as exc:
+        raise RegistryRefusal(f"{kind} file {path} is {exc.size} bytes, too large.") from None
+
+
+def read_metrics(store: GitStore, pipe: Pipeline, path: str) -> dict[str, float]:
+    """The numeric values of a metrics file at the pipeline's commit, as dotted keys.
+
+    A committed metrics file is read from Git; one that DVC caches is read from the
+    local DVC cache by the md5 that dvc.lock records for it.
+    """
+    path = norm(path)
+    data = _small_file(store, pipe, path, "metrics")
+    if data is None:
+        out = pipe.find_out(path)
+        cache = dvc_cache_dir(store.workdir)
+        if out and cache and cache_file(cache, out.md5, out.hash).is_file():
+            data = cache_file(cache, out.md5, out.hash).read_bytes()
+    if data is None:
+        raise RegistryRefusal(
+            f"metrics file {path} is neither committed at {pipe.commit[:10]} nor in the DVC cache.",
+            hint="Commit the metrics file (cache: false in dvc.yaml) or run 'dvc pull' first.",
+        )
+    try:
+        if path.endswith(".json"):
+            value = json.loads(data)
+        else:
+            value = yamlio.load(data, path, max_bytes=MAX_METRICS_FILE)
+    except (ValueError, InvalidCard) as exc:
+        raise RegistryRefusal(f"metrics file {path} cannot be parsed: {exc}") from None
+    return flatten(value)
+
+
+def read_params_file(store: GitStore, pipe: Pipeline, path: str) -> dict[str, Any] | None:
+    """A params file at the pipeline's commit, flattened to dotted keys; None when absent or
+    in a format read here neither (YAML, JSON and TOML are)."""
+    path = norm(path)
+    data = _small_file(store, pipe, path, "params")
+    if data is None:
+        return None
+    try:
+        if path.endswith(".json"):
+            value = json.loads(data)
+        elif path.endswith(".toml"):
+            try:
+                import tomllib
+            except ImportError:  # Python 3.10
+                return None
+            value = tomllib.loads(data.decode())
+        elif path.endswith((".yaml", ".yml")):
+            value = yamlio.load(data, path, max_bytes=MAX_METRICS_FILE)
+        else:
+            return None
+    except (ValueError, InvalidCard) as exc:
+        raise RegistryRefusal(f"params file {path} at {pipe.commit[:10]} cannot be parsed: {exc}") from None
+    return flat_params(value) if isinstance(value, dict) else None

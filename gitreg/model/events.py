@@ -1,0 +1,96 @@
+"""What happened in the registry between two commits: registrations and stage changes.
+
+The registry branch's history is the audit log. Events are derived by
+comparing trees, model by model, skipping every model whose subtree did not
+change (one tree-entry comparison each), so the cost follows the change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from gitreg.model.view import RegistryView
+from gitreg.store import layout
+from gitreg.store.gitstore import CommitInfo, GitStore
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str  # registered | promoted | archived | removed | unregistered
+    model: str
+    version: str
+    from_stage: str | None
+    to_stage: str | None
+    commit: str
+    author: str
+    email: str
+    time: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def changed_models(store: GitStore, old_tree: str | None, new_tree: str) -> list[str]:
+    old = {n: oid for n, oid, t in store.list_dir(old_tree, layout.MODELS_DIR) if t} if old_tree else {}
+    new = {n: oid for n, oid, t in store.list_dir(new_tree, layout.MODELS_DIR) if t}
+    return sorted(n for n in old.keys() | new.keys() if old.get(n) != new.get(n))
+
+
+def between(
+    store: GitStore, old: RegistryView | None, new: RegistryView, info: CommitInfo,
+    only: str | None = None,
+) -> list[Event]:
+    """Events of one step from OLD to NEW (OLD None: the registry was empty)."""
+    if only is not None:  # one model: compare its subtree, not the whole models/ listing
+        path = layout.model_dir(only)
+        before = store.entry_id(old.tree, path) if old else None
+        names = [only] if before != store.entry_id(new.tree, path) else []
+    else:
+        names = changed_models(store, old.tree if old else None, new.tree)
+    events: list[Event] = []
+    for name in names:
+        if only and name != only:
+            continue
+
+        def event(kind: str, version: str, src: str | None, dst: str | None, name=name) -> Event:
+            return Event(kind, name, version, src, dst, info.id, info.author, info.email, info.time)
+
+        old_versions = set(old.versions(name)) if old and old.has_model(name) else set()
+        new_versions = set(new.versions(name)) if new.has_model(name) else set()
+        for v in layout.sort_versions(list(new_versions - old_versions)):
+            events.append(event("registered", v, None, None))
+        for v in layout.sort_versions(list(old_versions - new_versions)):
+            events.append(event("unregistered", v, None, None))
+        before = old.stages(name) if old and old.has_model(name) else {}
+        after = new.stages(name) if new.has_model(name) else {}
+        for v in layout.sort_versions(list(old_versions | new_versions)):
+            was = [s for s, vs in before.items() if v in vs]
+            now = [s for s, vs in after.items() if v in vs]
+            entered = [s for s in now if s not in was]
+            left = [s for s in was if s not in now]
+            for dst in entered:
+                src = left.pop(0) if left else None
+                events.append(event("archived" if dst == "archived" else "promoted", v, src, dst))
+            for src in left:
+                events.append(event("removed", v, src, None))
+    return events
+
+
+def history(store: GitStore, head: str, name: str | None = None,
+            stop: str | None = None) -> list[Event]:
+    """Events from the first commit after STOP to HEAD, oldest first."""
+    events: list[Event] = []
+    for commit_id in store.walk(head, stop):
+        info = store.commit_info(commit_id)
+        new = RegistryView(store, store.commit_tree(commit_id), commit_id)
+        parent = info.parents[0] if info.parents else None
+        old_tree = store.commit_tree(parent) if parent else None
+        if name is not None:
+            # Cheap skip: the model's subtree did not change in this commit.
+            path = layout.model_dir(name)
+            if old_tree and store.entry_id(old_tree, path) == store.entry_id(new.tree, path):
+                continue
+        old = RegistryView(store, old_tree, parent) if old_tree else None
+        events.extend(reversed(between(store, old, new, info, only=name)))
+    events.reverse()
+    return events

@@ -1,0 +1,101 @@
+"""The registry's policy (registry.yaml): stages, transitions, gates, signing, lineage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitreg.errors import InvalidCard
+from gitreg.store import schemas, yamlio
+
+DEFAULT_POLICY = """\
+# gitreg policy. A change to the registry is judged by the policy on its base,
+# so a change that edits this file must land alone.
+version: 1
+stages:
+  staging: {}
+  production:
+    from: [staging]          # a version reaches production only through staging
+    max_versions: 1          # promoting archives the version it replaces
+    card: production         # the stricter card schema applies
+  archived:
+    from: [staging, production]
+signing:
+  registration: optional     # or: required
+lineage:
+  dvc: optional              # or: required
+"""
+
+
+@dataclass(frozen=True)
+class Gate:
+    metric: str
+    min: float | None = None
+    max: float | None = None
+    dataset: str | None = None
+    slice: str | None = None
+
+    def describe(self) -> str:
+        parts = []
+        if self.min is not None:
+            parts.append(f"{self.metric} >= {self.min}")
+        if self.max is not None:
+            parts.append(f"{self.metric} <= {self.max}")
+        return " and ".join(parts)
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    sources: tuple[str, ...] | None  # None: a new version may enter directly
+    max_versions: int | None
+    card: str
+    gates: tuple[Gate, ...]
+    signed: bool
+
+
+@dataclass
+class Policy:
+    raw: dict
+    stages: dict[str, Stage] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, data: bytes | str, source: str = "registry.yaml", *,
+              schema_checked: bool = False) -> Policy:
+        """SCHEMA_CHECKED: these very bytes passed the schema before (see RegistryView.policy)."""
+        raw = yamlio.load_mapping(data, source)
+        errs = [] if schema_checked else schemas.errors(schemas.REGISTRY, raw)
+        if errs:
+            raise InvalidCard(f"{source} does not match the registry schema:", details=errs,
+                              hint="Fix the policy; see schemas/registry.schema.json.")
+        policy = cls(raw=raw)
+        for name, spec in raw["stages"].items():
+            spec = spec or {}
+            policy.stages[name] = Stage(
+                name=name,
+                sources=tuple(spec["from"]) if "from" in spec else None,
+                max_versions=spec.get("max_versions"),
+                card=spec.get("card", "default"),
+                gates=tuple(Gate(**g) for g in spec.get("gates") or []),
+                signed=bool(spec.get("signed", False)),
+            )
+        for stage in policy.stages.values():
+            unknown = [s for s in stage.sources or () if s not in policy.stages]
+            if unknown:
+                raise InvalidCard(
+                    f"{source}: stage {stage.name!r} comes from unknown stage(s) {unknown}.",
+                    hint="List only stages defined under 'stages:'.",
+                )
+        return policy
+
+    @property
+    def signing_required(self) -> bool:
+        return (self.raw.get("signing") or {}).get("registration") == "required"
+
+    @property
+    def dvc_required(self) -> bool:
+        return (self.raw.get("lineage") or {}).get("dvc") == "required"
+
+    @property
+    def validators(self) -> list[dict[str, Any]]:
+        return list(self.raw.get("validators") or [])

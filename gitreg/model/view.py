@@ -1,0 +1,145 @@
+"""A read-only view of the registry at one tree: models, versions, stages, cards, policy.
+
+Everything is read lazily from the object store; a listing reads two small
+blobs per model and takes version numbers from tree entry names, so its
+cost does not depend on how many cards there are.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from gitreg.errors import InvalidCard, NotFound, UsageError
+from gitreg.model.policy import Policy
+from gitreg.store import layout, yamlio
+from gitreg.store.gitstore import BlobTooLarge, GitStore
+
+
+class RegistryView:
+    def __init__(self, store: GitStore, tree: str, commit: str | None = None):
+        self.store = store
+        self.tree = tree
+        self.commit = commit
+        self._stages: dict[str, dict[str, list[str]]] = {}
+
+    # --- raw files -------------------------------------------------------------
+
+    def read(self, path: str, *, max_bytes: int = layout.MAX_CARD_BYTES) -> bytes | None:
+        try:
+            return self.store.read_blob(self.tree, path, max_bytes=max_bytes)
+        except BlobTooLarge as exc:
+            raise InvalidCard(
+                f"{path} on the registry branch is {exc.size} bytes, over the limit.",
+                hint="Remove the oversized file from the registry branch.",
+            ) from None
+
+    def load(self, path: str):
+        data = self.read(path)
+        return None if data is None else yamlio.load(data, path)
+
+    # --- policy ----------------------------------------------------------------
+
+    @cached_property
+    def policy(self) -> Policy:
+        data = self.read(layout.POLICY_PATH)
+        if data is None:
+            from gitreg.model.policy import DEFAULT_POLICY
+
+            return Policy.parse(DEFAULT_POLICY, "default policy")
+        # The schema verdict on this blob is cached by its id: reads skip importing jsonschema.
+        from gitreg.store import cache
+
+        key = f"{self.store.entry_id(self.tree, layout.POLICY_PATH)}-{cache.schema_digest('registry')}"
+        checked = cache.has(self.store.common_dir, "policy", key)
+        policy = Policy.parse(data, layout.POLICY_PATH, schema_checked=checked)
+        if not checked:
+            cache.add(self.store.common_dir, "policy", key)
+        return policy
+
+    # --- models ----------------------------------------------------------------
+
+    def model_names(self) -> list[str]:
+        return sorted(n for n, _, is_tree in self.store.list_dir(self.tree, layout.MODELS_DIR)
+                      if is_tree)
+
+    def has_model(self, name: str) -> bool:
+        return self.store.entry(self.tree, layout.model_dir(name)) is not None
+
+    def require_model(self, name: str) -> None:
+        if not self.has_model(name):
+            known = ", ".join(self.model_names()[:10]) or "none yet"
+            raise NotFound(
+                f"model {name!r} is not registered (models: {known}).",
+                hint="Run 'gitreg list' to see the registered models.",
+            )
+
+    def model_meta(self, name: str) -> dict:
+        meta = self.load(layout.model_path(name))
+        return meta if isinstance(meta, dict) else {}
+
+    def versions(self, name: str) -> list[str]:
+        entries = self.store.list_dir(self.tree, layout.versions_dir(name))
+        keyed = []
+        for n, _, is_tree in entries:
+            if not is_tree and n.endswith(".yaml"):
+                try:  # parse once: validity and sort key together
+                    keyed.append((layout.Version.parse(n[:-5]).sort_key(), n[:-5]))
+                except UsageError:
+                    continue
+        return [v for _, v in sorted(keyed)]
+
+    def has_version(self, name: str, version: str) -> bool:
+        return self.store.entry(self.tree, layout.card_path(name, version)) is not None
+
+    def stages(self, name: str) -> dict[str, list[str]]:
+        """stage -> versions in it, the most recently promoted last."""
+        if name not in self._stages:
+            raw = self.load(layout.stages_path(name)) or {}
+            if not isinstance(raw, dict):
+                raise InvalidCard(f"{layout.stages_path(name)} must be a mapping of stage to versions.")
+            self._stages[name] = {str(k): [str(v) for v in (vs or [])] for k, vs in raw.items()}
+        return self._stages[name]
+
+    def stages_of(self, name: str, version: str) -> list[str]:
+        return [s for s, vs in self.stages(name).items() if version in vs]
+
+    def which(self, name: str, stage: str) -> str | None:
+        """The version a stage serves: the one promoted into it last."""
+        self.require_model(name)
+        in_stage = self.stages(name).get(stage) or []
+        return in_stage[-1] if in_stage else None
+
+    def resolve(self, ref: layout.ModelRef) -> str:
+        """The version a NAME@VERSION or NAME@STAGE reference means."""
+        self.require_model(ref.name)
+        if ref.version:
+            if not self.has_version(ref.name, ref.version):
+                known = ", ".join(self.versions(ref.name)[-10:]) or "none"
+                raise NotFound(f"{ref.name} has no version {ref.version} (versions: {known}).",
+                               hint=f"Run 'gitreg show {ref.name}' to list its versions.")
+            return ref.version
+        if ref.stage:
+            version = self.which(ref.name, ref.stage)
+            if version is None:
+                raise NotFound(f"no version of {ref.name} is in stage {ref.stage!r}.",
+                               hint=f"Promote one with 'gitreg promote {ref.name}@VERSION "
+                               f"{ref.stage}'.")
+            return version
+        latest = layout.latest(self.versions(ref.name))
+        if latest is None:
+            raise NotFound(f"{ref.name} has no versions.")
+        return latest
+
+    def card(self, name: str, version: str) -> dict:
+        path = layout.card_path(name, version)
+        card = self.load(path)
+        if card is None:
+            raise NotFound(f"{name} has no version {version}.")
+        if not isinstance(card, dict):
+            raise InvalidCard(f"{path} does not hold a mapping.")
+        return card
+
+    def tag_record(self, name: str, version: str) -> str | None:
+        """The registration tag's object id, as recorded at registration."""
+        raw = self.load(layout.tag_record_path(name, version))
+        return str(raw.get("object")) if isinstance(raw, dict) and raw.get("object") else None

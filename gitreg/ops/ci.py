@@ -1,0 +1,164 @@
+"""CI files that run `gitreg check` on merge requests: what `gitreg init --ci github|gitlab` writes.
+
+Both judge a change by the policy on its base: the work tree is the base, the
+proposal is read as git objects only and never run. The GitLab template is
+also shipped in the repository (gitlab/gitreg-check.gitlab-ci.yml); a test
+keeps the two identical.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gitreg.errors import UsageError
+from gitreg.version import __version__
+
+KINDS = ("github", "gitlab")
+GITHUB_PATH = ".github/workflows/gitreg-check.yml"
+GITLAB_PATH = ".gitlab/gitreg-check.gitlab-ci.yml"
+GITLAB_ROOT = ".gitlab-ci.yml"
+
+GITHUB = """\
+# gitreg check: judge pull requests against the registry branch by the policy on their base.
+# Written by `gitreg init --ci github`. The base is checked out (policy, validators and tags
+# come from it); the pull request's head is fetched as git objects only, never checked out or
+# run, so the same steps are safe under pull_request_target. Require the "gitreg check" job in
+# the branch protection of __BRANCH__ to make it a gate.
+name: gitreg check
+
+on:
+  pull_request:
+    branches: [__BRANCH_YAML__]
+
+permissions: {}
+
+concurrency:
+  group: gitreg-check-${{ github.event.pull_request.number }}
+  cancel-in-progress: true
+
+jobs:
+  check:
+    name: gitreg check
+    runs-on: ubuntu-latest
+    timeout-minutes: 20
+    permissions:
+      contents: read
+    steps:
+      - name: Check out the base (the policy that judges the change)
+        uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2
+        with:
+          ref: ${{ github.event.pull_request.base.sha }}
+          fetch-depth: 0
+          persist-credentials: false
+      - uses: actions/setup-python@0b93645e9fea7318ecaed2b359559ac225c90a2b # v5.3.0
+        with:
+          python-version: "3.12"
+      - name: Install gitreg
+        run: python -m pip install "__REQUIREMENT__"
+      - name: Fetch the proposal as data (objects only, never checked out or run)
+        env:
+          PR_NUMBER: ${{ github.event.pull_request.number }}
+          HEAD_SHA: ${{ github.event.pull_request.head.sha }}
+          TOKEN: ${{ github.token }}
+        run: |
+          auth="AUTHORIZATION: basic $(printf 'x-access-token:%s' "$TOKEN" | base64 -w0)"
+          git -c "http.extraheader=$auth" fetch --no-tags origin \\
+            "+refs/pull/${PR_NUMBER}/head:refs/gitreg/pull/${PR_NUMBER}"
+          git cat-file -e "${HEAD_SHA}^{commit}"
+      - name: gitreg check
+        env:
+          BASE_SHA: ${{ github.event.pull_request.base.sha }}
+          HEAD_SHA: ${{ github.event.pull_request.head.sha }}
+        run: gitreg check --base "$BASE_SHA" --head "$HEAD_SHA" --format github
+"""
+
+GITLAB = """\
+# gitreg check: judge merge requests into the registry branch by the policy on their base.
+# Include it from .gitlab-ci.yml:
+#   include:
+#     - local: .gitlab/gitreg-check.gitlab-ci.yml
+# The job checks out the merge request's base (policy, validators and tags come from it) and
+# reads the proposal as git objects only, never running its files. Make it a gate with
+# "Pipelines must succeed" and a protected __BRANCH__ branch.
+gitreg-check:
+  stage: test
+  image: python:3.12
+  variables:
+    GIT_DEPTH: "0"
+    GITREG_REQUIREMENT: "__REQUIREMENT__"
+  rules:
+    - if: >-
+        $CI_PIPELINE_SOURCE == "merge_request_event"
+        && $CI_MERGE_REQUEST_TARGET_BRANCH_NAME == __BRANCH_YAML__
+  script:
+    - git fetch --quiet --tags origin
+    - git checkout --quiet --detach "$CI_MERGE_REQUEST_DIFF_BASE_SHA"
+    - python -m pip install "$GITREG_REQUIREMENT"
+    - gitreg check --base "$CI_MERGE_REQUEST_DIFF_BASE_SHA" --head "$CI_COMMIT_SHA" --format text
+"""
+
+GITLAB_INCLUDE = f"""\
+# Written by `gitreg init --ci gitlab`: the gitreg check on merge requests into the registry.
+include:
+  - local: {GITLAB_PATH}
+"""
+
+
+def requirement() -> str:
+    return f"gitreg=={__version__}"
+
+
+def render(template: str, branch: str) -> str:
+    quoted = json.dumps(branch)  # a YAML double-quoted scalar, whatever the branch is called
+    return (template.replace("__BRANCH_YAML__", quoted).replace("__BRANCH__", branch)
+            .replace("__REQUIREMENT__", requirement()))
+
+
+@dataclass
+class Written:
+    kind: str
+    files: list[str] = field(default_factory=list)  # paths relative to the work tree
+    note: str | None = None
+    root: Path = field(default=Path("."), repr=False)
+    texts: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "files": self.files, "note": self.note}
+
+
+def plan(workdir: str | os.PathLike | None, kind: str, branch: str) -> Written:
+    """What `write` would write; refuses (nothing written) when a file is there already."""
+    if kind not in KINDS:
+        raise UsageError(f"--ci {kind!r} is not one of {', '.join(KINDS)}.")
+    if workdir is None:
+        raise UsageError("this repository has no work tree to write CI files into.",
+                         hint="Run 'gitreg init --ci ...' in a clone with a work tree.")
+    root = Path(workdir)
+    files = {GITHUB_PATH: render(GITHUB, branch)} if kind == "github" else \
+        {GITLAB_PATH: render(GITLAB, branch)}
+    note = None
+    if kind == "gitlab":
+        if (root / GITLAB_ROOT).exists():
+            note = (f"{GITLAB_ROOT} exists: add the check to it with\n"
+                    f"include:\n  - local: {GITLAB_PATH}")
+        else:
+            files[GITLAB_ROOT] = GITLAB_INCLUDE
+    existing = [p for p in files if (root / p).exists()]
+    if existing:
+        raise UsageError(f"{', '.join(existing)} exists already; gitreg does not overwrite it.",
+                         hint="Move it away (or merge it by hand) and run 'gitreg init --ci "
+                         f"{kind}' again. Nothing was written.")
+    return Written(kind, list(files), note, root, files)
+
+
+def write(planned: Written) -> Written:
+    """Write the planned files into the work tree, never over a file (the user commits them)."""
+    for path, text in planned.texts.items():
+        target = planned.root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "x", encoding="utf-8") as f:  # "x": never clobber a file made meanwhile
+            f.write(text)
+    return planned

@@ -1,0 +1,316 @@
+"""Publishing and fetching the registry: `gitreg push` and `gitreg sync`.
+
+push: the registry branch and the registration tags the remote lacks, in one
+`git push --atomic`, with a lease on the value the remote had (so a racing
+push makes ours fail instead of clobbering it), then every ref status is
+checked. sync: reads the remote's refs, refuses a registration tag that moved
+and a registry branch that no longer descends from the last one seen, and
+only then moves local refs, all in one transaction. The last state seen is
+recorded in refs/gitreg/remotes/<remote>/<branch>, which a plain `git fetch`
+never touches (unlike refs/remotes/..., which it force-updates).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+from gitreg.errors import NotInitialized, RegistryRefusal, UsageError
+from gitreg.model.view import RegistryView
+from gitreg.store import layout
+from gitreg.store.gitstore import GitStore, PushResult
+
+if TYPE_CHECKING:
+    from gitreg.registry import Registry
+
+REMOTE_CONFIG_KEY = "gitreg.remote"
+TAG_PATTERN = "refs/tags/*@v*"
+_REMOTE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
+
+
+@dataclass
+class PushReport:
+    remote: str
+    branch: str
+    old: str | None  # the remote's registry branch before
+    new: str  # ... and after
+    tags: list[str] = field(default_factory=list)  # registration tags published
+    messages: list[str] = field(default_factory=list)  # what the remote's hooks said
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.old == self.new and not self.tags
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "up_to_date": self.up_to_date}
+
+
+@dataclass
+class SyncReport:
+    remote: str
+    branch: str
+    old: str | None  # the local registry branch before
+    new: str | None  # ... and after
+    remote_head: str
+    state: str  # up-to-date | created | fast-forward | ahead | merged
+    tags: list[str] = field(default_factory=list)  # registration tags fetched
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def resolve_remote(store: GitStore, remote: str | None) -> str:
+    """The remote to use: the one given, else git config gitreg.remote, else origin."""
+    name = remote or store.config(REMOTE_CONFIG_KEY) or "origin"
+    if not _REMOTE_RE.fullmatch(name) or store.remote_url(name) is None:
+        raise UsageError(
+            f"{name!r} is not a remote of this repository.",
+            hint="Add it (git remote add origin URL), pass --remote NAME, or set "
+            "git config gitreg.remote NAME.",
+        )
+    return name
+
+
+def last_seen_ref(remote: str, branch: str) -> str:
+    return f"refs/gitreg/remotes/{remote}/{branch}"
+
+
+def push(reg: Registry, remote: str | None = None) -> PushReport:
+    """Publish the registry branch and the registration tags the remote lacks, atomically."""
+    store = reg.store
+    remote = resolve_remote(store, remote)
+    head = reg.require_head()
+    theirs = store.ls_remote(remote, [reg.branch_ref, TAG_PATTERN])
+    old = theirs.get(reg.branch_ref)
+    if old is not None and old != head and not (store.has_object(old) and store.is_ancestor(old, head)):
+        raise RegistryRefusal(
+            f"the registry branch on {remote} has commits this repository does not have.",
+            hint=f"Run 'gitreg sync --remote {remote}', then push again. Nothing was pushed.",
+        )
+    tags = _tags_to_publish(store, RegistryView(store, store.commit_tree(head), head), theirs, remote)
+    report = PushReport(remote, reg.branch, old, head, [t for t, _ in tags])
+    if report.up_to_date:
+        _see(store, remote, reg.branch, head)
+        return report
+    refspecs = [f"{head}:{reg.branch_ref}"] + [f"{oid}:refs/tags/{t}" for t, oid in tags]
+    leases = {reg.branch_ref: old} | {f"refs/tags/{t}": None for t, _ in tags}
+    result = store.push(remote, refspecs, leases=leases)
+    if not result.ok:
+        raise refusal(remote, result)
+    report.messages = result.messages
+    _see(store, remote, reg.branch, head)
+    return report
+
+
+def _tags_to_publish(store: GitStore, view: RegistryView, theirs: dict[str, str],
+                     remote: str) -> list[tuple[str, str]]:
+    """(tag, object id) of the registration tags of registered versions the remote lacks."""
+    out = []
+    for ref, oid in sorted(store.refs("refs/tags/").items()):
+        tag = ref[len("refs/tags/"):]
+        parsed = layout.parse_tag_name(tag)
+        if parsed is None or not view.has_version(*parsed):
+            continue  # not a registration of this registry: not ours to publish
+        recorded = view.tag_record(*parsed)
+        if recorded is not None and recorded != oid:
+            raise RegistryRefusal(
+                f"the local tag {tag} is {oid[:12]}, but the registry recorded {recorded[:12]}.",
+                hint=f"Restore the registered tag: git tag -f {tag} {recorded}. Nothing was pushed.",
+            )
+        if ref not in theirs:
+            out.append((tag, oid))
+        elif theirs[ref] != oid:
+            raise RegistryRefusal(
+                f"the registration tag {tag} differs on {remote} ({theirs[ref][:12]}) from the "
+                f"registered one ({oid[:12]}): it was moved.",
+                hint="Registration tags never move. Ask the remote's admin to restore it "
+                f"(git push {remote} {oid}:refs/tags/{tag} --force). Nothing was pushed.",
+            )
+    return out
+
+
+def refusal(remote: str, result: PushResult) -> RegistryRefusal:
+    """The remote said no: every ref status and what its hooks printed."""
+    details = [f"{r.dst}: {r.summary}" for r in result.refs if r.flag in "!"]
+    details += [m for m in result.messages if m.strip()]
+    stale = any("stale info" in r.summary or "fetch first" in r.summary for r in result.refs)
+    hint = (f"The remote changed meanwhile: run 'gitreg sync --remote {remote}' and push again."
+            if stale else "Fix what the remote reported; the remote is unchanged.")
+    return RegistryRefusal(f"{remote} refused the push; nothing was published:", details=details,
+                           hint=hint)
+
+
+def _see(store: GitStore, remote: str, branch: str, oid: str) -> None:
+    ref = last_seen_ref(remote, branch)
+    old = store.ref_target(ref)
+    if old != oid:
+        store.update_refs([(ref, oid, old)], f"gitreg: seen on {remote}")
+
+
+def sync(reg: Registry, remote: str | None = None) -> SyncReport:
+    """Fetch the registry branch and registration tags; refuse moved tags and force-pushes."""
+    store = reg.store
+    remote = resolve_remote(store, remote)
+    theirs = store.ls_remote(remote, [reg.branch_ref, TAG_PATTERN])
+    remote_head = theirs.get(reg.branch_ref)
+    if remote_head is None:
+        raise NotInitialized(f"{remote} has no registry branch {reg.branch!r}.",
+                             hint=f"Publish yours with 'gitreg push --remote {remote}'.")
+    moved, twice = [], []
+    wanted: dict[str, str] = {}
+    local_view = reg.view() if reg.head() else None
+    for ref, oid in sorted(theirs.items()):
+        tag = ref[len("refs/tags/"):]
+        parsed = layout.parse_tag_name(tag)
+        if ref == reg.branch_ref or parsed is None:
+            continue
+        mine = store.ref_target(ref)
+        if mine is not None and mine != oid:
+            if local_view is not None and local_view.tag_record(*parsed) == mine and not \
+                    _published(store, remote, reg.branch, *parsed):
+                twice.append(f"{tag}: registered here ({mine[:12]}, unpublished) and on {remote} "
+                             f"({oid[:12]})")
+            else:
+                moved.append(f"{tag}: here {mine[:12]}, on {remote} {oid[:12]}")
+        elif mine is None:
+            wanted[ref] = oid
+    if twice:
+        raise RegistryRefusal(
+            f"the same version was registered here and on {remote} (a conflict):", details=twice,
+            hint=f"Keep {remote}'s: delete your tag (git tag -d NAME@vX.Y.Z), reset your registry "
+            f"branch to {remote}'s (git fetch {remote} {reg.branch} && git branch -f {reg.branch} "
+            "FETCH_HEAD), sync, and register yours as the next version. Nothing was changed here.")
+    if moved:
+        raise RegistryRefusal(f"registration tags differ on {remote}: they were moved.", details=moved,
+                              hint="Registration tags never move: find out who moved them and restore "
+                              "the registered ones on the remote. Nothing was changed here.")
+    store.fetch(remote, [remote_head, *wanted.values()])
+    seen_ref = last_seen_ref(remote, reg.branch)
+    seen = store.ref_target(seen_ref)
+    local = reg.head()
+    # What we last knew of the remote: our own record, else git's remote-tracking ref
+    # (a plain `git push` or `git fetch` of the registry branch updates it).
+    known = seen or store.ref_target(f"refs/remotes/{remote}/{reg.branch}")
+    _refuse_rewrite(store, remote, reg.branch, known, local, remote_head)
+    view = RegistryView(store, store.commit_tree(remote_head), remote_head)
+    updates: list[tuple[str, str | None, str | None]] = []
+    fetched = []
+    for ref, oid in wanted.items():
+        parsed = layout.parse_tag_name(ref[len("refs/tags/"):])
+        if not view.has_version(*parsed):
+            continue  # a tag of an unmerged proposal, or not a registration here
+        recorded = view.tag_record(*parsed)
+        if recorded is not None and recorded != oid:
+            raise RegistryRefusal(
+                f"{ref[len('refs/tags/'):]} on {remote} is {oid[:12]}, but the registry branch records "
+                f"{recorded[:12]}: the tag was moved.",
+                hint="Restore the registered tag on the remote. Nothing was changed here.")
+        updates.append((ref, oid, None))
+        fetched.append(ref[len("refs/tags/"):])
+    if local is None:
+        state = "created"
+    elif local == remote_head:
+        state = "up-to-date"
+    elif store.is_ancestor(local, remote_head):
+        state = "fast-forward"
+    elif store.is_ancestor(remote_head, local):
+        state = "ahead"
+    else:
+        state = "merged"
+    new = {"ahead": local, "merged": None}.get(state, remote_head)
+    if new is None:
+        new = _merge(reg, remote, local, remote_head)
+    if new != local:
+        updates.insert(0, (reg.branch_ref, new, local))
+    if seen != remote_head:
+        updates.append((seen_ref, remote_head, seen))
+    if updates:
+        store.update_refs(updates, f"gitreg: sync from {remote}")
+    return SyncReport(remote, reg.branch, local, new, remote_head, state, fetched)
+
+
+def _refuse_rewrite(store: GitStore, remote: str, branch: str, seen: str | None, local: str | None,
+                    remote_head: str) -> None:
+    """Refuse a remote registry branch that does not descend from what we saw or hold."""
+    if seen is not None and not store.is_ancestor(seen, remote_head):
+        raise RegistryRefusal(
+            f"the registry branch on {remote} was rewritten (force-pushed): {remote_head[:12]} does "
+            f"not descend from {seen[:12]}, the last state seen there.",
+            hint="The registry's history is its audit log and never rewritten: ask the remote's "
+            f"admin to restore {seen} (git push {remote} {seen}:refs/heads/{branch} --force). "
+            "Nothing was changed here.",
+        )
+    # Diverged after a sync: both sides moved on from what was seen; sync merges them.
+    # Without a last-seen state, a rewrite of the remote cannot be told apart: refuse.
+    if seen is None and local is not None and _diverged(store, local, remote_head):
+        raise RegistryRefusal(
+            f"the registry branch on {remote} was rewritten (force-pushed), or this repository "
+            f"never synced with it: neither {remote_head[:12]} there nor {local[:12]} here "
+            "descends from the other.",
+            hint="If your local registry commits are unpublished work, register or promote them "
+            f"again on top of the remote's registry (git branch -f {branch} {remote_head}). "
+            "Nothing was changed here.",
+        )
+
+
+def _published(store: GitStore, remote: str, branch: str, name: str, version: str) -> bool:
+    """Whether the last state seen on REMOTE already held NAME VERSION."""
+    for ref in (last_seen_ref(remote, branch), f"refs/remotes/{remote}/{branch}"):
+        seen = store.ref_target(ref)
+        if seen is not None:
+            return RegistryView(store, store.commit_tree(seen), seen).has_version(name, version)
+    return True  # unknown: treat as published (a moved tag), the safer reading
+
+
+def _diverged(store: GitStore, local: str, remote_head: str) -> bool:
+    return not (store.is_ancestor(local, remote_head) or store.is_ancestor(remote_head, local))
+
+
+def _merge(reg: Registry, remote: str, local: str, remote_head: str) -> str:
+    """A merge commit putting this repository's unpublished registry commits on top of the
+    remote's (first parent: the remote's line). Refused, changing nothing, on a conflict."""
+    store = reg.store
+    tree, conflicts = store.merge_tree(remote_head, local)
+    if tree is None:
+        raise RegistryRefusal(
+            f"your unpublished registry changes conflict with {remote}'s registry:",
+            details=conflicts or ["the two registries share no history"],
+            hint="Both sides changed the same files (the same version registered twice, or the "
+            "same model's stages). Keep the remote's: 'git branch -f "
+            f"{reg.branch} {remote_head}' (your tag objects stay), then register or promote "
+            "again. Nothing was changed here.")
+    message = (f"Merge unpublished registry changes onto {remote}'s registry\n\n"
+               f"Theirs: {remote_head}\nOurs: {local}\n")
+    return store.write_commit(tree, [remote_head, local], message, store.ident())
+
+
+def publish(reg: Registry, branch: str, remote: str | None = None,
+            push_options: tuple[str, ...] = ()) -> tuple[str, PushResult]:
+    """Push a proposal branch (with the registration tags its new cards need), atomically.
+
+    Returns (remote, result); a refusal raises RegistryRefusal.
+    """
+    store = reg.store
+    remote = resolve_remote(store, remote)
+    ref = layout.branch_ref(branch)
+    head = store.ref_target(ref)
+    if head is None:
+        raise UsageError(f"there is no branch {branch!r} to push.")
+    theirs = store.ls_remote(remote, [ref, TAG_PATTERN])
+    refspecs = [f"{head}:{ref}"]
+    leases: dict[str, str | None] = {ref: theirs.get(ref)}
+    base = reg.head()
+    base_tree = store.commit_tree(base) if base else None
+    for status, path in store.changed_paths(base_tree, store.commit_tree(head)):
+        parts = path.split("/")
+        if status == "A" and len(parts) == 4 and parts[2] == "versions" and path.endswith(".yaml"):
+            tag_ref = layout.tag_ref(parts[1], parts[3][:-5])
+            oid = store.ref_target(tag_ref)
+            if oid is not None and tag_ref not in theirs:
+                refspecs.append(f"{oid}:{tag_ref}")
+                leases[tag_ref] = None
+    result = store.push(remote, refspecs, leases=leases, push_options=push_options)
+    if not result.ok:
+        raise refusal(remote, result)
+    return remote, result
