@@ -39,8 +39,12 @@ def scalar(value: Any) -> str:
         raise NeedsFullDump(value)
     if _TIMESTAMP.match(value):
         return f"'{value}'"
-    if value[0] in "-?:,[]{}#&*!|>'\"%@`" or ": " in value or " #" in value or value in (
-            "yes", "no", "true", "false", "on", "off", "null", "~", "y", "n"):
+    if (
+        value[0] in "-?:,[]{}#&*!|>'\"%@`"
+        or ": " in value
+        or " #" in value
+        or value in ("yes", "no", "true", "false", "on", "off", "null", "~", "y", "n")
+    ):
         raise NeedsFullDump(value)
     return value
 

@@ -48,8 +48,9 @@ def main() -> None:
     from gitreg.store.cache import directory
 
     cache = directory(Path(reg.store.common_dir))
-    out["list_cold"] = timed(reg.list, budget=args.budget, most=50,
-                             setup=lambda: shutil.rmtree(cache, ignore_errors=True))
+    out["list_cold"] = timed(
+        reg.list, budget=args.budget, most=50, setup=lambda: shutil.rmtree(cache, ignore_errors=True)
+    )
     out["list"] = timed(reg.list, budget=args.budget, most=50)
     if args.proposal:
         base = reg.branch

@@ -104,59 +104,103 @@ class Builder:
             (dirs.setdefault(d, {}) if d else top)[f] = blob(w.blob(text))
         for d, entries in dirs.items():
             top[d] = tree(w.tree(entries))
-        stages: dict = {"prepare": {"cmd": "python src/prepare.py",
-                                    "deps": ["src/prepare.py", "data/raw.csv"],
-                                    "params": ["prepare"], "outs": ["data/prepared"]}}
+        stages: dict = {
+            "prepare": {
+                "cmd": "python src/prepare.py",
+                "deps": ["src/prepare.py", "data/raw.csv"],
+                "params": ["prepare"],
+                "outs": ["data/prepared"],
+            }
+        }
         for n in self.names:
-            stages[f"train-{n}"] = {"cmd": f"python src/train.py {n}",
-                                    "deps": ["src/train.py", "data/prepared"], "params": ["train"],
-                                    "outs": [f"models/{n}.json"],
-                                    "metrics": [{f"metrics/{n}.json": {"cache": False}}]}
-        artifacts = {n: {"path": f"models/{n}.json", "type": "model",
-                         "desc": DOMAINS[k % len(DOMAINS)][1].rstrip(".")}
-                     for k, n in enumerate(self.names)}
+            stages[f"train-{n}"] = {
+                "cmd": f"python src/train.py {n}",
+                "deps": ["src/train.py", "data/prepared"],
+                "params": ["train"],
+                "outs": [f"models/{n}.json"],
+                "metrics": [{f"metrics/{n}.json": {"cache": False}}],
+            }
+        artifacts = {
+            n: {"path": f"models/{n}.json", "type": "model", "desc": DOMAINS[k % len(DOMAINS)][1].rstrip(".")}
+            for k, n in enumerate(self.names)
+        }
         top["dvc.yaml"] = blob(w.blob(yamlio.dump({"stages": stages, "artifacts": artifacts})))
         train_src = SOURCE_FILES["src/train.py"]
         lock_tpl = None
         parent: list[str] = []
         for i in range(self.v + 1):
-            params = {"prepare": {"seed": 7, "test_fraction": 0.25},
-                      "train": {"epochs": 100 + 10 * i, "learning_rate": round(0.05 + 0.01 * (i % 5), 3),
-                                "l2": 0.001}}
-            prepared = {"path": "data/prepared", "hash": "md5", "md5": md5(f"prep{i}") + ".dir",
-                        "size": 174994 + i, "nfiles": 2}
-            prepare = {"cmd": "python src/prepare.py",
-                       "deps": [{"path": "data/raw.csv", "hash": "md5", "md5": RAW_MD5, "size": RAW_SIZE},
-                                {"path": "src/prepare.py", "hash": "md5",
-                                 "md5": md5(SOURCE_FILES["src/prepare.py"]),
-                                 "size": len(SOURCE_FILES["src/prepare.py"])}],
-                       "params": {"params.yaml": {"prepare": dict(params["prepare"])}},
-                       "outs": [dict(prepared)]}
+            params = {
+                "prepare": {"seed": 7, "test_fraction": 0.25},
+                "train": {
+                    "epochs": 100 + 10 * i,
+                    "learning_rate": round(0.05 + 0.01 * (i % 5), 3),
+                    "l2": 0.001,
+                },
+            }
+            prepared = {
+                "path": "data/prepared",
+                "hash": "md5",
+                "md5": md5(f"prep{i}") + ".dir",
+                "size": 174994 + i,
+                "nfiles": 2,
+            }
+            prepare = {
+                "cmd": "python src/prepare.py",
+                "deps": [
+                    {"path": "data/raw.csv", "hash": "md5", "md5": RAW_MD5, "size": RAW_SIZE},
+                    {
+                        "path": "src/prepare.py",
+                        "hash": "md5",
+                        "md5": md5(SOURCE_FILES["src/prepare.py"]),
+                        "size": len(SOURCE_FILES["src/prepare.py"]),
+                    },
+                ],
+                "params": {"params.yaml": {"prepare": dict(params["prepare"])}},
+                "outs": [dict(prepared)],
+            }
             lock_parts = [yamlio.dump({"schema": "2.0", "stages": {"prepare": prepare}})]
             metric_files: dict[str, tuple[str, str]] = {}
             outs = {}
             full_lock = {"schema": "2.0", "stages": {"prepare": prepare}} if i == 0 else None
             for k, n in enumerate(self.names):
-                metrics = {"accuracy": round(0.80 + ((k * 7 + i * 3) % 17) / 100, 4),
-                           "fairness": {"demographic_parity_gap": round(0.01 + (k + i) % 5 / 100, 4)},
-                           "roc_auc": round(0.85 + ((k * 3 + i * 5) % 13) / 100, 4)}
+                metrics = {
+                    "accuracy": round(0.80 + ((k * 7 + i * 3) % 17) / 100, 4),
+                    "fairness": {"demographic_parity_gap": round(0.01 + (k + i) % 5 / 100, 4)},
+                    "roc_auc": round(0.85 + ((k * 3 + i * 5) % 13) / 100, 4),
+                }
                 mtext = json.dumps(metrics, indent=2) + "\n"
                 metric_files[f"{n}.json"] = blob(w.blob(mtext))
-                art = {"path": f"models/{n}.json", "hash": "md5", "md5": md5(f"{n}/{i}"),
-                       "size": 400 + (k + i) % 300}
+                art = {
+                    "path": f"models/{n}.json",
+                    "hash": "md5",
+                    "md5": md5(f"{n}/{i}"),
+                    "size": 400 + (k + i) % 300,
+                }
                 outs[n] = (art, metrics)
-                stage = {"cmd": f"python src/train.py {n}",
-                         "deps": [dict(prepared), {"path": "src/train.py", "hash": "md5",
-                                                   "md5": md5(train_src), "size": len(train_src)}],
-                         "params": {"params.yaml": {"train": dict(params["train"])}},
-                         "outs": [art, {"path": f"metrics/{n}.json", "hash": "md5", "md5": md5(mtext),
-                                        "size": len(mtext)}]}
+                stage = {
+                    "cmd": f"python src/train.py {n}",
+                    "deps": [
+                        dict(prepared),
+                        {
+                            "path": "src/train.py",
+                            "hash": "md5",
+                            "md5": md5(train_src),
+                            "size": len(train_src),
+                        },
+                    ],
+                    "params": {"params.yaml": {"train": dict(params["train"])}},
+                    "outs": [
+                        art,
+                        {"path": f"metrics/{n}.json", "hash": "md5", "md5": md5(mtext), "size": len(mtext)},
+                    ],
+                }
                 # One stage block, as it sits under 'stages:' (that line cut off).
                 if lock_tpl is None:
-                    lock_tpl = Template({"stages": {STAGE_KEY: stage}},
-                                        [("stages", STAGE_KEY, *p) for p in LOCK_LEAVES])
+                    lock_tpl = Template(
+                        {"stages": {STAGE_KEY: stage}}, [("stages", STAGE_KEY, *p) for p in LOCK_LEAVES]
+                    )
                 text = lock_tpl.dump({"stages": {STAGE_KEY: stage}}).split("\n", 1)[1]
-                lock_parts.append(f"  train-{n}:" + text[len(STAGE_KEY) + 3:])
+                lock_parts.append(f"  train-{n}:" + text[len(STAGE_KEY) + 3 :])
                 if full_lock is not None:
                     full_lock["stages"][f"train-{n}"] = stage
             lock_text = "".join(lock_parts)
@@ -167,12 +211,20 @@ class Builder:
             entries["params.yaml"] = blob(w.blob(yamlio.dump(params)))
             entries["metrics"] = tree(w.tree(metric_files))
             root = w.tree(entries)
-            commit = w.commit(root, parent, ENGINEERS[i % 2], T0 + i * WEEK,
-                              f"Retrain all models (run {i + 1})\n")
+            commit = w.commit(
+                root, parent, ENGINEERS[i % 2], T0 + i * WEEK, f"Retrain all models (run {i + 1})\n"
+            )
             parent = [commit]
-            self.sources.append({"commit": commit, "tree": root, "params": params,
-                                 "lock_digest": hashlib.sha256(lock_text.encode()).hexdigest(),
-                                 "prepared": prepared, "outs": outs})
+            self.sources.append(
+                {
+                    "commit": commit,
+                    "tree": root,
+                    "params": params,
+                    "lock_digest": hashlib.sha256(lock_text.encode()).hexdigest(),
+                    "prepared": prepared,
+                    "outs": outs,
+                }
+            )
         self.refs["refs/heads/main"] = (parent[0], None)
 
     # --- gitreg: the registry branch -----------------------------------------------------
@@ -181,29 +233,61 @@ class Builder:
         src = self.sources[i]
         art, metrics = src["outs"][name]
         stage = f"train-{name}"
-        flat = {"accuracy": metrics["accuracy"],
-                "fairness.demographic_parity_gap": metrics["fairness"]["demographic_parity_gap"],
-                "roc_auc": metrics["roc_auc"]}
+        flat = {
+            "accuracy": metrics["accuracy"],
+            "fairness.demographic_parity_gap": metrics["fairness"]["demographic_parity_gap"],
+            "roc_auc": metrics["roc_auc"],
+        }
         card = {"name": name, "version": version_of(i), **narrative(self.index[name])}
-        card["evaluation"] = [{"task": {"type": "model"}, "metrics": [
-            {"type": key, "value": value, "source": {"file": f"metrics/{name}.json", "key": key}}
-            for key, value in flat.items()]}]
+        card["evaluation"] = [
+            {
+                "task": {"type": "model"},
+                "metrics": [
+                    {"type": key, "value": value, "source": {"file": f"metrics/{name}.json", "key": key}}
+                    for key, value in flat.items()
+                ],
+            }
+        ]
         prep = src["prepared"]
         card["provenance"] = {
             "source": {"commit": src["commit"], "tree": src["tree"]},
-            "pipeline": {"tool": "dvc", "lock_digest": src["lock_digest"], "stage": stage,
-                         "stages": ["prepare", stage]},
-            "artifact": {"path": art["path"], "md5": art["md5"], "hash": "md5", "size": art["size"],
-                         "stage": stage},
-            "data": [{"path": "data/raw.csv", "md5": RAW_MD5, "hash": "md5", "size": RAW_SIZE,
-                      "stage": "prepare"},
-                     {"path": prep["path"], "md5": prep["md5"], "hash": "md5", "size": prep["size"],
-                      "nfiles": prep["nfiles"], "stage": stage}],
-            "params": {"params.yaml": {"prepare": dict(src["params"]["prepare"]),
-                                       "train": dict(src["params"]["train"])}},
-            "environment": {"python": "3.11", "lock_file": {
-                "path": "requirements.txt",
-                "sha256": hashlib.sha256(SOURCE_FILES["requirements.txt"].encode()).hexdigest()}},
+            "pipeline": {
+                "tool": "dvc",
+                "lock_digest": src["lock_digest"],
+                "stage": stage,
+                "stages": ["prepare", stage],
+            },
+            "artifact": {
+                "path": art["path"],
+                "md5": art["md5"],
+                "hash": "md5",
+                "size": art["size"],
+                "stage": stage,
+            },
+            "data": [
+                {"path": "data/raw.csv", "md5": RAW_MD5, "hash": "md5", "size": RAW_SIZE, "stage": "prepare"},
+                {
+                    "path": prep["path"],
+                    "md5": prep["md5"],
+                    "hash": "md5",
+                    "size": prep["size"],
+                    "nfiles": prep["nfiles"],
+                    "stage": stage,
+                },
+            ],
+            "params": {
+                "params.yaml": {
+                    "prepare": dict(src["params"]["prepare"]),
+                    "train": dict(src["params"]["train"]),
+                }
+            },
+            "environment": {
+                "python": "3.11",
+                "lock_file": {
+                    "path": "requirements.txt",
+                    "sha256": hashlib.sha256(SOURCE_FILES["requirements.txt"].encode()).hexdigest(),
+                },
+            },
             "registered_by": {"name": who[0], "email": who[1]},
             "registered_at": format_time(when, 0),
         }
@@ -225,9 +309,13 @@ class Builder:
         self.card_tpl: dict[str, Template] = {}
         self.round_of = {version_of(i): i for i in range(self.v)}
         self.clock = T0 + 1800
-        self.head = w.commit(self.root(), [], ENGINEERS[0], self.clock,
-                             f"Initialize the gitreg registry\n\n{TAG_TRAILER}-format: "
-                             f"{layout.FORMAT_VERSION}\n")
+        self.head = w.commit(
+            self.root(),
+            [],
+            ENGINEERS[0],
+            self.clock,
+            f"Initialize the gitreg registry\n\n{TAG_TRAILER}-format: {layout.FORMAT_VERSION}\n",
+        )
         for i in range(self.v):
             self.clock = max(self.clock, T0 + i * WEEK + 3600)
             self.register_round(i)
@@ -242,8 +330,10 @@ class Builder:
 
     def update_models(self, changed: list[str]) -> None:
         for n in changed:
-            entries = {"model.yaml": blob(self.model_yaml[n]),
-                       "versions": tree(self.w.tree(self.versions[n]))}
+            entries = {
+                "model.yaml": blob(self.model_yaml[n]),
+                "versions": tree(self.w.tree(self.versions[n])),
+            }
             if n in self.stage_blob:
                 entries["stages.yaml"] = blob(self.stage_blob[n])
             self.models[n] = tree(self.w.tree(entries))
@@ -251,7 +341,7 @@ class Builder:
     def register_round(self, i: int) -> None:
         ver = version_of(i)
         for start in range(0, self.m, self.batch):
-            batch = self.names[start:start + self.batch]
+            batch = self.names[start : start + self.batch]
             who = ENGINEERS[(i + start) % len(ENGINEERS)]
             trailers = []
             for name in batch:
@@ -264,8 +354,13 @@ class Builder:
                         self.samples.append((card, tpl.dump(card)))
                 text = tpl.dump(card)
                 tag = layout.tag_name(name, ver)
-                tag_id = self.w.tag(tag, card["provenance"]["source"]["commit"], who, when,
-                                    cards.tag_message(name, ver, yamlio.digest(card)))
+                tag_id = self.w.tag(
+                    tag,
+                    card["provenance"]["source"]["commit"],
+                    who,
+                    when,
+                    cards.tag_message(name, ver, yamlio.digest(card)),
+                )
                 self.refs[f"refs/tags/{tag}"] = (tag_id, card["provenance"]["source"]["commit"])
                 self.versions[name][f"{ver}.yaml"] = blob(self.w.blob(text))
                 self.versions[name][f"{ver}.tag"] = blob(self.w.blob(f"tag: {tag}\nobject: {tag_id}\n"))
@@ -276,15 +371,20 @@ class Builder:
                 self.samples.append((card, text))
             self.update_models(batch)
             self.head = self.w.commit(
-                self.root(), [self.head], who, self.tick(),
+                self.root(),
+                [self.head],
+                who,
+                self.tick(),
                 f"Register {len(batch)} versions ({batch[0]}..{batch[-1]} v{ver})\n\n"
-                + "\n".join(trailers) + "\n")
+                + "\n".join(trailers)
+                + "\n",
+            )
 
     def promote_round(self, i: int, stage: str) -> None:
         ver = version_of(i)
         for start in range(0, self.m, self.batch):
             changed, assigned = [], []
-            for name in self.names[start:start + self.batch]:
+            for name in self.names[start : start + self.batch]:
                 st = self.stages[name]
                 if stage == "staging":
                     for old in st.pop("staging", []):
@@ -313,18 +413,32 @@ class Builder:
             who = ENGINEERS[(i + start + 1) % 3]
             self.update_models(changed)
             root = self.root()
-            proposal = self.w.commit(root, [self.head], who, self.tick(),
-                                     f"Promote {len(changed)} models to {stage} "
-                                     f"({changed[0]}..{changed[-1]})\n")
+            proposal = self.w.commit(
+                root,
+                [self.head],
+                who,
+                self.tick(),
+                f"Promote {len(changed)} models to {stage} ({changed[0]}..{changed[-1]})\n",
+            )
             approver = ENGINEERS[3]
-            self.head = self.w.commit(root, [self.head, proposal], approver, self.tick(),
-                                      f"Merge proposal: {len(changed)} models to {stage}\n")
+            self.head = self.w.commit(
+                root,
+                [self.head, proposal],
+                approver,
+                self.tick(),
+                f"Merge proposal: {len(changed)} models to {stage}\n",
+            )
             for name, v, st_name in assigned:
                 self.gto_counter[name] += 1
                 target = self.sources[self.round_of[v]]["commit"]
                 tag = f"{name}#{st_name}#{self.gto_counter[name]}"
-                tag_id = self.w.tag(tag, target, approver, self.clock,
-                                    f"Assigning stage '{st_name}' to artifact '{name}' version 'v{v}'\n")
+                tag_id = self.w.tag(
+                    tag,
+                    target,
+                    approver,
+                    self.clock,
+                    f"Assigning stage '{st_name}' to artifact '{name}' version 'v{v}'\n",
+                )
                 self.refs[f"refs/tags/{tag}"] = (tag_id, target)
 
     def write_refs(self, git_dir: Path) -> None:
@@ -338,19 +452,30 @@ class Builder:
 
 
 def git(root: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True,
-                          text=True).stdout
+    return subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True, text=True).stdout
 
 
-def build(m: int, v: int, root: Path, *, batch: int | None = None, repack: bool = True,
-          validate: bool = False, say=print) -> dict:
+def build(
+    m: int,
+    v: int,
+    root: Path,
+    *,
+    batch: int | None = None,
+    repack: bool = True,
+    validate: bool = False,
+    say=print,
+) -> dict:
     t0 = time.perf_counter()
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
     git(root, "init", "-q", "-b", "main")
-    for key, value in (("user.name", ENGINEERS[0][0]), ("user.email", ENGINEERS[0][1]),
-                       ("gc.auto", "0"), ("core.logAllRefUpdates", "false")):
+    for key, value in (
+        ("user.name", ENGINEERS[0][0]),
+        ("user.email", ENGINEERS[0][1]),
+        ("gc.auto", "0"),
+        ("core.logAllRefUpdates", "false"),
+    ):
         git(root, "config", key, value)
     b = Builder(m, v, batch or max(10, m // 10))
     b.source_commits()
@@ -364,12 +489,20 @@ def build(m: int, v: int, root: Path, *, batch: int | None = None, repack: bool 
     git(root, "reset", "-q", "--hard", "main")
     self_check(root, b, validate)
     tags = sum(1 for r in b.refs if r.startswith("refs/tags/"))
-    say(f"built {m}x{v} in {root}: {len(b.w.objects)} objects, {tags} tags; "
-        f"objects {t_build:.1f} s, total {time.perf_counter() - t0:.1f} s")
+    say(
+        f"built {m}x{v} in {root}: {len(b.w.objects)} objects, {tags} tags; "
+        f"objects {t_build:.1f} s, total {time.perf_counter() - t0:.1f} s"
+    )
     production = [n for n in b.names if b.stages[n].get("production")]
-    return {"models": m, "versions": v, "tags": tags, "names": b.names,
-            "model": (production or b.names)[len(production or b.names) // 2], "stages": b.stages,
-            "latest": version_of(v - 1)}
+    return {
+        "models": m,
+        "versions": v,
+        "tags": tags,
+        "names": b.names,
+        "model": (production or b.names)[len(production or b.names) // 2],
+        "stages": b.stages,
+        "latest": version_of(v - 1),
+    }
 
 
 def self_check(root: Path, b: Builder, validate_all: bool) -> None:
@@ -386,13 +519,22 @@ def self_check(root: Path, b: Builder, validate_all: bool) -> None:
     card = b.samples[0][0]
     name, prov = card["name"], card["provenance"]
     ident = Ident(prov["registered_by"]["name"], prov["registered_by"]["email"], 0, 0)
-    evidence = provenance.collect(store, name, prov["source"]["commit"], artifact=None,
-                                  metrics_file=f"metrics/{name}.json", image=None, ident=ident)
+    evidence = provenance.collect(
+        store,
+        name,
+        prov["source"]["commit"],
+        artifact=None,
+        metrics_file=f"metrics/{name}.json",
+        image=None,
+        ident=ident,
+    )
     real = cards.build(name, card["version"], narrative(b.index[name]), evidence)
     real["provenance"]["registered_at"] = prov["registered_at"]
     if yamlio.dump(real) != yamlio.dump(card):
-        raise SystemExit(f"the synthetic card of {name} is not what register writes:\n"
-                         f"{yamlio.dump(real)}\n!=\n{yamlio.dump(card)}")
+        raise SystemExit(
+            f"the synthetic card of {name} is not what register writes:\n"
+            f"{yamlio.dump(real)}\n!=\n{yamlio.dump(card)}"
+        )
     view = RegistryView(store, store.commit_tree(b.head), b.head)
     if view.card(name, card["version"]) != card:
         raise SystemExit("the card read back from the registry differs")
@@ -403,8 +545,9 @@ def self_check(root: Path, b: Builder, validate_all: bool) -> None:
         for kind in ("default", "production"):
             errs = schemas.errors(schemas.card_schema_for(kind), c)
             if errs:
-                raise SystemExit(f"synthetic card {c['name']}@{c['version']} is not a valid "
-                                 f"{kind} card: {errs}")
+                raise SystemExit(
+                    f"synthetic card {c['name']}@{c['version']} is not a valid {kind} card: {errs}"
+                )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -418,8 +561,14 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.models < 1 or args.versions < 2:
         ap.error("need at least 1 model and 2 versions")
-    build(args.models, args.versions, args.dir, batch=args.batch, repack=not args.no_repack,
-          validate=args.validate)
+    build(
+        args.models,
+        args.versions,
+        args.dir,
+        batch=args.batch,
+        repack=not args.no_repack,
+        validate=args.validate,
+    )
     return 0
 
 

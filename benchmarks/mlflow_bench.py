@@ -50,19 +50,35 @@ def build(m: int, v: int, db: Path) -> None:
         models.append((name, now, now, f"model {k}", "default"))
         tags.append(("owner", "data-science", name, "default"))
         for i in range(1, v + 1):
-            versions.append((name, i, now, now, f"version {i}", "ada@example.com", "None",
-                             f"s3://models/{name}/{i}", None, "READY", None, None,
-                             f"s3://models/{name}/{i}", "default"))
-            for key, value in (("git_commit", f"{k:020x}{i:020x}"), ("accuracy", "0.9"),
-                               ("roc_auc", "0.95")):
+            versions.append(
+                (
+                    name,
+                    i,
+                    now,
+                    now,
+                    f"version {i}",
+                    "ada@example.com",
+                    "None",
+                    f"s3://models/{name}/{i}",
+                    None,
+                    "READY",
+                    None,
+                    None,
+                    f"s3://models/{name}/{i}",
+                    "default",
+                )
+            )
+            for key, value in (("git_commit", f"{k:020x}{i:020x}"), ("accuracy", "0.9"), ("roc_auc", "0.95")):
                 vtags.append((key, value, name, i, "default"))
         aliases += [("production", max(1, v - 3), name, "default"), ("staging", v, name, "default")]
     con.executemany("INSERT INTO registered_models VALUES (?,?,?,?,?)", models)
     con.executemany("INSERT INTO registered_model_tags VALUES (?,?,?,?)", tags)
-    con.executemany("INSERT INTO model_versions (name, version, creation_time, last_updated_time, "
-                    "description, user_id, current_stage, source, run_id, status, status_message, "
-                    "run_link, storage_location, workspace) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    versions)
+    con.executemany(
+        "INSERT INTO model_versions (name, version, creation_time, last_updated_time, "
+        "description, user_id, current_stage, source, run_id, status, status_message, "
+        "run_link, storage_location, workspace) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        versions,
+    )
     con.executemany("INSERT INTO model_version_tags VALUES (?,?,?,?,?)", vtags)
     con.executemany("INSERT INTO registered_model_aliases VALUES (?,?,?,?)", aliases)
     con.commit()
@@ -107,10 +123,13 @@ def main() -> None:
             if not token:
                 return count
 
-    out = {"version": mlflow.__version__, "import_ms": imported, "listed": list_all(),
-           "resolved": client.get_model_version_by_alias(name, "production").version}
-    out["resolve"] = timed(lambda: client.get_model_version_by_alias(name, "production"),
-                           args.budget, 500)
+    out = {
+        "version": mlflow.__version__,
+        "import_ms": imported,
+        "listed": list_all(),
+        "resolved": client.get_model_version_by_alias(name, "production").version,
+    }
+    out["resolve"] = timed(lambda: client.get_model_version_by_alias(name, "production"), args.budget, 500)
     out["list"] = timed(list_all, args.budget, 50)
     print(json.dumps(out))
 

@@ -31,24 +31,33 @@ class ObjectWriter:
 
     def tree(self, entries: dict[str, tuple[str, str]]) -> str:
         """ENTRIES: name -> (mode, hex id); sorted the way git sorts (a tree as 'name/')."""
+
         def key(item):
             name, (mode, _) = item
             return name.encode() + (b"/" if mode == TREE_MODE else b"")
 
-        raw = b"".join(b"%s %s\0" % (mode.encode(), name.encode()) + bytes.fromhex(oid)
-                       for name, (mode, oid) in sorted(entries.items(), key=key))
+        raw = b"".join(
+            b"%s %s\0" % (mode.encode(), name.encode()) + bytes.fromhex(oid)
+            for name, (mode, oid) in sorted(entries.items(), key=key)
+        )
         return self.add("tree", raw)
 
-    def commit(self, tree: str, parents: list[str], who: tuple[str, str], when: int,
-               message: str) -> str:
+    def commit(self, tree: str, parents: list[str], who: tuple[str, str], when: int, message: str) -> str:
         ident = f"{who[0]} <{who[1]}> {when} +0000"
-        lines = [f"tree {tree}", *(f"parent {p}" for p in parents),
-                 f"author {ident}", f"committer {ident}", "", message]
+        lines = [
+            f"tree {tree}",
+            *(f"parent {p}" for p in parents),
+            f"author {ident}",
+            f"committer {ident}",
+            "",
+            message,
+        ]
         return self.add("commit", "\n".join(lines).encode())
 
     def tag(self, name: str, target: str, who: tuple[str, str], when: int, message: str) -> str:
-        raw = (f"object {target}\ntype commit\ntag {name}\n"
-               f"tagger {who[0]} <{who[1]}> {when} +0000\n\n{message}")
+        raw = (
+            f"object {target}\ntype commit\ntag {name}\ntagger {who[0]} <{who[1]}> {when} +0000\n\n{message}"
+        )
         return self.add("tag", raw.encode())
 
     def write_pack(self, git_dir: Path) -> None:
@@ -65,5 +74,9 @@ class ObjectWriter:
             chunks += [bytes(head), zlib.compress(raw, 1)]
         body = b"".join(chunks)
         pack = body + hashlib.sha1(body).digest()
-        subprocess.run(["git", f"--git-dir={git_dir}", "index-pack", "--stdin"], input=pack,
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["git", f"--git-dir={git_dir}", "index-pack", "--stdin"],
+            input=pack,
+            check=True,
+            capture_output=True,
+        )

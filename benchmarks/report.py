@@ -43,8 +43,10 @@ def cell(r: dict) -> str:
 def ms(values: list[float]) -> str:
     med = statistics.median(values)
     return (f"{med:.2f} ms" if med < 10 else f"{med:.0f} ms") + (
-        f" ({min(values):.2f}-{max(values):.2f}, n={len(values)})" if med < 10 else
-        f" ({min(values):.0f}-{max(values):.0f}, n={len(values)})")
+        f" ({min(values):.2f}-{max(values):.2f}, n={len(values)})"
+        if med < 10
+        else f" ({min(values):.0f}-{max(values):.0f}, n={len(values)})"
+    )
 
 
 def applies(limit_versions, m: int, v: int) -> bool:
@@ -66,8 +68,12 @@ def markdown(info: dict, results: list[dict]) -> str:
     ]
     for r in results:
         m, v, meta = r["models"], r["versions"], r["meta"]
-        out += [f"### {m} models x {v} versions ({m * v:,} versions, {meta['tags']:,} tags)", "",
-                "| operation | gitreg | GTO | GTO / gitreg | target |", "|---|--:|--:|--:|---|"]
+        out += [
+            f"### {m} models x {v} versions ({m * v:,} versions, {meta['tags']:,} tags)",
+            "",
+            "| operation | gitreg | GTO | GTO / gitreg | target |",
+            "|---|--:|--:|--:|---|",
+        ]
         for key, row in r["ops"].items():
             mine = row["gitreg"]
             theirs = row.get("gto")
@@ -90,19 +96,27 @@ def markdown(info: dict, results: list[dict]) -> str:
         gto_rss = r["ops"]["list"].get("gto", {}).get("rss_mb")
         if rss >= RSS_LIMIT_MB:
             misses.append(f"{r['size']} peak RSS of gitreg list {rss:.0f} MB >= {RSS_LIMIT_MB} MB")
-        out += ["", f"Peak RSS of `gitreg list`: {rss:.0f} MB (target < {RSS_LIMIT_MB} MB)"
-                + (f"; `gto show`: {gto_rss:.0f} MB." if gto_rss else "."), ""]
+        out += [
+            "",
+            f"Peak RSS of `gitreg list`: {rss:.0f} MB (target < {RSS_LIMIT_MB} MB)"
+            + (f"; `gto show`: {gto_rss:.0f} MB." if gto_rss else "."),
+            "",
+        ]
         out += inprocess_table(r, misses)
         out += [f"- {n}" for n in r["notes"]] + ([""] if r["notes"] else [])
     last = results[-1]
     if last.get("profile"):
-        out += [f"### Where the time of `gitreg which` goes ({last['size']}, one run with "
-                "`python -X importtime`)", "", "| part | ms |", "|---|--:|"]
+        out += [
+            f"### Where the time of `gitreg which` goes ({last['size']}, one run with "
+            "`python -X importtime`)",
+            "",
+            "| part | ms |",
+            "|---|--:|",
+        ]
         out += [f"| {part} | {s * 1000:.0f} |" for part, s in last["profile"]]
         out += [""]
     out += ["### Targets", ""]
-    out += ([f"- missed: {m}" for m in misses] if misses else
-            ["Every target above holds in this run."])
+    out += [f"- missed: {m}" for m in misses] if misses else ["Every target above holds in this run."]
     return "\n".join(out) + "\n"
 
 
@@ -113,8 +127,12 @@ def inprocess_table(r: dict, misses: list[str]) -> list[str]:
     m, v = r["models"], r["versions"]
     head = "| in process | gitreg |" + (" MLflow (SQLite) | MLflow / gitreg |" if theirs else "")
     rows = [head + " target |", "|---|--:|" + ("--:|--:|" if theirs else "") + "---|"]
-    labels = {"resolve": "resolve NAME@production", "list_cold": "list all models, no cache",
-              "list": "list all models again (cached)", "check": "check one change"}
+    labels = {
+        "resolve": "resolve NAME@production",
+        "list_cold": "list all models, no cache",
+        "list": "list all models again (cached)",
+        "check": "check one change",
+    }
     for key, label in labels.items():
         if key not in mine:
             continue
@@ -141,8 +159,10 @@ def inprocess_table(r: dict, misses: list[str]) -> list[str]:
     if theirs and "which_process" in theirs:
         mlf = theirs["which_process"]
         gr = r["ops"]["which"]["gitreg"]
-        rows.append(f"| which, whole process | {dur(gr['median'])} | {dur(mlf['median'])} | "
-                    f"{mlf['median'] / gr['median']:.1f}x | |")
+        rows.append(
+            f"| which, whole process | {dur(gr['median'])} | {dur(mlf['median'])} | "
+            f"{mlf['median'] / gr['median']:.1f}x | |"
+        )
     if theirs and "error" in theirs:
         rows.append("")
         rows.append(f"MLflow failed: {theirs['error'][-300:]}")
@@ -158,7 +178,8 @@ def summary(info: dict, results: list[dict]) -> str:
     sizes = [r["size"] for r in results]
     with_gto = [r for r in results if any("gto" in row for row in r["ops"].values())]
     ref = next((r for r in reversed(with_gto) if r["models"] * r["versions"] <= 5000), None) or (
-        with_gto[-1] if with_gto else None)
+        with_gto[-1] if with_gto else None
+    )
     head = "| gitreg, whole process | " + " | ".join(sizes) + " |"
     if ref:
         head += f" GTO at {ref['size']} | GTO / gitreg |"
@@ -167,7 +188,10 @@ def summary(info: dict, results: list[dict]) -> str:
         f"{info['git']}, pygit2 {info['pygit2']}, GTO {info['gto']}; load average "
         f"{fmt_load(info['load_start'])} at the start, {fmt_load(info['load_end'])} at the end. "
         f"Medians of {info['rounds']} runs (GTO: of up to 3, one when a run takes 10 s or more).",
-        "", head, "|---|" + "--:|" * (len(sizes) + (2 if ref else 0))]
+        "",
+        head,
+        "|---|" + "--:|" * (len(sizes) + (2 if ref else 0)),
+    ]
     for key, row in results[0]["ops"].items():
         line = f"| {row['label']} |"
         for r in results:
@@ -182,12 +206,23 @@ def summary(info: dict, results: list[dict]) -> str:
                 line += " — | — |"
         out.append(line)
     rss = [max(r["ops"][k]["gitreg"]["rss_mb"] for k in ("list", "list_cached")) for r in results]
-    out.append("| peak RSS of `gitreg list` | " + " | ".join(f"{x:.0f} MB" for x in rss) + " |"
-               + (" | |" if ref else ""))
-    out += ["", "| gitreg, in process | " + " | ".join(sizes) + " | MLflow (SQLite) at the same sizes |",
-            "|---|" + "--:|" * len(sizes) + "---|"]
-    labels = {"resolve": "resolve NAME@production", "list_cold": "list all models (no cache)",
-              "list": "list all models (cached)", "check": "check one change"}
+    out.append(
+        "| peak RSS of `gitreg list` | "
+        + " | ".join(f"{x:.0f} MB" for x in rss)
+        + " |"
+        + (" | |" if ref else "")
+    )
+    out += [
+        "",
+        "| gitreg, in process | " + " | ".join(sizes) + " | MLflow (SQLite) at the same sizes |",
+        "|---|" + "--:|" * len(sizes) + "---|",
+    ]
+    labels = {
+        "resolve": "resolve NAME@production",
+        "list_cold": "list all models (no cache)",
+        "list": "list all models (cached)",
+        "check": "check one change",
+    }
     for key, label in labels.items():
         cells = []
         for r in results:

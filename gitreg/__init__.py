@@ -1,9 +1,9 @@
 """gitreg: a model registry that lives in your Git repository.
 
-    from gitreg import Registry
-    reg = Registry.open(".")
-    reg.register("churn", "card.yaml")
-    reg.which("churn", "production")
+from gitreg import Registry
+reg = Registry.open(".")
+reg.register("churn", "card.yaml")
+reg.which("churn", "production")
 """
 
 from __future__ import annotations

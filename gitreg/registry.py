@@ -42,7 +42,7 @@ use `gitreg register` and `gitreg promote`, and let the check judge changes.
 """
 ALLOWED_SIGNERS_HEADER = (
     "# Keys allowed to sign registrations, in git's allowed_signers format:\n"
-    "# PRINCIPAL namespaces=\"git\" ssh-ed25519 AAAA...\n"
+    '# PRINCIPAL namespaces="git" ssh-ed25519 AAAA...\n'
 )
 TAG_TRAILER = "gitreg-tag"
 _RETRIES = 16  # each lost race means another writer won: progress is certain
@@ -132,24 +132,38 @@ class Registry:
                     )
             return {"branch": self.branch, "commit": head, "created": False}
         ident = self.store.ident()
-        tree = self.store.write_tree(None, {
-            layout.POLICY_PATH: policy_text.encode(),
-            layout.ALLOWED_SIGNERS_PATH: ALLOWED_SIGNERS_HEADER.encode(),
-            "README.md": REGISTRY_README.encode(),
-            f"{layout.MODELS_DIR}/.gitkeep": b"",
-        })
+        tree = self.store.write_tree(
+            None,
+            {
+                layout.POLICY_PATH: policy_text.encode(),
+                layout.ALLOWED_SIGNERS_PATH: ALLOWED_SIGNERS_HEADER.encode(),
+                "README.md": REGISTRY_README.encode(),
+                f"{layout.MODELS_DIR}/.gitkeep": b"",
+            },
+        )
         commit = self.store.write_commit(
-            tree, [], f"Initialize the gitreg registry\n\n{TAG_TRAILER}-format: "
-            f"{layout.FORMAT_VERSION}\n", ident)
+            tree,
+            [],
+            f"Initialize the gitreg registry\n\n{TAG_TRAILER}-format: {layout.FORMAT_VERSION}\n",
+            ident,
+        )
         self.store.update_refs([(self.branch_ref, commit, None)], "gitreg: init")
         return {"branch": self.branch, "commit": commit, "created": True}
 
     # --- register ------------------------------------------------------------------
 
     def register(
-        self, name: str, narrative: dict | str | os.PathLike, *, version: str | None = None,
-        bump: str | None = None, rev: str = "HEAD", artifact: str | None = None,
-        metrics: str | None = None, sign: bool | None = None, image: str | None = None,
+        self,
+        name: str,
+        narrative: dict | str | os.PathLike,
+        *,
+        version: str | None = None,
+        bump: str | None = None,
+        rev: str = "HEAD",
+        artifact: str | None = None,
+        metrics: str | None = None,
+        sign: bool | None = None,
+        image: str | None = None,
         propose: bool = False,
     ) -> Registration:
         """Register NAME at source revision REV: write its card and create its tag, atomically.
@@ -165,8 +179,10 @@ class Registry:
         if version is not None:
             version = str(layout.Version.parse(version))
         if image is not None and not _is_image_digest(image):
-            raise UsageError(f"{image!r} is not a container image digest.",
-                             hint="Give IMAGE@sha256:<64 hex> or sha256:<64 hex>.")
+            raise UsageError(
+                f"{image!r} is not a container image digest.",
+                hint="Give IMAGE@sha256:<64 hex> or sha256:<64 hex>.",
+            )
         self.repair()  # finish a registration a crash interrupted before starting another
         head = self.require_head()
         source = self.store.resolve_commit(rev)
@@ -175,10 +191,13 @@ class Registry:
         view = RegistryView(self.store, self.store.commit_tree(head), head)
         policy = view.policy
         if policy.signing_required and sign is False:
-            raise RegistryRefusal("the policy requires signed registrations; --no-sign was given.",
-                                  hint="Drop --no-sign: the tag is signed with your git signing key.")
-        sign = bool(sign) or policy.signing_required or (
-            sign is None and self.store.config_bool("tag.gpgSign"))
+            raise RegistryRefusal(
+                "the policy requires signed registrations; --no-sign was given.",
+                hint="Drop --no-sign: the tag is signed with your git signing key.",
+            )
+        sign = (
+            bool(sign) or policy.signing_required or (sign is None and self.store.config_bool("tag.gpgSign"))
+        )
         ident = self.store.ident()
         if sign:  # no key: refuse now, before anything is written
             from gitreg.trust.signing import require_signing_key
@@ -186,8 +205,14 @@ class Registry:
             require_signing_key(self.store, ident, required_by_policy=policy.signing_required)
         version = self._next_version(view, name, version, bump)
         evidence = provenance.collect(
-            self.store, name, source, artifact=artifact, metrics_file=metrics, image=image,
-            ident=ident, require_dvc=policy.dvc_required,
+            self.store,
+            name,
+            source,
+            artifact=artifact,
+            metrics_file=metrics,
+            image=image,
+            ident=ident,
+            require_dvc=policy.dvc_required,
         )
         card = cards.build(name, version, narrative, evidence)
         cards.validate(card, source=f"the card of {layout.tag_name(name, version)}")
@@ -198,16 +223,18 @@ class Registry:
                 f"tag {tag} exists already, but the registry has no such version.",
                 hint=f"Register another version, or delete the stray tag: git tag -d {tag}",
             )
-        tag_id = self.store.make_tag(tag, source, cards.tag_message(name, version, digest),
-                                     sign=sign, ident=ident)
+        tag_id = self.store.make_tag(
+            tag, source, cards.tag_message(name, version, digest), sign=sign, ident=ident
+        )
         for _ in range(_RETRIES):
             try:
                 commit = self._commit_registration(head, name, version, card, tag, tag_id, ident)
                 if propose:
                     from gitreg.ops import promotion
 
-                    proposal = promotion.propose_registration(self, head, commit, name, version,
-                                                              tag_id).branch
+                    proposal = promotion.propose_registration(
+                        self, head, commit, name, version, tag_id
+                    ).branch
                     break
                 self.store.update_refs(
                     [(self.branch_ref, commit, head), (layout.tag_ref(name, version), tag_id, None)],
@@ -217,27 +244,36 @@ class Registry:
             except ConcurrentUpdate:
                 head = self.require_head()
                 view = RegistryView(self.store, self.store.commit_tree(head), head)
-                if view.has_version(name, version) or self.store.ref_target(
-                        layout.tag_ref(name, version)):
+                if view.has_version(name, version) or self.store.ref_target(layout.tag_ref(name, version)):
                     raise RegistryRefusal(
                         f"{tag} was registered by someone else while this ran.",
                         hint="Register the next version: drop --version or use --bump.",
                     ) from None
         else:
-            raise ConcurrentUpdate("the registry kept changing; gave up after several tries.",
-                                   hint="Nothing was written. Run the command again.")
-        return Registration(name, version, tag, tag_id, source, commit,
-                            layout.card_path(name, version), digest, sign, card,
-                            proposal if propose else None)
+            raise ConcurrentUpdate(
+                "the registry kept changing; gave up after several tries.",
+                hint="Nothing was written. Run the command again.",
+            )
+        return Registration(
+            name,
+            version,
+            tag,
+            tag_id,
+            source,
+            commit,
+            layout.card_path(name, version),
+            digest,
+            sign,
+            card,
+            proposal if propose else None,
+        )
 
-    def _next_version(self, view: RegistryView, name: str, version: str | None,
-                      bump: str | None) -> str:
+    def _next_version(self, view: RegistryView, name: str, version: str | None, bump: str | None) -> str:
         existing = view.versions(name) if view.has_model(name) else []
         if version is None:
             latest = layout.latest(existing)
             if latest is None:
-                return "1.0.0" if bump in (None, "major") else str(
-                    layout.Version(0, 0, 0).bump(bump))
+                return "1.0.0" if bump in (None, "major") else str(layout.Version(0, 0, 0).bump(bump))
             return str(layout.Version.parse(latest).bump(bump or "minor"))
         if version in existing:
             raise RegistryRefusal(
@@ -246,13 +282,13 @@ class Registry:
             )
         return version
 
-    def _commit_registration(self, head: str, name: str, version: str, card: dict, tag: str,
-                             tag_id: str, ident: Ident) -> str:
+    def _commit_registration(
+        self, head: str, name: str, version: str, card: dict, tag: str, tag_id: str, ident: Ident
+    ) -> str:
         view = RegistryView(self.store, self.store.commit_tree(head), head)
         changes: dict[str, bytes | None] = {
             layout.card_path(name, version): yamlio.dump(card).encode(),
-            layout.tag_record_path(name, version): yamlio.dump(
-                {"tag": tag, "object": tag_id}).encode(),
+            layout.tag_record_path(name, version): yamlio.dump({"tag": tag, "object": tag_id}).encode(),
         }
         if not view.has_model(name):
             changes[layout.model_path(name)] = yamlio.dump(_model_meta(name, card)).encode()
@@ -319,8 +355,9 @@ class Registry:
         versions = view.versions(name)
         served = {stage: vs[-1] for stage, vs in view.stages(name).items() if vs}
         owners = [o.get("name") for o in meta.get("owners") or [] if isinstance(o, dict)]
-        return ModelSummary(name, versions[-1] if versions else None, len(versions), served,
-                            owners, meta.get("description"))
+        return ModelSummary(
+            name, versions[-1] if versions else None, len(versions), served, owners, meta.get("description")
+        )
 
     def show(self, ref: str | layout.ModelRef) -> dict[str, Any]:
         """A model (NAME) or one version's card (NAME@VERSION, NAME@STAGE)."""
@@ -332,9 +369,14 @@ class Registry:
             return {
                 "name": ref.name,
                 "model": meta,
-                "versions": [{"version": v, "stages": view.stages_of(ref.name, v),
-                              "signed": self._signed_kind(ref.name, v)}
-                             for v in view.versions(ref.name)],
+                "versions": [
+                    {
+                        "version": v,
+                        "stages": view.stages_of(ref.name, v),
+                        "signed": self._signed_kind(ref.name, v),
+                    }
+                    for v in view.versions(ref.name)
+                ],
                 "stages": view.stages(ref.name),
             }
         version = view.resolve(ref)
@@ -363,8 +405,14 @@ class Registry:
 
         with signing.verifier_for(view) as verifier:
             return verification.verify_version(
-                self.store, view, verifier, view.policy, name, version,
-                self.store.ref_target(layout.tag_ref(name, version))).to_dict()
+                self.store,
+                view,
+                verifier,
+                view.policy,
+                name,
+                version,
+                self.store.ref_target(layout.tag_ref(name, version)),
+            ).to_dict()
 
     def card(self, ref: str | layout.ModelRef) -> dict:
         ref = layout.ModelRef.parse(ref) if isinstance(ref, str) else ref
@@ -446,8 +494,13 @@ class Registry:
 
         return signing.list_signers(self.view())
 
-    def add_signer(self, *, ssh_key: str | os.PathLike | None = None, principal: str | None = None,
-                   gpg: str | None = None) -> dict:
+    def add_signer(
+        self,
+        *,
+        ssh_key: str | os.PathLike | None = None,
+        principal: str | None = None,
+        gpg: str | None = None,
+    ) -> dict:
         """Allow an SSH key (as PRINCIPAL) or a GPG key to sign: one commit on the registry branch."""
         from gitreg.trust import signing
 
@@ -457,8 +510,13 @@ class Registry:
             return signing.add_ssh(self, ssh_key, principal or "")
         return signing.add_gpg(self, gpg or "")
 
-    def revoke_signer(self, *, ssh_key: str | os.PathLike | None = None,
-                      principal: str | None = None, gpg: str | None = None) -> dict:
+    def revoke_signer(
+        self,
+        *,
+        ssh_key: str | os.PathLike | None = None,
+        principal: str | None = None,
+        gpg: str | None = None,
+    ) -> dict:
         from gitreg.trust import signing
 
         return signing.revoke(self, ssh_key=ssh_key, principal=principal, gpg=gpg)
@@ -478,8 +536,9 @@ class Registry:
 
         return promotion.merge(self, proposal, push=push, ff=ff)
 
-    def check(self, base: str | None = None, head: str | None = None,
-              options: dict | None = None) -> check.Report:
+    def check(
+        self, base: str | None = None, head: str | None = None, options: dict | None = None
+    ) -> check.Report:
         """Judge HEAD (default: the registry branch) against BASE (default: HEAD's first parent)
         by BASE's policy. Revisions are anything git resolves, or an all-zero id for "nothing"."""
         from gitreg.check import engine as check

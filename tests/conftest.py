@@ -35,20 +35,28 @@ considerations:
 
 def pytest_configure(config):
     home = Path(tempfile.mkdtemp(prefix="gitreg-test-home-"))
-    os.environ.update({
-        "HOME": str(home),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"),
-        "GIT_AUTHOR_NAME": "Test Author",
-        "GIT_AUTHOR_EMAIL": "author@example.com",
-        "GIT_COMMITTER_NAME": "Test Author",
-        "GIT_COMMITTER_EMAIL": "author@example.com",
-        "DVC_SITE_CACHE_DIR": str(home / "dvc-site-cache"),
-        "DVC_NO_ANALYTICS": "1",
-        "GIT_TERMINAL_PROMPT": "0",
-    })
-    for var in ("GIT_DIR", "GIT_WORK_TREE", "GNUPGHOME", "SSH_AUTH_SOCK", "GITHUB_STEP_SUMMARY",
-                "GITHUB_TOKEN"):
+    os.environ.update(
+        {
+            "HOME": str(home),
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"),
+            "GIT_AUTHOR_NAME": "Test Author",
+            "GIT_AUTHOR_EMAIL": "author@example.com",
+            "GIT_COMMITTER_NAME": "Test Author",
+            "GIT_COMMITTER_EMAIL": "author@example.com",
+            "DVC_SITE_CACHE_DIR": str(home / "dvc-site-cache"),
+            "DVC_NO_ANALYTICS": "1",
+            "GIT_TERMINAL_PROMPT": "0",
+        }
+    )
+    for var in (
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GNUPGHOME",
+        "SSH_AUTH_SOCK",
+        "GITHUB_STEP_SUMMARY",
+        "GITHUB_TOKEN",
+    ):
         os.environ.pop(var, None)
     (home / ".gitconfig").write_text(
         "[user]\n\tname = Test Author\n\temail = author@example.com\n"
@@ -63,12 +71,18 @@ def git(cwd, *args: str, check: bool = True) -> str:
     return proc.stdout.strip()
 
 
-def gitreg(cwd, *args: str, input: str | None = None, env: dict | None = None,
-           timeout: float = 120) -> subprocess.CompletedProcess:
+def gitreg(
+    cwd, *args: str, input: str | None = None, env: dict | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
     """The real CLI in a real process, as a user runs it."""
     return subprocess.run(
-        [sys.executable, "-m", "gitreg", *args], cwd=cwd, capture_output=True, text=True,
-        input=input, env={**os.environ, **(env or {})}, timeout=timeout,
+        [sys.executable, "-m", "gitreg", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        input=input,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
     )
 
 
@@ -80,7 +94,8 @@ def snapshot(repo) -> dict:
         "symbolic": git(repo, "symbolic-ref", "-q", "HEAD", check=False),
         "status": git(repo, "status", "--porcelain=v2", "--untracked-files=all"),
         "index": (Path(repo) / ".git" / "index").read_bytes()
-        if (Path(repo) / ".git" / "index").exists() else b"",
+        if (Path(repo) / ".git" / "index").exists()
+        else b"",
         "worktrees": git(repo, "worktree", "list", "--porcelain"),
     }
 

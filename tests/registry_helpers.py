@@ -56,8 +56,7 @@ def make_project(root: Path, policy: str = POLICY) -> Registry:
     return reg
 
 
-def train(reg: Registry, name: str, metrics: dict, *, card: str = CARD, version: str | None = None,
-          **kwargs):
+def train(reg: Registry, name: str, metrics: dict, *, card: str = CARD, version: str | None = None, **kwargs):
     """Commit a model trained with METRICS and register it; returns the Registration."""
     root = reg.store.workdir
     assert root is not None
@@ -68,16 +67,22 @@ def train(reg: Registry, name: str, metrics: dict, *, card: str = CARD, version:
     git(root, "commit", "-qm", f"train {name} {metrics}")
     card_file = root.parent / f"{root.name}-{name}-card.yaml"
     card_file.write_text(card)
-    return reg.register(name, card_file, version=version, artifact=f"{name}.bin",
-                        metrics=f"{name}-metrics.json", **kwargs)
+    return reg.register(
+        name, card_file, version=version, artifact=f"{name}.bin", metrics=f"{name}-metrics.json", **kwargs
+    )
 
 
 GOOD = {"accuracy": 0.94, "fairness": {"demographic_parity_gap": 0.03}}
 WEAK = {"accuracy": 0.80, "fairness": {"demographic_parity_gap": 0.03}}
 
 
-def commit(reg: Registry, changes: dict[str, bytes | str | dict | None], *,
-           parent: str | None = None, message: str = "hand-made change") -> str:
+def commit(
+    reg: Registry,
+    changes: dict[str, bytes | str | dict | None],
+    *,
+    parent: str | None = None,
+    message: str = "hand-made change",
+) -> str:
     """A commit on top of PARENT (default: the registry head) changing files; no ref moves."""
     parent = parent or reg.require_head()
     data: dict[str, bytes | None] = {}

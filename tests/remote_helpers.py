@@ -47,16 +47,24 @@ def copy_team(template: Path, dest: Path) -> tuple[Path, Path]:
 
 def git_push(repo: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     """`git push origin ARGS` as a user runs it (PATH without gitreg: the hook must cope)."""
-    return subprocess.run(["git", "push", "origin", *args], cwd=repo, capture_output=True, text=True,
-                          env={**os.environ, "PATH": path_without_gitreg(), **(env or {})})
+    return subprocess.run(
+        ["git", "push", "origin", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": path_without_gitreg(), **(env or {})},
+    )
 
 
 def path_without_gitreg() -> str:
     """PATH minus the directory of this Python's scripts: the installed shim must find gitreg
     through the interpreter baked in at install time."""
     scripts = os.path.dirname(sys.executable)
-    return os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep)
-                           if p and os.path.abspath(p) != os.path.abspath(scripts))
+    return os.pathsep.join(
+        p
+        for p in os.environ.get("PATH", "").split(os.pathsep)
+        if p and os.path.abspath(p) != os.path.abspath(scripts)
+    )
 
 
 def remote_refs(remote: Path) -> str:

@@ -51,16 +51,27 @@ def _run(*cmd: str, env: dict | None = None) -> str:
 
 def _gen_gpg(home: Path, uid: str) -> str:
     env = {"GNUPGHOME": str(home)}
-    _run("gpg", "--batch", "--passphrase", "", "--quick-gen-key", uid, "future-default", "default",
-         "never", env=env)
+    _run(
+        "gpg",
+        "--batch",
+        "--passphrase",
+        "",
+        "--quick-gen-key",
+        uid,
+        "future-default",
+        "default",
+        "never",
+        env=env,
+    )
     out = _run("gpg", "--batch", "--with-colons", "--list-secret-keys", uid, env=env)
     return next(line.split(":")[9] for line in out.splitlines() if line.startswith("fpr:"))
 
 
 def stop_agent(home: Path) -> None:
     """Stop the gpg-agent this GNUPGHOME started (only that one)."""
-    subprocess.run(["gpgconf", "--kill", "gpg-agent"], env={**os.environ, "GNUPGHOME": str(home)},
-                   capture_output=True)
+    subprocess.run(
+        ["gpgconf", "--kill", "gpg-agent"], env={**os.environ, "GNUPGHOME": str(home)}, capture_output=True
+    )
 
 
 @pytest.fixture(scope="session")
@@ -116,8 +127,18 @@ def ok(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
 
 
 def register(repo: Path, card: Path, *args: str) -> subprocess.CompletedProcess:
-    return gitreg(repo, "register", "plain", "--card", str(card), "--artifact", "model.bin",
-                  "--metrics", "metrics.json", *args)
+    return gitreg(
+        repo,
+        "register",
+        "plain",
+        "--card",
+        str(card),
+        "--artifact",
+        "model.bin",
+        "--metrics",
+        "metrics.json",
+        *args,
+    )
 
 
 def branch(repo: Path) -> str:
@@ -129,14 +150,22 @@ def tag_id(repo: Path, tag: str) -> str:
 
 
 def raw_tag(repo: Path, oid: str) -> bytes:
-    return subprocess.run(["git", "cat-file", "tag", oid], cwd=repo, capture_output=True,
-                          check=True).stdout
+    return subprocess.run(["git", "cat-file", "tag", oid], cwd=repo, capture_output=True, check=True).stdout
 
 
 def write_tag(repo: Path, raw: bytes) -> str:
     """Write a (possibly forged) tag object as-is and return its id."""
-    return subprocess.run(["git", "hash-object", "-t", "tag", "-w", "--stdin", "--literally"],
-                          cwd=repo, input=raw, capture_output=True, check=True).stdout.decode().strip()
+    return (
+        subprocess.run(
+            ["git", "hash-object", "-t", "tag", "-w", "--stdin", "--literally"],
+            cwd=repo,
+            input=raw,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .strip()
+    )
 
 
 def forge_record(repo: Path, parent: str, like: str, name: str, version: str, tag: str) -> str:

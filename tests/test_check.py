@@ -36,13 +36,23 @@ def only(report, rule):
 
 # --- a valid change ------------------------------------------------------------------------
 
+
 def test_a_registration_passes_every_rule(reg):
     before = reg.require_head()
     train(reg, "fraud", GOOD)
     report = judge(reg, reg.require_head(), before)
     assert report.ok, report.findings
-    assert {"schema", "immutable", "binding", "transition", "gate", "validator",
-            "policy-alone", "capacity", "registered"} <= set(report.rules)
+    assert {
+        "schema",
+        "immutable",
+        "binding",
+        "transition",
+        "gate",
+        "validator",
+        "policy-alone",
+        "capacity",
+        "registered",
+    } <= set(report.rules)
 
 
 def test_check_of_the_whole_registry_from_nothing_passes(reg):
@@ -51,18 +61,22 @@ def test_check_of_the_whole_registry_from_nothing_passes(reg):
 
 # --- schema ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("path, content, says", [
-    ("models/churn/versions/2.0.0.yaml", "name: [unclosed", "models/churn/versions/2.0.0.yaml"),
-    ("models/churn/versions/2.0.0.yaml", "a: &x 1\nb: *x\n", "anchors"),
-    ("models/churn/versions/2.0.0.yaml", "name: churn\nname: churn\n", "duplicate key"),
-    ("models/churn/versions/2.0.0.yaml", "- a list\n", "mapping"),
-    ("models/churn/versions/2.0.0.yaml", "name: churn\nversion: 2.0.0\n", "overview"),
-    ("models/churn/versions/2.0.0.tag", "tag: churn@v9.9.9\nobject: 123\n", "40-hex"),
-    ("models/churn/stages.yaml", "staging: 1.0.0\n", "list of versions"),
-    ("models/churn/stages.yaml", "staging: [1.0]\n", "not a version"),
-    ("models/churn/stages.yaml", "staging: [1.0.0, 1.0.0]\n", "twice"),
-    ("models/churn/stages.yaml", "[staging]\n", "mapping"),
-])
+
+@pytest.mark.parametrize(
+    "path, content, says",
+    [
+        ("models/churn/versions/2.0.0.yaml", "name: [unclosed", "models/churn/versions/2.0.0.yaml"),
+        ("models/churn/versions/2.0.0.yaml", "a: &x 1\nb: *x\n", "anchors"),
+        ("models/churn/versions/2.0.0.yaml", "name: churn\nname: churn\n", "duplicate key"),
+        ("models/churn/versions/2.0.0.yaml", "- a list\n", "mapping"),
+        ("models/churn/versions/2.0.0.yaml", "name: churn\nversion: 2.0.0\n", "overview"),
+        ("models/churn/versions/2.0.0.tag", "tag: churn@v9.9.9\nobject: 123\n", "40-hex"),
+        ("models/churn/stages.yaml", "staging: 1.0.0\n", "list of versions"),
+        ("models/churn/stages.yaml", "staging: [1.0]\n", "not a version"),
+        ("models/churn/stages.yaml", "staging: [1.0.0, 1.0.0]\n", "twice"),
+        ("models/churn/stages.yaml", "[staging]\n", "mapping"),
+    ],
+)
 def test_a_broken_file_is_a_schema_finding_not_a_crash(reg, path, content, says):
     report = judge(reg, commit(reg, {path: content}))
     found = [f for f in only(report, "schema") if f.file == path]
@@ -77,8 +91,7 @@ def test_a_card_whose_name_does_not_match_its_path_fails(reg):
 
 
 def test_a_new_model_yaml_of_the_wrong_shape_fails(reg):
-    report = judge(reg, commit(reg, {"models/other/model.yaml": {"name": "churn",
-                                                                   "owners": "nobody"}}))
+    report = judge(reg, commit(reg, {"models/other/model.yaml": {"name": "churn", "owners": "nobody"}}))
     messages = " ".join(f.message for f in only(report, "schema"))
     assert "owners" in messages and "model 'other'" in messages
 
@@ -100,8 +113,11 @@ def test_a_valid_policy_change_alone_passes(reg):
 
 # --- layout ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("path", ["notes.txt", "models/churn/extra.yaml",
-                                  "models/churn/versions/v1.0.0.yaml", "models/Bad/model.yaml"])
+
+@pytest.mark.parametrize(
+    "path",
+    ["notes.txt", "models/churn/extra.yaml", "models/churn/versions/v1.0.0.yaml", "models/Bad/model.yaml"],
+)
 def test_files_outside_the_layout_fail(reg, path):
     report = judge(reg, commit(reg, {path: "x: 1\n"}))
     assert [f.file for f in only(report, "layout")] == [path]
@@ -115,6 +131,7 @@ def test_a_model_without_model_yaml_fails(reg):
 
 # --- immutability ----------------------------------------------------------------------------
 
+
 def test_editing_a_merged_card_fails(reg):
     card = reg.view().card("churn", "1.0.0")
     card["overview"] = "Better words, same version."
@@ -124,8 +141,9 @@ def test_editing_a_merged_card_fails(reg):
     assert "register a new version" in found[0].fix
 
 
-@pytest.mark.parametrize("path", ["models/churn/versions/1.0.0.yaml",
-                                  "models/churn/versions/1.0.0.tag", "models/churn/model.yaml"])
+@pytest.mark.parametrize(
+    "path", ["models/churn/versions/1.0.0.yaml", "models/churn/versions/1.0.0.tag", "models/churn/model.yaml"]
+)
 def test_deleting_or_editing_merged_files_fails(reg, path):
     deleted = judge(reg, commit(reg, {path: None}))
     assert [f.file for f in only(deleted, "immutable")] == [path]
@@ -134,6 +152,7 @@ def test_deleting_or_editing_merged_files_fails(reg, path):
 
 
 # --- binding ---------------------------------------------------------------------------------
+
 
 def _card_and_record(reg, name, version):
     view = reg.view()
@@ -160,18 +179,25 @@ def test_a_tag_on_another_commit_or_with_another_digest_fails(reg):
     card = reg.view().card("churn", "1.1.0")
     other_commit = reg.view().card("churn", "1.0.0")["provenance"]["source"]["commit"]
     ident = reg.store.ident()
-    wrong_place = reg.store.make_tag("churn@v1.1.0", other_commit,
-                                     tag_message("churn", "1.1.0", yamlio.digest(card)),
-                                     sign=False, ident=ident)
+    wrong_place = reg.store.make_tag(
+        "churn@v1.1.0",
+        other_commit,
+        tag_message("churn", "1.1.0", yamlio.digest(card)),
+        sign=False,
+        ident=ident,
+    )
     report = judge(reg, reg.require_head(), base, refs={layout.tag_ref("churn", "1.1.0"): wrong_place})
     messages = [f.message for f in only(report, "binding")]
     assert any("source commit is" in m for m in messages)
     assert any("recorded" in m for m in messages)  # and it is not the tag object registered
     wrong_digest = reg.store.make_tag(
-        "churn@v1.1.0", card["provenance"]["source"]["commit"],
-        tag_message("churn", "1.1.0", "0" * 64), sign=False, ident=ident)
-    report = judge(reg, reg.require_head(), base,
-                   refs={layout.tag_ref("churn", "1.1.0"): wrong_digest})
+        "churn@v1.1.0",
+        card["provenance"]["source"]["commit"],
+        tag_message("churn", "1.1.0", "0" * 64),
+        sign=False,
+        ident=ident,
+    )
+    report = judge(reg, reg.require_head(), base, refs={layout.tag_ref("churn", "1.1.0"): wrong_digest})
     assert any("not the one that was tagged" in f.message for f in only(report, "binding"))
 
 
@@ -190,6 +216,7 @@ def test_a_tag_record_without_a_card_fails(reg):
 
 
 # --- stages: transition, registered, capacity --------------------------------------------------
+
 
 def test_entering_production_without_staging_fails(reg):
     report = judge(reg, set_stages(reg, "churn", {"production": ["1.0.0"]}))
@@ -231,6 +258,7 @@ def test_a_second_production_version_beyond_capacity_fails(reg):
 
 # --- gates and the stage's card ----------------------------------------------------------------
 
+
 def _in_staging(reg):
     advance(reg, set_stages(reg, "churn", {"staging": ["1.0.0", "1.1.0"]}))
 
@@ -266,13 +294,13 @@ def test_a_missing_gated_metric_fails(tmp_path):
 
 def test_passing_gates_pass(reg):
     _in_staging(reg)
-    assert judge(reg, set_stages(reg, "churn", {"staging": ["1.1.0"],
-                                                "production": ["1.0.0"]})).ok
+    assert judge(reg, set_stages(reg, "churn", {"staging": ["1.1.0"], "production": ["1.0.0"]})).ok
 
 
 def test_a_gate_on_a_dataset_slice(tmp_path):
-    policy = POLICY.replace("- {metric: accuracy, min: 0.9}",
-                            "- {metric: accuracy, min: 0.9, dataset: holdout}")
+    policy = POLICY.replace(
+        "- {metric: accuracy, min: 0.9}", "- {metric: accuracy, min: 0.9, dataset: holdout}"
+    )
     reg = make_project(tmp_path / "p", policy)
     train(reg, "churn", GOOD)
     advance(reg, set_stages(reg, "churn", {"staging": ["1.0.0"]}))
@@ -293,17 +321,28 @@ def test_a_thin_card_cannot_enter_a_production_card_stage(tmp_path):
 
 # --- policy changes land alone ---------------------------------------------------------------
 
+
 def test_a_policy_change_with_anything_else_fails(reg):
-    head = commit(reg, {"registry.yaml": POLICY.replace("min: 0.9", "min: 0.85"),
-                        layout.stages_path("churn"): {"staging": ["1.0.0"]}})
+    head = commit(
+        reg,
+        {
+            "registry.yaml": POLICY.replace("min: 0.9", "min: 0.85"),
+            layout.stages_path("churn"): {"staging": ["1.0.0"]},
+        },
+    )
     found = only(judge(reg, head), "policy-alone")
     assert len(found) == 1 and found[0].file == "registry.yaml"
     assert "models/churn/stages.yaml" in found[0].message
 
 
 def test_a_signers_change_with_anything_else_fails(reg):
-    head = commit(reg, {"signers/allowed_signers": "a@example.com ssh-ed25519 AAAA\n",
-                        layout.stages_path("churn"): {"staging": ["1.0.0"]}})
+    head = commit(
+        reg,
+        {
+            "signers/allowed_signers": "a@example.com ssh-ed25519 AAAA\n",
+            layout.stages_path("churn"): {"staging": ["1.0.0"]},
+        },
+    )
     assert [f.file for f in only(judge(reg, head), "policy-alone")] == ["signers/allowed_signers"]
 
 
@@ -311,9 +350,13 @@ def test_lowering_a_gate_and_promoting_in_one_change_fails_by_the_base_gate(reg)
     """Acceptance 2: the change lowers the threshold that the promoted version only passes when
     lowered; the check judges by the base's gate and names it."""
     _in_staging(reg)
-    head = commit(reg, {"registry.yaml": POLICY.replace("min: 0.9", "min: 0.75"),
-                        layout.stages_path("churn"): {"staging": ["1.0.0"],
-                                                      "production": ["1.1.0"]}})
+    head = commit(
+        reg,
+        {
+            "registry.yaml": POLICY.replace("min: 0.9", "min: 0.75"),
+            layout.stages_path("churn"): {"staging": ["1.0.0"], "production": ["1.1.0"]},
+        },
+    )
     report = judge(reg, head)
     assert not report.ok
     gate = only(report, "gate")
@@ -322,5 +365,4 @@ def test_lowering_a_gate_and_promoting_in_one_change_fails_by_the_base_gate(reg)
     assert only(report, "policy-alone")
     # Landed alone first, the lowered gate then lets the same promotion through.
     advance(reg, commit(reg, {"registry.yaml": POLICY.replace("min: 0.9", "min: 0.75")}))
-    assert judge(reg, set_stages(reg, "churn", {"staging": ["1.0.0"],
-                                                "production": ["1.1.0"]})).ok
+    assert judge(reg, set_stages(reg, "churn", {"staging": ["1.0.0"], "production": ["1.1.0"]})).ok

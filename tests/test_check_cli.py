@@ -22,11 +22,14 @@ def failing(tmp_path):
     base = reg.require_head()
     card = reg.view().card("churn", "1.0.0")
     card["overview"] = "edited, with a comma: and a colon"
-    head = commit(reg, {
-        layout.card_path("churn", "1.0.0"): card,
-        layout.stages_path("churn"): {"production": ["1.1.0"]},
-        "registry.yaml": POLICY.replace("min: 0.9", "min: 0.5"),
-    })
+    head = commit(
+        reg,
+        {
+            layout.card_path("churn", "1.0.0"): card,
+            layout.stages_path("churn"): {"production": ["1.1.0"]},
+            "registry.yaml": POLICY.replace("min: 0.9", "min: 0.5"),
+        },
+    )
     return reg.store.workdir, base, head
 
 
@@ -56,12 +59,22 @@ def test_github_format_writes_annotations_and_the_step_summary(failing, tmp_path
     root, base, head = failing
     summary = tmp_path / "summary.md"
     summary.write_text("# earlier step\n")
-    proc = gitreg(root, "check", "--base", base, "--head", head, "--format", "github",
-                  env={"GITHUB_STEP_SUMMARY": str(summary)})
+    proc = gitreg(
+        root,
+        "check",
+        "--base",
+        base,
+        "--head",
+        head,
+        "--format",
+        "github",
+        env={"GITHUB_STEP_SUMMARY": str(summary)},
+    )
     assert proc.returncode == 1, proc.stderr
     lines = proc.stdout.splitlines()
-    found = json.loads(gitreg(root, "check", "--base", base, "--head", head,
-                              "--format", "json").stdout)["findings"]
+    found = json.loads(gitreg(root, "check", "--base", base, "--head", head, "--format", "json").stdout)[
+        "findings"
+    ]
     assert len(lines) == len(found)
     for line, f in zip(lines, found, strict=True):
         assert line.startswith(f"::error file={f['file']},title={f['rule']}::")
@@ -76,8 +89,9 @@ def test_github_format_writes_annotations_and_the_step_summary(failing, tmp_path
 def test_github_format_on_a_passing_change(failing, tmp_path):
     root, base, _ = failing
     summary = tmp_path / "summary.md"
-    proc = gitreg(root, "check", "--head", base, "--format", "github",
-                  env={"GITHUB_STEP_SUMMARY": str(summary)})
+    proc = gitreg(
+        root, "check", "--head", base, "--format", "github", env={"GITHUB_STEP_SUMMARY": str(summary)}
+    )
     assert proc.returncode == 0, proc.stdout
     assert proc.stdout.startswith("::notice") and "Passed" in summary.read_text()
 
@@ -90,10 +104,13 @@ def test_default_check_judges_the_registry_head_against_its_first_parent(failing
     assert f"check {parent[:10]}..{base[:10]}" in proc.stdout
 
 
-@pytest.mark.parametrize("args, says", [
-    (["--base", "no-such-ref"], "does not resolve"),
-    (["--format", "xml"], "not one of"),
-])
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--base", "no-such-ref"], "does not resolve"),
+        (["--format", "xml"], "not one of"),
+    ],
+)
 def test_usage_errors_exit_2(failing, args, says):
     root, _, _ = failing
     proc = gitreg(root, "check", *args)
@@ -101,6 +118,7 @@ def test_usage_errors_exit_2(failing, args, says):
 
 
 # --- acceptance 5: the cost follows the change, not the registry ------------------------------
+
 
 def _grow(reg, models: int) -> None:
     """Add MODELS copies of churn's subtree (other names) in one commit: a big registry, fast."""
@@ -134,6 +152,6 @@ def test_a_one_model_check_reads_only_that_model(tmp_path):
     assert large, "the check reads the files it judges"
     others = [p for p in large if p.startswith("models/") and not p.startswith("models/churn/")]
     assert others == []
-    assert set(large) <= {"registry.yaml", "models/churn/stages.yaml",
-                          "models/churn/versions/1.0.0.yaml"} | {
-        p for p in large if p.startswith("signers/")}
+    assert set(large) <= {"registry.yaml", "models/churn/stages.yaml", "models/churn/versions/1.0.0.yaml"} | {
+        p for p in large if p.startswith("signers/")
+    }

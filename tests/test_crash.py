@@ -25,8 +25,14 @@ RUNS = 30
 
 
 def _state(repo: Path, version: str) -> tuple[bool, str | None, str | None]:
-    card = subprocess.run(["git", "cat-file", "-e", f"gitreg:models/churn/versions/{version}.yaml"],
-                          cwd=repo, capture_output=True).returncode == 0
+    card = (
+        subprocess.run(
+            ["git", "cat-file", "-e", f"gitreg:models/churn/versions/{version}.yaml"],
+            cwd=repo,
+            capture_output=True,
+        ).returncode
+        == 0
+    )
     tag = git(repo, "rev-parse", "--verify", "-q", f"refs/tags/churn@v{version}", check=False) or None
     record = None
     if card:
@@ -48,9 +54,21 @@ def test_sigkill_never_leaves_a_tag_without_its_card(registry_repo, card_file):
     for i in range(RUNS):
         version = f"1.0.{i}"
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gitreg", "register", "churn", "--card", str(card_file),
-             "--version", version],
-            cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "gitreg",
+                "register",
+                "churn",
+                "--card",
+                str(card_file),
+                "--version",
+                version,
+            ],
+            cwd=repo,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=rng.uniform(0.05, 1.1) * duration)  # the random kill point

@@ -17,8 +17,9 @@ def test_demo_builds_trains_and_registers_two_versions(tmp_path):
     tags = git(project, "tag", "--list", "churn@v*").split()
     assert tags == ["churn@v1.0.0", "churn@v1.1.0"]
     # Two real trainings: different commits, different model bytes, better v2.
-    cards = [json.loads(gitreg(project, "show", f"churn@{v}", "--json").stdout)["card"]
-             for v in ("1.0.0", "1.1.0")]
+    cards = [
+        json.loads(gitreg(project, "show", f"churn@{v}", "--json").stdout)["card"] for v in ("1.0.0", "1.1.0")
+    ]
     assert cards[0]["provenance"]["source"]["commit"] != cards[1]["provenance"]["source"]["commit"]
     assert cards[0]["provenance"]["artifact"]["md5"] != cards[1]["provenance"]["artifact"]["md5"]
     acc = [{m["type"]: m["value"] for m in c["evaluation"][0]["metrics"]}["accuracy"] for c in cards]

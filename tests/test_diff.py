@@ -66,8 +66,10 @@ def test_diff_json_against_lock_params_and_metrics(project):
     changed = [k for (_, k), row in prows.items() if row["status"] == "changed"]
     assert changed == ["train.features"]
 
-    deps = {rev: {d["path"]: d["md5"] for st in ("prepare", "train") for d in locks[rev][st]["deps"]}
-            for rev in (a, b)}
+    deps = {
+        rev: {d["path"]: d["md5"] for st in ("prepare", "train") for d in locks[rev][st]["deps"]}
+        for rev in (a, b)
+    }
     drows = {d["path"]: d for d in got["data"]}
     assert set(drows) == {"data/raw.csv", "data/prepared"}
     for path, row in drows.items():

@@ -49,8 +49,10 @@ def test_events_through_a_merge_commit_are_the_merged_change(tmp_path):
     result = reg.merge(two.branch)
     assert not result.fast_forward
     found = reg.events(before, "gitreg")
-    assert kinds(found) == [("promoted", "churn", "1.0.0", None, "staging"),
-                            ("promoted", "fraud", "1.0.0", None, "staging")]
+    assert kinds(found) == [
+        ("promoted", "churn", "1.0.0", None, "staging"),
+        ("promoted", "fraud", "1.0.0", None, "staging"),
+    ]
     assert found[-1].commit == result.commit  # the merge commit is the approved change
 
 
@@ -64,9 +66,10 @@ def test_events_cli(tmp_path):
     assert proc.returncode == 0, proc.stderr
     got = json.loads(proc.stdout)
     assert [(e["kind"], e["model"], e["version"], e["from_stage"], e["to_stage"]) for e in got] == [
-        ("registered", "churn", "1.0.0", None, None), ("promoted", "churn", "1.0.0", None, "staging")]
+        ("registered", "churn", "1.0.0", None, None),
+        ("promoted", "churn", "1.0.0", None, "staging"),
+    ]
     for e in got:
         assert e["commit"] and e["author"] == "Test Author" and e["time"]
     text = gitreg(root, "events", start, "gitreg")
     assert "promoted     churn@1.0.0 - -> staging" in text.stdout
-

@@ -37,8 +37,9 @@ def test_the_example_policy_works_as_written(dvc_project, card_file, tmp_path):
     assert gitreg(project, "register", "churn", "--card", str(card_file)).returncode == 0
     train(project, "v2", features=demo_project.V2_FEATURES)
     assert gitreg(project, "register", "churn", "--card", str(card_file)).returncode == 0
-    policy_change(project, {"checks/bias.py": BIAS.replace("LIMIT = 0.05", "LIMIT = 0.055")},
-                  "Add bias check")
+    policy_change(
+        project, {"checks/bias.py": BIAS.replace("LIMIT = 0.05", "LIMIT = 0.055")}, "Add bias check"
+    )
     for version in ("1.0.0", "1.1.0"):
         proc = gitreg(project, "promote", f"churn@{version}", "staging")
         assert proc.returncode == 0, proc.stderr
@@ -54,10 +55,14 @@ def test_the_example_policy_works_as_written(dvc_project, card_file, tmp_path):
     assert "[transition]" not in proc.stderr and "[stage-card]" not in proc.stderr
 
     # The team decides 0.06 is acceptable: a policy change of its own, then the promotion.
-    policy_change(project, {
-        "registry.yaml": EXAMPLE_POLICY.replace("max: 0.05", "max: 0.06"),
-        "checks/bias.py": BIAS.replace("LIMIT = 0.05", "LIMIT = 0.06"),
-    }, "Accept a parity gap up to 0.06")
+    policy_change(
+        project,
+        {
+            "registry.yaml": EXAMPLE_POLICY.replace("max: 0.05", "max: 0.06"),
+            "checks/bias.py": BIAS.replace("LIMIT = 0.05", "LIMIT = 0.06"),
+        },
+        "Accept a parity gap up to 0.06",
+    )
     proc = gitreg(project, "promote", "churn@1.1.0", "production")
     assert proc.returncode == 0, proc.stderr
     assert gitreg(project, "merge", "gitreg-promote/churn/v1.1.0/production").returncode == 0

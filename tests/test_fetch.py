@@ -54,8 +54,7 @@ def test_fetch_a_version_from_the_cache_and_from_the_remote(reg, tmp_path):
 def test_fetch_a_stage_reference(reg, tmp_path):
     advance(reg, set_stages(reg, "churn", {"production": ["1.0.0"]}))
     art = reg.card("churn@1.0.0")["provenance"]["artifact"]
-    proc = gitreg(reg.store.workdir, "fetch", "churn@production", "-o", str(tmp_path / "prod.json"),
-                  "--json")
+    proc = gitreg(reg.store.workdir, "fetch", "churn@production", "-o", str(tmp_path / "prod.json"), "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["version"] == "1.0.0"
     assert md5(tmp_path / "prod.json") == art["md5"]
@@ -68,8 +67,9 @@ def test_fetch_a_directory_out_file_by_file(reg, card_file, tmp_path):
     cache, _ = stores(reg)
     listing = json.loads(pipeline.cache_file(cache, art["md5"]).read_text())
     assert sorted(p.name for p in got.iterdir()) == sorted(e["relpath"] for e in listing)
-    assert {e["relpath"]: md5(got / e["relpath"]) for e in listing} == \
-        {e["relpath"]: e["md5"] for e in listing}
+    assert {e["relpath"]: md5(got / e["relpath"]) for e in listing} == {
+        e["relpath"]: e["md5"] for e in listing
+    }
 
 
 def test_damaged_or_missing_bytes_write_nothing(reg, tmp_path):

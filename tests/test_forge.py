@@ -97,8 +97,12 @@ class _Recorder(BaseHTTPRequestHandler):
     def _record(self) -> dict:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        entry = {"method": self.command, "path": self.path, "headers": dict(self.headers.items()),
-                 "json": json.loads(body) if body else None}
+        entry = {
+            "method": self.command,
+            "path": self.path,
+            "headers": dict(self.headers.items()),
+            "json": json.loads(body) if body else None,
+        }
         self.server.requests.append(entry)
         return entry
 
@@ -140,8 +144,12 @@ def github(_template, tmp_path) -> tuple[Path, Path]:
 
 
 def github_env(api) -> dict:
-    return {"GITHUB_TOKEN": "test-token", "GITREG_GITHUB_API": f"http://127.0.0.1:{api.server_port}",
-            "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"}
+    return {
+        "GITHUB_TOKEN": "test-token",
+        "GITREG_GITHUB_API": f"http://127.0.0.1:{api.server_port}",
+        "NO_PROXY": "127.0.0.1",
+        "no_proxy": "127.0.0.1",
+    }
 
 
 def test_open_on_github_posts_a_pull_request(github, api):
@@ -165,8 +173,13 @@ def test_open_on_github_posts_a_pull_request(github, api):
 
 def test_open_on_github_reuses_an_open_pull_request(github, api):
     work, _ = github
-    api.answer = (422, {"message": "Validation Failed",
-                        "errors": [{"message": f"A pull request already exists for acme:{BRANCH}."}]})
+    api.answer = (
+        422,
+        {
+            "message": "Validation Failed",
+            "errors": [{"message": f"A pull request already exists for acme:{BRANCH}."}],
+        },
+    )
     proc = gitreg(work, "promote", "churn@1.1.0", "production", "--open", env=github_env(api))
     assert proc.returncode == 0, proc.stderr
     assert "Pull request exists already: https://github.com/acme/models/pull/5" in proc.stdout
@@ -205,16 +218,19 @@ def test_open_on_an_unknown_forge_says_what_to_do(_template, tmp_path):
     assert BRANCH in remote_refs(remote)
 
 
-@pytest.mark.parametrize(("url", "host", "project"), [
-    ("https://github.com/acme/models.git", "github.com", "acme/models"),
-    ("https://user:pw@GitHub.com/acme/models/", "github.com", "acme/models"),
-    ("git@github.com:acme/models.git", "github.com", "acme/models"),
-    ("ssh://git@gitlab.example.com:2222/ml/team/churn.git", "gitlab.example.com", "ml/team/churn"),
-    ("gitlab.com:group/project", "gitlab.com", "group/project"),
-    ("/srv/git/models.git", None, None),
-    ("../remote.git", None, None),
-    ("file:///srv/git/models.git", None, None),
-])
+@pytest.mark.parametrize(
+    ("url", "host", "project"),
+    [
+        ("https://github.com/acme/models.git", "github.com", "acme/models"),
+        ("https://user:pw@GitHub.com/acme/models/", "github.com", "acme/models"),
+        ("git@github.com:acme/models.git", "github.com", "acme/models"),
+        ("ssh://git@gitlab.example.com:2222/ml/team/churn.git", "gitlab.example.com", "ml/team/churn"),
+        ("gitlab.com:group/project", "gitlab.com", "group/project"),
+        ("/srv/git/models.git", None, None),
+        ("../remote.git", None, None),
+        ("file:///srv/git/models.git", None, None),
+    ],
+)
 def test_remote_urls_are_parsed(url, host, project):
     assert forge.parse_url(url) == (host, project)
 
@@ -233,4 +249,5 @@ def test_the_forge_is_detected_from_the_host_or_set_in_config():
     gl = forge.detect("https://gitlab.example.com/ml/churn.git", {})
     assert forge.compare_url(gl, "gitreg", "gitreg-promote/churn/v1.0.0/staging") == (
         "https://gitlab.example.com/ml/churn/-/merge_requests/new?merge_request%5Bsource_branch%5D="
-        "gitreg-promote%2Fchurn%2Fv1.0.0%2Fstaging&merge_request%5Btarget_branch%5D=gitreg")
+        "gitreg-promote%2Fchurn%2Fv1.0.0%2Fstaging&merge_request%5Btarget_branch%5D=gitreg"
+    )

@@ -62,8 +62,9 @@ def test_the_initial_push_was_judged_and_accepted(team):
     work, remote = team
     reg = registry(work)
     assert git(remote, "rev-parse", "refs/heads/gitreg") == reg.require_head()
-    assert git(remote, "rev-parse", "refs/tags/churn@v1.1.0") == git(work, "rev-parse",
-                                                                       "refs/tags/churn@v1.1.0")
+    assert git(remote, "rev-parse", "refs/tags/churn@v1.1.0") == git(
+        work, "rev-parse", "refs/tags/churn@v1.1.0"
+    )
 
 
 def test_a_valid_proposal_merged_and_pushed_is_accepted(team):
@@ -103,8 +104,7 @@ def test_a_second_production_version_beyond_capacity_is_refused(team):
     reg = registry(work)
     first = set_stages(reg, "churn", {"staging": ["1.0.0", "1.2.0"], "production": ["1.1.0"]})
     assert git_push(work, f"{first}:refs/heads/gitreg").returncode == 0
-    second = set_stages(reg, "churn", {"staging": ["1.0.0"], "production": ["1.1.0", "1.2.0"]},
-                        parent=first)
+    second = set_stages(reg, "churn", {"staging": ["1.0.0"], "production": ["1.1.0", "1.2.0"]}, parent=first)
     push_refused(work, remote, f"{second}:refs/heads/gitreg", expect=["[capacity]"])
 
 
@@ -120,15 +120,24 @@ def test_an_edited_merged_card_is_refused(team):
 
 def test_deleting_a_registration_tag_is_refused(team):
     work, remote = team
-    push_refused(work, remote, ":refs/tags/churn@v1.0.0",
-                 expect=["[tag-immutable]", "deletes the registration tag churn@v1.0.0"])
+    push_refused(
+        work,
+        remote,
+        ":refs/tags/churn@v1.0.0",
+        expect=["[tag-immutable]", "deletes the registration tag churn@v1.0.0"],
+    )
 
 
 def test_moving_a_registration_tag_is_refused(team):
     work, remote = team
     git(work, "tag", "-f", "-a", "-m", "moved", "churn@v1.0.0", "HEAD")
-    push_refused(work, remote, "--force", "refs/tags/churn@v1.0.0",
-                 expect=["[tag-immutable]", "moves the registration tag churn@v1.0.0"])
+    push_refused(
+        work,
+        remote,
+        "--force",
+        "refs/tags/churn@v1.0.0",
+        expect=["[tag-immutable]", "moves the registration tag churn@v1.0.0"],
+    )
 
 
 def test_a_force_push_of_the_registry_branch_is_refused(team):
@@ -136,8 +145,13 @@ def test_a_force_push_of_the_registry_branch_is_refused(team):
     reg = registry(work)
     head = reg.require_head()
     rewritten = git(work, "commit-tree", f"{head}^{{tree}}", "-p", f"{head}~2", "-m", "rewritten")
-    push_refused(work, remote, "--force", f"{rewritten}:refs/heads/gitreg",
-                 expect=["[force-push]", "does not descend from"])
+    push_refused(
+        work,
+        remote,
+        "--force",
+        f"{rewritten}:refs/heads/gitreg",
+        expect=["[force-push]", "does not descend from"],
+    )
 
 
 def test_deleting_the_registry_branch_is_refused(team):
@@ -148,10 +162,12 @@ def test_deleting_the_registry_branch_is_refused(team):
 def test_lowering_a_gate_and_promoting_in_one_push_is_refused(team):
     work, remote = team
     reg = registry(work)
-    lowered = commit(reg, {layout.POLICY_PATH: POLICY.replace("min: 0.9", "min: 0.7")},
-                     message="lower the accuracy gate")
-    promote = set_stages(reg, "churn", {"staging": ["1.1.0", "1.2.0"], "production": ["1.0.0"]},
-                         parent=lowered)
+    lowered = commit(
+        reg, {layout.POLICY_PATH: POLICY.replace("min: 0.9", "min: 0.7")}, message="lower the accuracy gate"
+    )
+    promote = set_stages(
+        reg, "churn", {"staging": ["1.1.0", "1.2.0"], "production": ["1.0.0"]}, parent=lowered
+    )
     # Two commits, one push: judged as one change by the policy of the remote's old value.
     err = push_refused(work, remote, f"{promote}:refs/heads/gitreg", expect=["[gate]", "0.9"])
     assert "[policy-alone]" in err
@@ -166,8 +182,9 @@ def test_several_merged_steps_in_one_push_are_judged_step_by_step(team):
     reg = registry(work)
     train(reg, "churn", GOOD)  # 1.3.0, registered after the last push
     staged = set_stages(reg, "churn", {"staging": ["1.0.0", "1.1.0", "1.2.0", "1.3.0"]})
-    promoted = set_stages(reg, "churn", {"staging": ["1.0.0", "1.1.0", "1.2.0"],
-                                         "production": ["1.3.0"]}, parent=staged)
+    promoted = set_stages(
+        reg, "churn", {"staging": ["1.0.0", "1.1.0", "1.2.0"], "production": ["1.3.0"]}, parent=staged
+    )
     proc = git_push(work, "--atomic", f"{promoted}:refs/heads/gitreg", "refs/tags/churn@v1.3.0")
     assert proc.returncode == 0, proc.stderr
     assert "3 step(s)" in proc.stderr and "passed" in proc.stderr
@@ -178,20 +195,22 @@ def test_a_gate_lowered_used_and_restored_in_one_push_is_refused(team):
     """Judging each step by its parent's policy would let the middle step through."""
     work, remote = team
     reg = registry(work)
-    lowered = commit(reg, {layout.POLICY_PATH: POLICY.replace("min: 0.9", "min: 0.7")},
-                     message="lower the accuracy gate")
-    promote = set_stages(reg, "churn", {"staging": ["1.1.0", "1.2.0"], "production": ["1.0.0"]},
-                         parent=lowered)
+    lowered = commit(
+        reg, {layout.POLICY_PATH: POLICY.replace("min: 0.9", "min: 0.7")}, message="lower the accuracy gate"
+    )
+    promote = set_stages(
+        reg, "churn", {"staging": ["1.1.0", "1.2.0"], "production": ["1.0.0"]}, parent=lowered
+    )
     restored = commit(reg, {layout.POLICY_PATH: POLICY}, parent=promote, message="restore it")
-    push_refused(work, remote, f"{restored}:refs/heads/gitreg",
-                 expect=["[gate]", "accuracy >= 0.9", "[policy-alone]"])
+    push_refused(
+        work, remote, f"{restored}:refs/heads/gitreg", expect=["[gate]", "accuracy >= 0.9", "[policy-alone]"]
+    )
 
 
 def test_a_registration_tag_pushed_without_its_card_is_refused(team):
     work, remote = team
     git(work, "tag", "-a", "-m", "stray", "churn@v9.9.9", "HEAD")
-    push_refused(work, remote, "refs/tags/churn@v9.9.9",
-                 expect=["[tag-without-card]", "churn@v9.9.9"])
+    push_refused(work, remote, "refs/tags/churn@v9.9.9", expect=["[tag-without-card]", "churn@v9.9.9"])
 
 
 def test_a_new_card_pushed_without_its_tag_is_refused(team):
@@ -231,7 +250,7 @@ def test_install_hooks_chains_an_existing_hook_and_is_idempotent(unguarded, tmp_
     legacy.chmod(0o755)
     first = gitreg(remote, "install-hooks", "--server", "--json")
     assert first.returncode == 0, first.stderr
-    assert (remote / "hooks" / "pre-receive.local").read_text().startswith("#!/bin/sh\necho \"legacy")
+    assert (remote / "hooks" / "pre-receive.local").read_text().startswith('#!/bin/sh\necho "legacy')
     again = gitreg(remote, "install-hooks", "--server")
     assert again.returncode == 0 and "runs after" not in again.stdout
     assert hooks.MARKER in legacy.read_text()
@@ -315,8 +334,7 @@ def test_pre_push_refuses_force_pushes_and_tag_moves(client):
     reg = registry(work)
     head = reg.require_head()
     rewritten = git(work, "commit-tree", f"{head}^{{tree}}", "-m", "rewritten")
-    push_refused_locally(work, remote, "--force", f"{rewritten}:refs/heads/gitreg",
-                         expect=["[force-push]"])
+    push_refused_locally(work, remote, "--force", f"{rewritten}:refs/heads/gitreg", expect=["[force-push]"])
     push_refused_locally(work, remote, ":refs/tags/churn@v1.1.0", expect=["[tag-immutable]"])
 
 
@@ -333,9 +351,13 @@ def test_pre_push_under_the_pre_commit_framework_reads_its_variables(client):
     work, _ = client
     reg = registry(work)
     bad = set_stages(reg, "churn", {"staging": ["1.1.0", "1.2.0"], "production": ["1.0.0"]})
-    env = {"PRE_COMMIT_REMOTE_NAME": "origin", "PRE_COMMIT_REMOTE_BRANCH": "refs/heads/gitreg",
-           "PRE_COMMIT_TO_REF": bad, "PRE_COMMIT_FROM_REF": reg.require_head(),
-           "PRE_COMMIT_LOCAL_BRANCH": "refs/heads/gitreg"}
+    env = {
+        "PRE_COMMIT_REMOTE_NAME": "origin",
+        "PRE_COMMIT_REMOTE_BRANCH": "refs/heads/gitreg",
+        "PRE_COMMIT_TO_REF": bad,
+        "PRE_COMMIT_FROM_REF": reg.require_head(),
+        "PRE_COMMIT_LOCAL_BRANCH": "refs/heads/gitreg",
+    }
     proc = gitreg(work, "hook", "pre-push", "origin", "../remote.git", env=env)
     assert proc.returncode == 1 and "[gate]" in proc.stderr
     env["PRE_COMMIT_TO_REF"] = reg.require_head()

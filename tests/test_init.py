@@ -17,8 +17,7 @@ def test_init_creates_an_orphan_registry_branch(dvc_project):
     assert git(dvc_project, "rev-list", "--count", "gitreg") == "1"
     assert git(dvc_project, "merge-base", "gitreg", "HEAD", check=False) == ""  # orphan
     after = snapshot(dvc_project)
-    assert {k: v for k, v in after.items() if k != "refs"} == {
-        k: v for k, v in before.items() if k != "refs"}
+    assert {k: v for k, v in after.items() if k != "refs"} == {k: v for k, v in before.items() if k != "refs"}
 
 
 def test_init_is_idempotent(registry_repo):

@@ -11,8 +11,25 @@ from hypothesis import strategies as st
 from gitreg.errors import UsageError
 from gitreg.store import layout
 
-BAD_NAMES = ["Churn", "a..b", "a/b", "-rf", "--output=x", "x\n", "churn\n", "a" * 65,
-             "model.lock", "", "churn.", ".churn", "_churn", "ch urn", "chürn", "a@b", "a#b"]
+BAD_NAMES = [
+    "Churn",
+    "a..b",
+    "a/b",
+    "-rf",
+    "--output=x",
+    "x\n",
+    "churn\n",
+    "a" * 65,
+    "model.lock",
+    "",
+    "churn.",
+    ".churn",
+    "_churn",
+    "ch urn",
+    "chürn",
+    "a@b",
+    "a#b",
+]
 
 
 @pytest.mark.parametrize("name", BAD_NAMES)
@@ -30,8 +47,11 @@ def test_good_names_pass(name):
 
 @given(st.text(max_size=80))
 def test_a_name_passes_only_if_it_is_in_the_grammar(name):
-    ok = (re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,63}", name) is not None and ".." not in name
-          and not name.endswith((".lock", ".")))
+    ok = (
+        re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,63}", name) is not None
+        and ".." not in name
+        and not name.endswith((".lock", "."))
+    )
     try:
         layout.check_name(name)
         accepted = True
@@ -40,9 +60,15 @@ def test_a_name_passes_only_if_it_is_in_the_grammar(name):
     assert accepted == ok
 
 
-@pytest.mark.parametrize(("text", "expect"), [
-    ("1.2.3", "1.2.3"), ("v1.2.3", "1.2.3"), ("0.0.1-rc.1", "0.0.1-rc.1"), ("10.20.30", "10.20.30"),
-])
+@pytest.mark.parametrize(
+    ("text", "expect"),
+    [
+        ("1.2.3", "1.2.3"),
+        ("v1.2.3", "1.2.3"),
+        ("0.0.1-rc.1", "0.0.1-rc.1"),
+        ("10.20.30", "10.20.30"),
+    ],
+)
 def test_versions_parse(text, expect):
     assert str(layout.Version.parse(text)) == expect
 
@@ -55,7 +81,11 @@ def test_bad_versions_are_refused(text):
 
 def test_version_order_and_bumps():
     assert layout.sort_versions(["1.10.0", "1.2.0", "1.2.0-rc.1", "0.9.9"]) == [
-        "0.9.9", "1.2.0-rc.1", "1.2.0", "1.10.0"]
+        "0.9.9",
+        "1.2.0-rc.1",
+        "1.2.0",
+        "1.10.0",
+    ]
     v = layout.Version.parse("1.2.3")
     assert [str(v.bump(p)) for p in ("major", "minor", "patch")] == ["2.0.0", "1.3.0", "1.2.4"]
 

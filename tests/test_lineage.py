@@ -36,14 +36,24 @@ def forge(reg: Registry, card: dict, version: str, source: str | None = None) ->
     card = {**card, "version": version}
     source = source or card["provenance"]["source"]["commit"]
     ident = reg.store.ident()
-    tag_id = reg.store.make_tag(layout.tag_name("churn", version), source,
-                                tag_message("churn", version, yamlio.digest(card)), sign=False, ident=ident)
+    tag_id = reg.store.make_tag(
+        layout.tag_name("churn", version),
+        source,
+        tag_message("churn", version, yamlio.digest(card)),
+        sign=False,
+        ident=ident,
+    )
     reg.store.update_refs([(layout.tag_ref("churn", version), tag_id, None)], "test: forge")
-    return commit(reg, {
-        layout.card_path("churn", version): card,
-        layout.tag_record_path("churn", version): {"tag": layout.tag_name("churn", version),
-                                                    "object": tag_id},
-    })
+    return commit(
+        reg,
+        {
+            layout.card_path("churn", version): card,
+            layout.tag_record_path("churn", version): {
+                "tag": layout.tag_name("churn", version),
+                "object": tag_id,
+            },
+        },
+    )
 
 
 def lineage_findings(reg: Registry, base: str, head: str, **options) -> list:
@@ -65,15 +75,23 @@ def lock(project: Path) -> dict:
 
 # --- the check: an honest registration passes ---------------------------------------------------
 
+
 def test_an_honest_registration_passes_every_lineage_rule_also_against_the_remote(registered):
     reg, base, head = registered
     report = check.run(reg.store, base, head, options={"remote": True})
-    assert {"lineage.pipeline", "lineage.artifact", "lineage.data", "lineage.params",
-            "lineage.metrics", "lineage.remote"} <= set(report.rules)
+    assert {
+        "lineage.pipeline",
+        "lineage.artifact",
+        "lineage.data",
+        "lineage.params",
+        "lineage.metrics",
+        "lineage.remote",
+    } <= set(report.rules)
     assert not [f for f in report.findings if f.rule.startswith("lineage")], report.findings
 
 
 # --- acceptance 2: hand-edited metric, wrong artifact md5, data dep md5 ---------------------------
+
 
 def test_a_hand_edited_metric_fails_with_claimed_and_found(registered):
     reg, _, head = registered
@@ -84,8 +102,10 @@ def test_a_hand_edited_metric_fails_with_claimed_and_found(registered):
     assert [f.rule for f in found] == ["lineage.metrics"]
     assert found[0].file == "models/churn/versions/1.0.1.yaml"
     assert "accuracy" in found[0].message and "0.99" in found[0].message
-    assert f"metrics.json at {card['provenance']['source']['commit'][:10]} holds {true_value}" \
+    assert (
+        f"metrics.json at {card['provenance']['source']['commit'][:10]} holds {true_value}"
         in found[0].message
+    )
 
 
 def test_a_wrong_artifact_md5_fails_with_claimed_and_found(registered):
@@ -103,8 +123,9 @@ def test_a_data_dependency_md5_differing_from_dvc_lock_fails(registered):
     reg, _, head = registered
     card = honest(reg)
     raw = next(d for d in card["provenance"]["data"] if d["path"] == "data/raw.csv")
-    locked = next(d for d in lock(reg.store.workdir)["stages"]["prepare"]["deps"]
-                  if d["path"] == "data/raw.csv")
+    locked = next(
+        d for d in lock(reg.store.workdir)["stages"]["prepare"]["deps"] if d["path"] == "data/raw.csv"
+    )
     raw["md5"] = "f" * 32
     found = lineage_findings(reg, head, forge(reg, card, "1.0.1"))
     assert [f.rule for f in found] == ["lineage.data"]
@@ -145,6 +166,7 @@ def test_the_policy_requiring_dvc_fails_a_card_without_a_pipeline(registered):
 
 # --- the shapes dvc.lock comes in ------------------------------------------------------------------
 
+
 def _commit_lock(project: Path, edit, message: str) -> str:
     text = (project / "dvc.lock").read_text()
     (project / "dvc.lock").write_text(edit(text))
@@ -156,8 +178,9 @@ def test_legacy_lock_entries_and_directory_outs(registered, card_file):
     """DVC 2 entries (no 'hash:', md5-dos2unix) and a directory out (.dir md5, nfiles) as artifact."""
     reg, _, head = registered
     project = reg.store.workdir
-    _commit_lock(project, lambda t: "\n".join(x for x in t.splitlines() if "hash: md5" not in x) + "\n",
-                 "a DVC 2 lock")
+    _commit_lock(
+        project, lambda t: "\n".join(x for x in t.splitlines() if "hash: md5" not in x) + "\n", "a DVC 2 lock"
+    )
     legacy = reg.register("churn", card_file)
     assert legacy.card["provenance"]["artifact"]["hash"] == "md5-dos2unix"
     assert lineage_findings(reg, head, reg.require_head()) == []
@@ -184,7 +207,8 @@ def test_params_grouped_per_file_and_as_dotted_keys(registered, card_file):
     def dotted(text: str) -> str:  # dvc.yaml's `params: [train.epochs, ...]` locks dotted keys
         data = yaml.safe_load(text)
         data["stages"]["train"]["params"]["params.yaml"] = pipeline.flat_params(
-            data["stages"]["train"]["params"]["params.yaml"])
+            data["stages"]["train"]["params"]["params.yaml"]
+        )
         return yaml.safe_dump(data, sort_keys=False)
 
     _commit_lock(project, dotted, "dotted params")
@@ -224,6 +248,7 @@ def test_metrics_dvc_caches_are_read_from_the_cache_by_the_lock_md5(registered, 
 
 # --- acceptance 3: --remote finds a file missing inside a directory out ---------------------------
 
+
 def test_check_remote_finds_a_file_missing_inside_a_directory_out(registered):
     reg, base, head = registered
     project = reg.store.workdir
@@ -235,8 +260,10 @@ def test_check_remote_finds_a_file_missing_inside_a_directory_out(registered):
     assert lineage_findings(reg, base, head) == []  # without --remote nothing is asked
     found = lineage_findings(reg, base, head, remote=True)
     assert [f.rule for f in found] == ["lineage.remote"]
-    assert f"data/prepared/test.json (md5 {test_json['md5']}) inside directory out data/prepared" \
+    assert (
+        f"data/prepared/test.json (md5 {test_json['md5']}) inside directory out data/prepared"
         in found[0].message
+    )
     assert "'local'" in found[0].message
     proc = gitreg(project, "check", "--base", base, "--head", head, "--remote")
     assert proc.returncode == 1, proc.stdout + proc.stderr
@@ -244,6 +271,7 @@ def test_check_remote_finds_a_file_missing_inside_a_directory_out(registered):
 
 
 # --- acceptance 4 (lineage half): lineage --json field by field ------------------------------------
+
 
 def test_lineage_json_matches_dvc_lock_params_and_metrics(registered):
     reg, _, _ = registered
@@ -262,12 +290,18 @@ def test_lineage_json_matches_dvc_lock_params_and_metrics(registered):
     for stage in got["pipeline"]["stages"]:
         assert stage["cmd"] == locked[stage["name"]]["cmd"] and stage["frozen"] is False
         for kind in ("deps", "outs"):
-            assert [(e["path"], e["md5"], e.get("size")) for e in stage[kind]] == \
-                [(e["path"], e["md5"], e.get("size")) for e in locked[stage["name"]][kind]]
+            assert [(e["path"], e["md5"], e.get("size")) for e in stage[kind]] == [
+                (e["path"], e["md5"], e.get("size")) for e in locked[stage["name"]][kind]
+            ]
         assert stage["params"] == locked[stage["name"]].get("params", {})
     model = locked["train"]["outs"][0]
-    assert got["artifact"] == {"path": "models/churn.json", "md5": model["md5"], "hash": "md5",
-                               "size": model["size"], "stage": "train"}
+    assert got["artifact"] == {
+        "path": "models/churn.json",
+        "md5": model["md5"],
+        "hash": "md5",
+        "size": model["size"],
+        "stage": "train",
+    }
     deps = {d["path"]: d for st in ("prepare", "train") for d in locked[st]["deps"]}
     assert [d["path"] for d in got["data"]] == ["data/raw.csv", "data/prepared"]
     for d in got["data"]:
@@ -289,6 +323,7 @@ def test_lineage_json_matches_dvc_lock_params_and_metrics(registered):
 
 # --- DVC stays out of plain reads ----------------------------------------------------------------
 
+
 def test_plain_reads_and_check_without_remote_never_import_dvc(registered):
     reg, base, head = registered
     script = f"""
@@ -309,7 +344,8 @@ report = check.run(GitStore.discover("."), "{base}", "{head}")
 assert "lineage.metrics" in report.rules and report.ok, report.findings
 print("DVC:", sorted(m for m in sys.modules if m == "dvc" or m.startswith(("dvc.", "dvc_"))))
 """
-    proc = subprocess.run([sys.executable, "-c", script], cwd=reg.store.workdir, capture_output=True,
-                          text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=reg.store.workdir, capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "DVC: []"

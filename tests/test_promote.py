@@ -39,10 +39,8 @@ def test_promote_creates_one_commit_editing_only_stages_yaml(reg):
     assert stages_at(reg, proposal.commit) == {"staging": ["1.0.0"]}
     assert reg.require_head() == head  # the registry moves only on merge
     after = snapshot(root)
-    assert after["refs"].replace(f"refs/heads/{proposal.branch} {proposal.commit}\n", "") == \
-        before["refs"]
-    assert {k: v for k, v in after.items() if k != "refs"} == \
-        {k: v for k, v in before.items() if k != "refs"}
+    assert after["refs"].replace(f"refs/heads/{proposal.branch} {proposal.commit}\n", "") == before["refs"]
+    assert {k: v for k, v in after.items() if k != "refs"} == {k: v for k, v in before.items() if k != "refs"}
 
 
 def test_a_refused_promotion_writes_nothing(reg):
@@ -71,7 +69,8 @@ def test_promote_then_merge_moves_through_the_stages_and_archives(reg):
     assert reg.view().stages("churn") == {"production": ["1.2.0"], "archived": ["1.0.0"]}
     assert sorted((e.kind, e.version, e.from_stage, e.to_stage) for e in result.events) == [
         ("archived", "1.0.0", "production", "archived"),
-        ("promoted", "1.2.0", "staging", "production")]
+        ("promoted", "1.2.0", "staging", "production"),
+    ]
 
 
 def test_plan_without_an_archived_stage_drops_the_replaced_version(reg):
@@ -85,17 +84,19 @@ def test_plan_without_an_archived_stage_drops_the_replaced_version(reg):
 
 def test_plan_takes_a_version_out_of_the_archive_when_it_returns(reg):
     policy = reg.view().policy
-    after, moves = plan(policy, {"archived": ["1.0.0"], "production": ["1.1.0"]}, "1.0.0",
-                        "staging")
+    after, moves = plan(policy, {"archived": ["1.0.0"], "production": ["1.1.0"]}, "1.0.0", "staging")
     assert after == {"staging": ["1.0.0"], "production": ["1.1.0"]}
     assert moves == ["1.0.0: archived -> staging"]
 
 
-@pytest.mark.parametrize("ref, stage, says", [
-    ("churn@1.0.0", "canary", "no stage 'canary'"),
-    ("churn@9.9.9", "staging", "no version 9.9.9"),
-    ("nope@1.0.0", "staging", "not registered"),
-])
+@pytest.mark.parametrize(
+    "ref, stage, says",
+    [
+        ("churn@1.0.0", "canary", "no stage 'canary'"),
+        ("churn@9.9.9", "staging", "no version 9.9.9"),
+        ("nope@1.0.0", "staging", "not registered"),
+    ],
+)
 def test_promote_refuses_what_cannot_be(reg, ref, stage, says):
     with pytest.raises(RegistryRefusal, match=says):
         reg.promote(ref, stage)
@@ -166,6 +167,7 @@ def test_merge_with_push_and_no_push_method_does_not_push(reg):
 
 # --- the CLI -------------------------------------------------------------------------------------
 
+
 def test_cli_promote_merge_and_refusal(reg):
     root = reg.store.workdir
     proc = gitreg(root, "promote", "churn@1.0.0", "staging", "--json")
@@ -191,13 +193,25 @@ def test_cli_promote_merge_and_refusal(reg):
 
 # --- register --propose --------------------------------------------------------------------------
 
+
 def test_register_propose_end_to_end(reg, card_file):
     root = reg.store.workdir
     (root / "churn.bin").write_bytes(b"v3 weights")
     git(root, "commit", "-qam", "train v3")
     head = reg.require_head()
-    proc = gitreg(root, "register", "churn", "--card", str(card_file), "--artifact", "churn.bin",
-                  "--metrics", "churn-metrics.json", "--propose", "--json")
+    proc = gitreg(
+        root,
+        "register",
+        "churn",
+        "--card",
+        str(card_file),
+        "--artifact",
+        "churn.bin",
+        "--metrics",
+        "churn-metrics.json",
+        "--propose",
+        "--json",
+    )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["proposal"] == "gitreg-register/churn/v1.2.0"
@@ -206,7 +220,9 @@ def test_register_propose_end_to_end(reg, card_file):
     assert tip == out["registry_commit"]
     assert git(root, "rev-parse", f"{tip}^@") == head
     assert sorted(git(root, "diff", "--name-only", head, tip).split()) == [
-        "models/churn/versions/1.2.0.tag", "models/churn/versions/1.2.0.yaml"]
+        "models/churn/versions/1.2.0.tag",
+        "models/churn/versions/1.2.0.yaml",
+    ]
     assert git(root, "rev-parse", "churn@v1.2.0") == out["tag_id"]  # the tag exists already
     assert reg.check(base=head, head=out["proposal"]).ok
     assert not reg.view().has_version("churn", "1.2.0")
@@ -231,15 +247,20 @@ def test_merge_records_who_approved(reg):
     """By default a merge commit even where a fast-forward would do: its author approved."""
     proposal = reg.promote("churn@1.0.0", "staging")
     before = reg.require_head()
-    env = {"GIT_COMMITTER_NAME": "Rita Reviewer", "GIT_COMMITTER_EMAIL": "rita@example.com",
-           "GIT_AUTHOR_NAME": "Rita Reviewer", "GIT_AUTHOR_EMAIL": "rita@example.com"}
+    env = {
+        "GIT_COMMITTER_NAME": "Rita Reviewer",
+        "GIT_COMMITTER_EMAIL": "rita@example.com",
+        "GIT_AUTHOR_NAME": "Rita Reviewer",
+        "GIT_AUTHOR_EMAIL": "rita@example.com",
+    }
     proc = gitreg(reg.store.workdir, "merge", proposal.branch, env=env)
     assert proc.returncode == 0, proc.stderr
     assert "merge commit" in proc.stdout
     head = reg.require_head()
     assert git(reg.store.workdir, "rev-parse", f"{head}^@").split() == [before, proposal.commit]
     assert git(reg.store.workdir, "log", "-1", "--format=%an <%ae>", head) == (
-        "Rita Reviewer <rita@example.com>")
+        "Rita Reviewer <rita@example.com>"
+    )
     audit = json.loads(gitreg(reg.store.workdir, "audit", "churn", "--format", "json").stdout)
     promoted = [e for e in audit["trail"] if e["kind"] == "promoted"]
     assert promoted[-1]["merged_by"] == "Rita Reviewer <rita@example.com>"

@@ -18,8 +18,13 @@ RACERS = 8
 
 
 def _start(repo, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "gitreg", *args], cwd=repo,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "gitreg", *args],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _bound(repo, version: str) -> None:
@@ -32,13 +37,16 @@ def _bound(repo, version: str) -> None:
 
 def test_racing_registrations_of_different_versions_all_land(registry_repo, card_file):
     repo = registry_repo
-    procs = [_start(repo, "register", "churn", "--card", str(card_file), "--version", f"1.0.{i}")
-             for i in range(RACERS)]
+    procs = [
+        _start(repo, "register", "churn", "--card", str(card_file), "--version", f"1.0.{i}")
+        for i in range(RACERS)
+    ]
     results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
     assert all(code == 0 for code, _ in results), results
     versions = sorted(git(repo, "ls-tree", "--name-only", "gitreg:models/churn/versions/").split())
-    assert versions == sorted([f"1.0.{i}.tag" for i in range(RACERS)]
-                              + [f"1.0.{i}.yaml" for i in range(RACERS)])
+    assert versions == sorted(
+        [f"1.0.{i}.tag" for i in range(RACERS)] + [f"1.0.{i}.yaml" for i in range(RACERS)]
+    )
     for i in range(RACERS):
         _bound(repo, f"1.0.{i}")
     # One registry commit each on a linear branch: nothing was overwritten.
@@ -48,8 +56,10 @@ def test_racing_registrations_of_different_versions_all_land(registry_repo, card
 
 def test_racing_registrations_of_one_version_have_one_winner(registry_repo, card_file):
     repo = registry_repo
-    procs = [_start(repo, "register", "churn", "--card", str(card_file), "--version", "2.0.0")
-             for _ in range(RACERS)]
+    procs = [
+        _start(repo, "register", "churn", "--card", str(card_file), "--version", "2.0.0")
+        for _ in range(RACERS)
+    ]
     results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
     winners = [r for r in results if r[0] == 0]
     losers = [r for r in results if r[0] != 0]
@@ -68,8 +78,12 @@ def test_racing_merges_of_independent_proposals_both_land(registry_repo, card_fi
     names = ["churn", "churn-eu", "churn-us"]
     branches = []
     for name in names:
-        assert _start(repo, "register", name, "--card", str(card_file), "--artifact",
-                      "models/churn.json").wait(timeout=300) == 0
+        assert (
+            _start(repo, "register", name, "--card", str(card_file), "--artifact", "models/churn.json").wait(
+                timeout=300
+            )
+            == 0
+        )
     for name in names:  # proposals from the same registry head
         proc = _start(repo, "promote", f"{name}@1.0.0", "staging", "--json")
         assert proc.wait(timeout=300) == 0, proc.stderr.read()

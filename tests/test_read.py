@@ -15,8 +15,7 @@ def set_stages(repo, name: str, stages: dict[str, list[str]]) -> str:
     """Commit a stages.yaml on the registry branch, as a merged promotion would."""
     store = GitStore.discover(repo)
     head = store.ref_target("refs/heads/gitreg")
-    tree = store.write_tree(store.commit_tree(head),
-                            {layout.stages_path(name): yamlio.dump(stages).encode()})
+    tree = store.write_tree(store.commit_tree(head), {layout.stages_path(name): yamlio.dump(stages).encode()})
     commit = store.write_commit(tree, [head], f"Promote {name}", store.ident())
     store.update_refs([("refs/heads/gitreg", commit, head)], "test: promote")
     return commit
@@ -37,9 +36,16 @@ def test_list(two_versions):
     assert proc.stdout.split("\n")[0].split() == ["MODEL", "LATEST", "VERSIONS", "STAGES"]
     assert proc.stdout.split("\n")[1].split() == ["churn", "1.1.0", "2", "-"]
     data = json.loads(gitreg(two_versions, "list", "--json").stdout)
-    assert data == [{"name": "churn", "latest": "1.1.0", "versions": 2, "stages": {},
-                     "owners": ["Data Science"],
-                     "description": "Churn classifier for monthly B2C accounts."}]
+    assert data == [
+        {
+            "name": "churn",
+            "latest": "1.1.0",
+            "versions": 2,
+            "stages": {},
+            "owners": ["Data Science"],
+            "description": "Churn classifier for monthly B2C accounts.",
+        }
+    ]
 
 
 def test_list_empty_registry(registry_repo):
@@ -52,8 +58,10 @@ def test_show_model_version_and_stage(two_versions):
     p = two_versions
     set_stages(p, "churn", {"staging": ["1.0.0"], "production": ["1.1.0"]})
     model = json.loads(gitreg(p, "show", "churn", "--json").stdout)
-    assert model["versions"] == [{"version": "1.0.0", "stages": ["staging"], "signed": "unsigned"},
-                                 {"version": "1.1.0", "stages": ["production"], "signed": "unsigned"}]
+    assert model["versions"] == [
+        {"version": "1.0.0", "stages": ["staging"], "signed": "unsigned"},
+        {"version": "1.1.0", "stages": ["production"], "signed": "unsigned"},
+    ]
     assert model["model"]["artifact"] == {"path": "models/churn.json"}
     text = gitreg(p, "show", "churn").stdout
     assert "1.0.0    staging" in text and "1.1.0    production" in text
@@ -94,15 +102,18 @@ def test_history(two_versions):
     assert "staging -> production" in text and "registered" in text
 
 
-@pytest.mark.parametrize(("args", "code", "expect"), [
-    (["show", "nope"], 1, "model 'nope' is not registered"),
-    (["show", "churn@9.9.9"], 1, "has no version 9.9.9"),
-    (["show", "churn@production"], 1, "no version of churn is in stage 'production'"),
-    (["show", "Bad@1"], 2, "not a valid model name"),
-    (["show", "churn@"], 2, "neither NAME@VERSION nor NAME@STAGE"),
-    (["history", "nope"], 1, "not registered"),
-    (["which", "churn", "Prod"], 2, "not a valid stage name"),
-])
+@pytest.mark.parametrize(
+    ("args", "code", "expect"),
+    [
+        (["show", "nope"], 1, "model 'nope' is not registered"),
+        (["show", "churn@9.9.9"], 1, "has no version 9.9.9"),
+        (["show", "churn@production"], 1, "no version of churn is in stage 'production'"),
+        (["show", "Bad@1"], 2, "not a valid model name"),
+        (["show", "churn@"], 2, "neither NAME@VERSION nor NAME@STAGE"),
+        (["history", "nope"], 1, "not registered"),
+        (["which", "churn", "Prod"], 2, "not a valid stage name"),
+    ],
+)
 def test_read_errors(two_versions, args, code, expect):
     proc = gitreg(two_versions, *args)
     assert proc.returncode == code and expect in proc.stderr

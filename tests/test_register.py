@@ -19,8 +19,7 @@ def lock(project) -> dict:
 def test_register_fills_provenance_from_the_source_commit(registry_repo, card_file):
     project = registry_repo
     source = git(project, "rev-parse", "HEAD")
-    proc = gitreg(project, "register", "churn", "--card", str(card_file), "--version", "1.0.0",
-                  "--json")
+    proc = gitreg(project, "register", "churn", "--card", str(card_file), "--version", "1.0.0", "--json")
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     card = out["card"]
@@ -32,8 +31,10 @@ def test_register_fills_provenance_from_the_source_commit(registry_repo, card_fi
     assert prov["artifact"]["stage"] == "train"
     assert prov["source"]["commit"] == source
     assert prov["pipeline"]["stages"] == ["prepare", "train"]
-    assert prov["pipeline"]["lock_digest"] == hashlib.sha256(
-        git(project, "show", "HEAD:dvc.lock").encode() + b"\n").hexdigest()
+    assert (
+        prov["pipeline"]["lock_digest"]
+        == hashlib.sha256(git(project, "show", "HEAD:dvc.lock").encode() + b"\n").hexdigest()
+    )
     raw = next(d for d in prov["data"] if d["path"] == "data/raw.csv")
     locked = {d["path"]: d for d in lock(project)["stages"]["prepare"]["deps"]}
     assert raw["md5"] == locked["data/raw.csv"]["md5"]
@@ -52,7 +53,8 @@ def test_register_fills_provenance_from_the_source_commit(registry_repo, card_fi
     # The narrative is kept as written.
     assert card["intended_use"]["out_of_scope"] == ["Credit or pricing decisions"]
     assert card["considerations"]["ethical_risks"][0]["mitigation"] == (
-        "Exclude them from automated outreach")
+        "Exclude them from automated outreach"
+    )
 
     # The tag: annotated, on the source commit, carrying the card's digest.
     raw_tag = git(project, "cat-file", "-p", "churn@v1.0.0")
@@ -78,13 +80,27 @@ def test_versions_bump_and_default(registry_repo, card_file):
 
 def test_register_without_dvc(plain_repo, card_file):
     assert gitreg(plain_repo, "init").returncode == 0
-    proc = gitreg(plain_repo, "register", "plain", "--card", str(card_file), "--artifact",
-                  "model.bin", "--metrics", "metrics.json", "--json")
+    proc = gitreg(
+        plain_repo,
+        "register",
+        "plain",
+        "--card",
+        str(card_file),
+        "--artifact",
+        "model.bin",
+        "--metrics",
+        "metrics.json",
+        "--json",
+    )
     assert proc.returncode == 0, proc.stderr
     card = json.loads(proc.stdout)["card"]
     data = (plain_repo / "model.bin").read_bytes()
     assert card["provenance"]["artifact"] == {
-        "path": "model.bin", "md5": hashlib.md5(data).hexdigest(), "hash": "md5", "size": len(data)}
+        "path": "model.bin",
+        "md5": hashlib.md5(data).hexdigest(),
+        "hash": "md5",
+        "size": len(data),
+    }
     assert card["provenance"]["pipeline"] is None and card["provenance"]["data"] == []
     values = {m["type"]: m["value"] for m in card["evaluation"][0]["metrics"]}
     assert values == {"accuracy": 0.91, "fairness.gap": 0.02}
@@ -95,8 +111,17 @@ def test_policy_requiring_dvc_refuses_a_repo_without_it(plain_repo, card_file, t
     policy.write_text("version: 1\nstages: {staging: {}}\nlineage: {dvc: required}\n")
     assert gitreg(plain_repo, "init", "--policy", str(policy)).returncode == 0
     before = snapshot(plain_repo)
-    proc = gitreg(plain_repo, "register", "plain", "--card", str(card_file), "--artifact",
-                  "model.bin", "--metrics", "metrics.json")
+    proc = gitreg(
+        plain_repo,
+        "register",
+        "plain",
+        "--card",
+        str(card_file),
+        "--artifact",
+        "model.bin",
+        "--metrics",
+        "metrics.json",
+    )
     assert proc.returncode == 1
     assert "requires DVC lineage" in proc.stderr
     assert snapshot(plain_repo) == before
@@ -104,17 +129,21 @@ def test_policy_requiring_dvc_refuses_a_repo_without_it(plain_repo, card_file, t
 
 def test_card_metric_claims_are_checked_against_the_commit(registry_repo, tmp_path):
     card = tmp_path / "claims.yaml"
-    card.write_text(CARD + "evaluation:\n  - task: {type: tabular-classification}\n"
-                    "    dataset: {name: accounts, split: test}\n"
-                    "    metrics: [{type: accuracy, value: 0.99}]\n")
+    card.write_text(
+        CARD + "evaluation:\n  - task: {type: tabular-classification}\n"
+        "    dataset: {name: accounts, split: test}\n"
+        "    metrics: [{type: accuracy, value: 0.99}]\n"
+    )
     before = snapshot(registry_repo)
     proc = gitreg(registry_repo, "register", "churn", "--card", str(card))
     assert proc.returncode == 1
     assert "the card says accuracy = 0.99, but metrics.json holds" in proc.stderr
     assert snapshot(registry_repo) == before
-    card.write_text(CARD + "evaluation:\n  - task: {type: tabular-classification}\n"
-                    "    dataset: {name: accounts, split: test}\n"
-                    "    metrics: [{type: accuracy}, {type: roc_auc}]\n")
+    card.write_text(
+        CARD + "evaluation:\n  - task: {type: tabular-classification}\n"
+        "    dataset: {name: accounts, split: test}\n"
+        "    metrics: [{type: accuracy}, {type: roc_auc}]\n"
+    )
     proc = gitreg(registry_repo, "register", "churn", "--card", str(card), "--json")
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)["card"]["evaluation"][0]
@@ -129,10 +158,11 @@ CARD_BAD = {
     "python-tag": (CARD + "x: !!python/object/apply:os.system [id]\n", "YAML tags"),
     "not-a-mapping": ("- overview\n- owners\n", "must hold a YAML mapping"),
     "too-big": (CARD + "notes: '" + "x" * 270_000 + "'\n", "over the card limit"),
-    "schema": (CARD.replace("license: proprietary\n", "") + "owners2: []\n",
-               "'license' is required"),
-    "schema-path": (CARD.replace("users: [CRM analysts]", "users: CRM analysts"),
-                    "intended_use/users: 'CRM analysts' is not of type 'array'"),
+    "schema": (CARD.replace("license: proprietary\n", "") + "owners2: []\n", "'license' is required"),
+    "schema-path": (
+        CARD.replace("users: [CRM analysts]", "users: CRM analysts"),
+        "intended_use/users: 'CRM analysts' is not of type 'array'",
+    ),
     "provenance-by-hand": (CARD + "provenance: {source: {commit: abc}}\n", "register writes itself"),
 }
 
@@ -185,8 +215,10 @@ def test_bad_arguments_change_nothing(registry_repo, card_file, case):
 
 
 def test_existing_version_is_refused(registry_repo, card_file):
-    assert gitreg(registry_repo, "register", "churn", "--card", str(card_file),
-                  "--version", "1.0.0").returncode == 0
+    assert (
+        gitreg(registry_repo, "register", "churn", "--card", str(card_file), "--version", "1.0.0").returncode
+        == 0
+    )
     before = snapshot(registry_repo)
     proc = gitreg(registry_repo, "register", "churn", "--card", str(card_file), "--version", "1.0.0")
     assert proc.returncode == 1
@@ -224,8 +256,7 @@ def test_register_leaves_a_dirty_work_tree_alone(registry_repo, card_file):
     proc = gitreg(p, "register", "churn", "--card", str(card_file))
     assert proc.returncode == 0, proc.stderr
     after = snapshot(p)
-    assert {k: v for k, v in after.items() if k != "refs"} == {
-        k: v for k, v in before.items() if k != "refs"}
+    assert {k: v for k, v in after.items() if k != "refs"} == {k: v for k, v in before.items() if k != "refs"}
     assert (p / "params.yaml").read_text().endswith("# local edit\n")
     # The card describes the commit, not the dirty tree.
     card = yaml.safe_load(git(p, "show", "gitreg:models/churn/versions/1.0.0.yaml"))

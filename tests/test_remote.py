@@ -69,8 +69,7 @@ def test_push_is_atomic_when_the_remote_refuses_one_ref(team):
     assert "branch frozen" in proc.stderr and "refs/heads/gitreg" in proc.stderr
     assert remote_refs(remote) == before and new.tag not in before
     # Nothing was recorded as seen on the remote either.
-    assert git(work, "rev-parse", "refs/gitreg/remotes/origin/gitreg", check=False) != \
-        reg.require_head()
+    assert git(work, "rev-parse", "refs/gitreg/remotes/origin/gitreg", check=False) != reg.require_head()
 
 
 def test_push_relays_the_server_hooks_refusal(team):
@@ -160,8 +159,9 @@ def test_sync_creates_and_fast_forwards_the_registry(team, tmp_path):
     assert report["state"] == "created" and report["remote_head"] == registry(work).require_head()
     mate_reg = registry(mate)
     assert mate_reg.require_head() == registry(work).require_head()
-    assert git(mate, "rev-parse", "refs/tags/churn@v1.1.0") == git(work, "rev-parse",
-                                                                     "refs/tags/churn@v1.1.0")
+    assert git(mate, "rev-parse", "refs/tags/churn@v1.1.0") == git(
+        work, "rev-parse", "refs/tags/churn@v1.1.0"
+    )
     # A teammate registers and pushes; sync fast-forwards and fetches the new tag.
     reg = registry(work)
     new = train(reg, "churn", GOOD)

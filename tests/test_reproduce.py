@@ -43,8 +43,7 @@ def worktree_of(output: str) -> Path:
 def test_an_honest_version_reproduces_pass_and_the_repo_is_untouched(registered):
     project = registered.store.workdir
     assert "../../dvc-remote" in (project / ".dvc" / "config").read_text()  # relative, as DVC wrote it
-    raw = next(d for d in registered.card("churn@1.0.0")["provenance"]["data"]
-               if d["path"] == "data/raw.csv")
+    raw = next(d for d in registered.card("churn@1.0.0")["provenance"]["data"] if d["path"] == "data/raw.csv")
     cached = pipeline.cache_file(project / ".dvc" / "cache", raw["md5"])
     cached.unlink()  # only the remote has it now: the worktree must reach it by the pinned URL
     before = snapshot(project)
@@ -63,8 +62,11 @@ def test_an_honest_version_reproduces_pass_and_the_repo_is_untouched(registered)
 def test_a_clock_dependent_training_fails_naming_the_out(registered, card_file):
     project = registered.store.workdir
     script = project / "src" / "train.py"
-    script.write_text(script.read_text().replace(
-        '"bias": round(b, 10)}', '"bias": round(b, 10), "trained_at": __import__("time").time_ns()}'))
+    script.write_text(
+        script.read_text().replace(
+            '"bias": round(b, 10)}', '"bias": round(b, 10), "trained_at": __import__("time").time_ns()}'
+        )
+    )
     train(project, "Stamp the model with the training time")
     version = registered.register("churn", card_file).version
     expected = registered.view().card("churn", version)["provenance"]["artifact"]["md5"]
@@ -83,8 +85,7 @@ def test_a_clock_dependent_training_fails_naming_the_out(registered, card_file):
 
 def test_an_object_gone_from_cache_and_remote_is_named(registered):
     project = registered.store.workdir
-    raw = next(d for d in registered.card("churn@1.0.0")["provenance"]["data"]
-               if d["path"] == "data/raw.csv")
+    raw = next(d for d in registered.card("churn@1.0.0")["provenance"]["data"] if d["path"] == "data/raw.csv")
     for store in (project / ".dvc" / "cache", project.parent / "dvc-remote"):
         pipeline.cache_file(store, raw["md5"]).unlink()
     before = snapshot(project)
@@ -119,9 +120,14 @@ def test_frozen_stages_are_reported_as_not_reproduced(registry_repo, card_file):
 def test_ctrl_c_removes_the_worktree(registered):
     project = registered.store.workdir
     before = snapshot(project)
-    proc = subprocess.Popen([sys.executable, "-m", "gitreg", "reproduce", "churn@1.0.0"], cwd=project,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **ENV})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gitreg", "reproduce", "churn@1.0.0"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **ENV},
+    )
     seen = []
     assert proc.stdout is not None
     for line in proc.stdout:

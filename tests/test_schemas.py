@@ -64,8 +64,7 @@ def test_production_schema_extends_the_card_schema():
             validate(yaml.safe_load(path.read_text()), "production")
 
 
-@pytest.mark.parametrize("path", sorted((CARDS / "production-bad").glob("*.yaml")),
-                         ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", sorted((CARDS / "production-bad").glob("*.yaml")), ids=lambda p: p.stem)
 def test_production_bad_cards(path):
     card = yaml.safe_load(path.read_text())
     validate(card)  # registrable
@@ -83,21 +82,26 @@ def test_policies_parse():
     assert default.stages["staging"].sources is None
     policy = Policy.parse(ISSUE_POLICY)
     assert [g.describe() for g in policy.stages["production"].gates] == [
-        "accuracy >= 0.9", "fairness.demographic_parity_gap <= 0.05"]
+        "accuracy >= 0.9",
+        "fairness.demographic_parity_gap <= 0.05",
+    ]
     assert policy.dvc_required and not policy.signing_required
     assert policy.validators[0]["timeout"] == 120
 
 
-@pytest.mark.parametrize(("text", "expect"), [
-    ("version: 2\nstages: {a: {}}\n", "version"),
-    ("version: 1\nstages: {}\n", "stages"),
-    ("version: 1\nstages: {prod: {from: [nowhere]}}\n", "unknown stage"),
-    ("version: 1\nstages: {prod: {gates: [{metric: acc}]}}\n", "gates/0"),
-    ("version: 1\nstages: {prod: {max_versions: 0}}\n", "max_versions"),
-    ("version: 1\nstages: {Prod: {}}\n", "stages"),
-    ("version: 1\nstages: {prod: {}}\nsigning: {registration: maybe}\n", "signing/registration"),
-    ("version: 1\nstages: {prod: {}}\nextra: 1\n", "unknown field"),
-])
+@pytest.mark.parametrize(
+    ("text", "expect"),
+    [
+        ("version: 2\nstages: {a: {}}\n", "version"),
+        ("version: 1\nstages: {}\n", "stages"),
+        ("version: 1\nstages: {prod: {from: [nowhere]}}\n", "unknown stage"),
+        ("version: 1\nstages: {prod: {gates: [{metric: acc}]}}\n", "gates/0"),
+        ("version: 1\nstages: {prod: {max_versions: 0}}\n", "max_versions"),
+        ("version: 1\nstages: {Prod: {}}\n", "stages"),
+        ("version: 1\nstages: {prod: {}}\nsigning: {registration: maybe}\n", "signing/registration"),
+        ("version: 1\nstages: {prod: {}}\nextra: 1\n", "unknown field"),
+    ],
+)
 def test_bad_policies_are_refused(text, expect):
     with pytest.raises(InvalidCard) as err:
         Policy.parse(text)

@@ -22,12 +22,14 @@ from gitreg.trust.signatures import split_tag
 
 
 def _fingerprint(pub) -> str:
-    out = subprocess.run(["ssh-keygen", "-l", "-f", str(pub)], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        ["ssh-keygen", "-l", "-f", str(pub)], capture_output=True, text=True, check=True
+    ).stdout
     return out.split()[1]
 
 
 # --- acceptance 1: a version signed by an allowed key verifies (SSH, then GPG) ---------------
+
 
 def test_ssh_signed_registration_verifies(plain_repo, card_file, tmp_path, keys):
     init_required(plain_repo, tmp_path)
@@ -36,8 +38,9 @@ def test_ssh_signed_registration_verifies(plain_repo, card_file, tmp_path, keys)
     use_ssh_key(plain_repo, alice)
     reg = json.loads(ok(register(plain_repo, card_file, "--json")).stdout)
     assert reg["signed"] is True
-    raw = subprocess.run(["git", "cat-file", "tag", reg["tag"]], cwd=plain_repo, capture_output=True,
-                         check=True).stdout
+    raw = subprocess.run(
+        ["git", "cat-file", "tag", reg["tag"]], cwd=plain_repo, capture_output=True, check=True
+    ).stdout
     assert split_tag(raw).kind == "ssh"
 
     code, versions = verify_json(plain_repo)
@@ -62,8 +65,9 @@ def test_ssh_signed_registration_verifies(plain_repo, card_file, tmp_path, keys)
 def test_gpg_signed_registration_verifies(plain_repo, card_file, tmp_path, keys, monkeypatch):
     monkeypatch.setenv("GNUPGHOME", str(keys.gnupg))
     init_required(plain_repo, tmp_path)
-    added = json.loads(ok(gitreg(plain_repo, "signers", "add", "--gpg", keys.carol.fingerprint,
-                                 "--json")).stdout)
+    added = json.loads(
+        ok(gitreg(plain_repo, "signers", "add", "--gpg", keys.carol.fingerprint, "--json")).stdout
+    )
     assert added["fingerprint"] == keys.carol.fingerprint
     # Only Carol's key was exported, although Dan's sits in the same keyring.
     files = git(plain_repo, "ls-tree", "-r", "--name-only", "gitreg", "signers/gpg")
@@ -81,6 +85,7 @@ def test_gpg_signed_registration_verifies(plain_repo, card_file, tmp_path, keys,
 
 # --- who may sign ------------------------------------------------------------------------------
 
+
 def test_signers_add_list_and_revoke_each_land_as_one_commit(plain_repo, tmp_path, keys, monkeypatch):
     monkeypatch.setenv("GNUPGHOME", str(keys.gnupg))
     init_required(plain_repo, tmp_path)
@@ -96,8 +101,10 @@ def test_signers_add_list_and_revoke_each_land_as_one_commit(plain_repo, tmp_pat
 
     listed = json.loads(ok(gitreg(plain_repo, "signers", "list", "--json")).stdout)
     assert [(s["kind"], s["identities"][0], s["revoked"]) for s in listed] == [
-        ("ssh", SIGNER_EMAIL, False), ("ssh", "bob@example.com", False),
-        ("gpg", f"Test Author <{SIGNER_EMAIL}>", False)]
+        ("ssh", SIGNER_EMAIL, False),
+        ("ssh", "bob@example.com", False),
+        ("gpg", f"Test Author <{SIGNER_EMAIL}>", False),
+    ]
     assert listed[0]["fingerprint"] == _fingerprint(alice)
 
     # Adding the same key twice is refused and writes nothing.
@@ -138,19 +145,18 @@ def test_signers_add_refuses_bad_input_and_writes_nothing(plain_repo, tmp_path, 
     assert snapshot(plain_repo) == before
 
 
-def test_a_gpg_file_that_holds_another_key_is_ignored(plain_repo, card_file, tmp_path, keys,
-                                                      monkeypatch):
+def test_a_gpg_file_that_holds_another_key_is_ignored(plain_repo, card_file, tmp_path, keys, monkeypatch):
     """signers/gpg/CAROL.asc holding Dan's key must not let Dan sign."""
     monkeypatch.setenv("GNUPGHOME", str(keys.gnupg))
     init_required(plain_repo, tmp_path)
     from gitreg.store.gitstore import GitStore
 
-    dan_key = subprocess.run(["gpg", "--armor", "--export", keys.dan.fingerprint], capture_output=True,
-                             check=True).stdout
+    dan_key = subprocess.run(
+        ["gpg", "--armor", "--export", keys.dan.fingerprint], capture_output=True, check=True
+    ).stdout
     store = GitStore.discover(plain_repo)
     head = branch(plain_repo)
-    tree = store.write_tree(store.commit_tree(head),
-                            {f"signers/gpg/{keys.carol.fingerprint}.asc": dan_key})
+    tree = store.write_tree(store.commit_tree(head), {f"signers/gpg/{keys.carol.fingerprint}.asc": dan_key})
     commit = store.write_commit(tree, [head], "smuggle a key\n", store.ident())
     git(plain_repo, "update-ref", "refs/heads/gitreg", commit, head)
     [listed] = json.loads(ok(gitreg(plain_repo, "signers", "list", "--json")).stdout)
@@ -159,7 +165,8 @@ def test_a_gpg_file_that_holds_another_key_is_ignored(plain_repo, card_file, tmp
 
     report = check.run(store, head, commit)
     assert [(f.rule, f.file) for f in report.findings] == [
-        ("signers", f"signers/gpg/{keys.carol.fingerprint}.asc")]
+        ("signers", f"signers/gpg/{keys.carol.fingerprint}.asc")
+    ]
     # A line ssh-keygen would skip is a finding too.
     tree = store.write_tree(store.commit_tree(head), {"signers/allowed_signers": b"someone@x\n"})
     bad = store.write_commit(tree, [head], "a broken line\n", store.ident())
@@ -175,8 +182,8 @@ def test_a_gpg_file_that_holds_another_key_is_ignored(plain_repo, card_file, tmp
 
 # --- acceptance 3: required signing and no key fails before writing anything --------------------
 
-def test_register_required_without_a_key_fails_before_writing(plain_repo, card_file, tmp_path,
-                                                              empty_gnupg):
+
+def test_register_required_without_a_key_fails_before_writing(plain_repo, card_file, tmp_path, empty_gnupg):
     init_required(plain_repo, tmp_path)
     before = snapshot(plain_repo)
     objects = git(plain_repo, "count-objects", "-v")
@@ -231,6 +238,7 @@ def test_sign_flag_signs_where_the_policy_does_not_require_it(plain_repo, card_f
 
 # --- the parts, without git ------------------------------------------------------------------------
 
+
 def test_split_tag_takes_the_last_signature_block_as_git_does():
     head = b"object " + b"a" * 40 + b"\ntype commit\ntag m@v1.0.0\ntagger A <a@x> 1 +0000\n\n"
     body = b"Register\n-----BEGIN PGP SIGNATURE-----\nnot really\n"
@@ -245,8 +253,9 @@ def test_allowed_signers_lines_with_options_and_comments(keys):
     from gitreg.trust.keys import parse_allowed_signers, parse_public_key, parse_revoked, signature_key
 
     pub = (keys.ssh["alice"].parent / "alice.pub").read_text().strip()
-    text = (f"# comment\n\na@x,b@x namespaces=\"git\",valid-before=\"20300101\" {pub}\n"
-            f"c@x ssh-ed25519 not-base64!\n")
+    text = (
+        f'# comment\n\na@x,b@x namespaces="git",valid-before="20300101" {pub}\nc@x ssh-ed25519 not-base64!\n'
+    )
     [signer] = parse_allowed_signers(text)
     assert signer.principals == ("a@x", "b@x") and signer.line == 3
     assert signer.key == parse_public_key(pub)

@@ -44,13 +44,16 @@ def reads(path: Path, op) -> list[str]:
     return reg.store.read_log
 
 
-@pytest.mark.parametrize("op", [
-    pytest.param(lambda reg: reg.which(NAME, "production"), id="which"),
-    pytest.param(lambda reg: reg.resolve(f"{NAME}@production"), id="resolve-stage"),
-    pytest.param(lambda reg: reg.card(f"{NAME}@1.0.0"), id="card"),
-    pytest.param(lambda reg: reg.show(f"{NAME}@1.0.0"), id="show-version"),
-    pytest.param(lambda reg: reg.show(NAME), id="show-model"),
-])
+@pytest.mark.parametrize(
+    "op",
+    [
+        pytest.param(lambda reg: reg.which(NAME, "production"), id="which"),
+        pytest.param(lambda reg: reg.resolve(f"{NAME}@production"), id="resolve-stage"),
+        pytest.param(lambda reg: reg.card(f"{NAME}@1.0.0"), id="card"),
+        pytest.param(lambda reg: reg.show(f"{NAME}@1.0.0"), id="show-version"),
+        pytest.param(lambda reg: reg.show(NAME), id="show-model"),
+    ],
+)
 def test_one_model_reads_do_not_grow_with_the_registry(registries, op):
     small = reads(registries[(3, 4)], op)
     more_models = reads(registries[(40, 4)], op)
@@ -92,8 +95,7 @@ def test_list_rereads_only_the_models_a_change_touched(registries, tmp_path):
     commit = reg.store.write_commit(tree, [head], "promote", reg.store.ident())
     reg.store.update_refs([(reg.branch_ref, commit, head)], "test")
     after: list = []
-    assert sorted(reads(path, lambda reg: after.extend(reg.list()))) == [
-        f"models/{NAME}/model.yaml", stages]
+    assert sorted(reads(path, lambda reg: after.extend(reg.list()))) == [f"models/{NAME}/model.yaml", stages]
     assert [m.stages for m in after if m.name == NAME] == [{"production": "1.3.0"}]
     assert [m for m in after if m.name != NAME] == [m for m in first if m.name != NAME]
     shutil.rmtree(cache)  # disposable: the same answer without it
@@ -108,8 +110,13 @@ def test_the_synthetic_registry_is_what_gto_reads(registries):
         pytest.skip("GTO is not installed next to this interpreter")
     path = registries[(3, 4)]
     expected = Registry.open(path).which(NAME, "production")
-    proc = subprocess.run([str(gto), "show", f"{NAME}#production", "--ref"], cwd=path,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [str(gto), "show", f"{NAME}#production", "--ref"],
+        cwd=path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"{NAME}@v{expected}"
 
@@ -155,7 +162,8 @@ def test_the_policy_schema_verdict_is_cached_by_blob_id(registries, tmp_path):
     assert _show_imports_jsonschema(path)  # the cache is disposable
     # A verdict belongs to one blob: other bytes are judged, and refused when wrong.
     reg = Registry.open(path)
-    bad = reg.store.write_tree(reg.store.commit_tree(reg.require_head()),
-                               {"registry.yaml": b"version: 1\nstages: {}\n"})
+    bad = reg.store.write_tree(
+        reg.store.commit_tree(reg.require_head()), {"registry.yaml": b"version: 1\nstages: {}\n"}
+    )
     with pytest.raises(InvalidCard):
         _ = RegistryView(reg.store, bad).policy

@@ -44,14 +44,22 @@ def validator_findings(report):
 
 def test_a_passing_validator_sees_the_card_and_its_names(tmp_path):
     out = tmp_path / "seen.json"
-    reg = registry_with(tmp_path, f"""validators:
+    reg = registry_with(
+        tmp_path,
+        f"""validators:
   - {{stage: production, run: "python checks/record.py {out}", timeout: 60}}
-""", {"record.py": RECORD})
+""",
+        {"record.py": RECORD},
+    )
     report = to_production(reg)
     assert report.ok, report.findings
     seen = json.loads(out.read_text())
-    assert (seen["GITREG_MODEL"], seen["GITREG_VERSION"], seen["GITREG_STAGE"],
-            seen["GITREG_FROM"]) == ("churn", "1.0.0", "production", "staging")
+    assert (seen["GITREG_MODEL"], seen["GITREG_VERSION"], seen["GITREG_STAGE"], seen["GITREG_FROM"]) == (
+        "churn",
+        "1.0.0",
+        "production",
+        "staging",
+    )
     assert seen["card"]["version"] == "1.0.0" and seen["card"]["name"] == "churn"
     assert seen["GITREG_HEAD"] == report.head and seen["GITREG_BASE"] == report.base
     # It ran in a scratch directory holding the base's checks/ and policy, not the repository.
@@ -62,26 +70,36 @@ def test_a_passing_validator_sees_the_card_and_its_names(tmp_path):
 
 def test_a_validator_runs_only_for_its_stage(tmp_path):
     out = tmp_path / "seen.json"
-    reg = make_project(tmp_path / "p", POLICY + f"""validators:
+    reg = make_project(
+        tmp_path / "p",
+        POLICY
+        + f"""validators:
   - {{stage: production, run: "python checks/record.py {out}"}}
-""")
+""",
+    )
     train(reg, "churn", GOOD)
     advance(reg, commit(reg, {"checks/record.py": RECORD}))
     assert judge(reg, set_stages(reg, "churn", {"staging": ["1.0.0"]})).ok
     assert not out.exists()
 
 
-@pytest.mark.parametrize("script, timeout, status, output", [
-    (FAIL, 60, "failed (exit 3)", "demographic parity gap too high on segment B"),
-    (RAISE, 60, "failed (exit 1)", "RuntimeError: validator bug"),
-    (CRASH, 60, "crashed (killed by signal 9)", "about to crash"),
-    (HANG, 0.5, "timed out after 0.5s", "waiting forever"),
-])
-def test_a_failing_crashing_or_hanging_validator_fails_the_check(tmp_path, script, timeout,
-                                                               status, output):
-    reg = registry_with(tmp_path, f"""validators:
+@pytest.mark.parametrize(
+    "script, timeout, status, output",
+    [
+        (FAIL, 60, "failed (exit 3)", "demographic parity gap too high on segment B"),
+        (RAISE, 60, "failed (exit 1)", "RuntimeError: validator bug"),
+        (CRASH, 60, "crashed (killed by signal 9)", "about to crash"),
+        (HANG, 0.5, "timed out after 0.5s", "waiting forever"),
+    ],
+)
+def test_a_failing_crashing_or_hanging_validator_fails_the_check(tmp_path, script, timeout, status, output):
+    reg = registry_with(
+        tmp_path,
+        f"""validators:
   - {{name: bias, stage: production, run: "python checks/bias.py", timeout: {timeout}}}
-""", {"bias.py": script})
+""",
+        {"bias.py": script},
+    )
     found = validator_findings(to_production(reg))
     assert len(found) == 1
     assert found[0].file == layout.stages_path("churn")
@@ -90,31 +108,43 @@ def test_a_failing_crashing_or_hanging_validator_fails_the_check(tmp_path, scrip
 
 
 def test_a_missing_validator_command_fails(tmp_path):
-    reg = registry_with(tmp_path, """validators:
+    reg = registry_with(
+        tmp_path,
+        """validators:
   - {stage: production, run: "no-such-command-here --check"}
-""", {})
+""",
+        {},
+    )
     found = validator_findings(to_production(reg))
     assert len(found) == 1 and "could not run (exit 127)" in found[0].message
 
 
 def test_the_base_copy_of_a_validator_runs_never_the_change(tmp_path):
-    reg = registry_with(tmp_path, """validators:
+    reg = registry_with(
+        tmp_path,
+        """validators:
   - {stage: production, run: "python checks/bias.py"}
-""", {"bias.py": FAIL})
+""",
+        {"bias.py": FAIL},
+    )
     # The change rewrites the validator to pass and promotes in one go.
-    head = commit(reg, {"checks/bias.py": "print('all good')\n",
-                        layout.stages_path("churn"): {"production": ["1.0.0"]}})
+    head = commit(
+        reg, {"checks/bias.py": "print('all good')\n", layout.stages_path("churn"): {"production": ["1.0.0"]}}
+    )
     report = judge(reg, head)
     assert {f.rule for f in report.findings} == {"policy-alone", "validator"}
     assert "too high" in validator_findings(report)[0].message
 
 
 def test_a_validator_without_a_stage_runs_for_every_stage(tmp_path):
-    reg = make_project(tmp_path / "p", POLICY + """validators:
+    reg = make_project(
+        tmp_path / "p",
+        POLICY
+        + """validators:
   - {run: "python checks/bias.py"}
-""")
+""",
+    )
     train(reg, "churn", GOOD)
     advance(reg, commit(reg, {"checks/bias.py": FAIL}))
     report = judge(reg, set_stages(reg, "churn", {"staging": ["1.0.0"]}))
-    assert [f.message.split(":")[0] for f in validator_findings(report)] == [
-        "churn@1.0.0 -> staging"]
+    assert [f.message.split(":")[0] for f in validator_findings(report)] == ["churn@1.0.0 -> staging"]

@@ -25,22 +25,25 @@ GITLAB_FILES = sorted((ROOT / "gitlab").glob("*.yml"))
 
 
 def check_jsonschema(schema: str, *files: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema,
-                           *map(str, files)], capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, *map(str, files)],
+        capture_output=True,
+        text=True,
+    )
 
 
 def zizmor(*paths: Path) -> list[dict]:
     """zizmor's findings (JSON), offline; the tool must run cleanly."""
     exe = Path(sysconfig.get_path("scripts")) / "zizmor"
-    proc = subprocess.run([str(exe), "--offline", "--format", "json", *map(str, paths)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [str(exe), "--offline", "--format", "json", *map(str, paths)], capture_output=True, text=True
+    )
     assert proc.returncode in (0, 10, 11, 12, 13, 14), proc.stderr  # 1x: findings of severity x
     return json.loads(proc.stdout or "[]")
 
 
 def high(findings: list[dict]) -> list[str]:
-    return [f"{f['ident']}: {f['desc']}" for f in findings
-            if f["determinations"]["severity"] == "High"]
+    return [f"{f['ident']}: {f['desc']}" for f in findings if f["determinations"]["severity"] == "High"]
 
 
 def test_the_repository_has_the_workflows_it_promises():
@@ -64,10 +67,12 @@ def test_a_broken_workflow_is_caught_by_the_same_tools(tmp_path):
     pull_request_target + checkout of the head."""
     bad = tmp_path / ".github" / "workflows" / "bad.yml"
     bad.parent.mkdir(parents=True)
-    bad.write_text("on: [pull_request_target]\njobs:\n  x:\n    runs-on: ubuntu-latest\n"
-                   "    steps:\n      - uses: actions/checkout@v4\n        with:\n"
-                   "          ref: ${{ github.event.pull_request.head.sha }}\n"
-                   "      - run: echo ${{ github.event.pull_request.title }}\n")
+    bad.write_text(
+        "on: [pull_request_target]\njobs:\n  x:\n    runs-on: ubuntu-latest\n"
+        "    steps:\n      - uses: actions/checkout@v4\n        with:\n"
+        "          ref: ${{ github.event.pull_request.head.sha }}\n"
+        "      - run: echo ${{ github.event.pull_request.title }}\n"
+    )
     assert check_jsonschema("vendor.github-workflows", bad).returncode == 0
     typo = tmp_path / "typo.yml"
     typo.write_text(bad.read_text().replace("runs-on", "run-on"))

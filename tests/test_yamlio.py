@@ -10,14 +10,17 @@ from gitreg.store import yamlio
 LAUGHS = "a: &a [x, x]\nb: &b [*a, *a]\nc: &c [*b, *b]\nd: [*c, *c]\n"
 
 
-@pytest.mark.parametrize(("text", "expect"), [
-    (LAUGHS, "anchors and aliases are not allowed"),
-    ("a: &x 1\nb: 2\n", "anchors and aliases are not allowed"),
-    ("a: 1\na: 2\n", "duplicate key 'a'"),
-    ("a: !!python/object/apply:os.system [echo hi]\n", "YAML tags"),
-    ("a: [1, 2\n", "line"),
-    ("a:\n\tb: 1\n", "line"),
-])
+@pytest.mark.parametrize(
+    ("text", "expect"),
+    [
+        (LAUGHS, "anchors and aliases are not allowed"),
+        ("a: &x 1\nb: 2\n", "anchors and aliases are not allowed"),
+        ("a: 1\na: 2\n", "duplicate key 'a'"),
+        ("a: !!python/object/apply:os.system [echo hi]\n", "YAML tags"),
+        ("a: [1, 2\n", "line"),
+        ("a:\n\tb: 1\n", "line"),
+    ],
+)
 def test_refused(text, expect):
     with pytest.raises(InvalidCard) as err:
         yamlio.load(text, "card.yaml")
@@ -25,8 +28,9 @@ def test_refused(text, expect):
     assert err.value.message.startswith("card.yaml")
 
 
-@pytest.mark.parametrize(("text", "kind"), [("- a\n- b\n", "a list"), ("", "empty"),
-                                            ("just text\n", "a str"), ("42\n", "a int")])
+@pytest.mark.parametrize(
+    ("text", "kind"), [("- a\n- b\n", "a list"), ("", "empty"), ("just text\n", "a str"), ("42\n", "a int")]
+)
 def test_top_level_must_be_a_mapping(text, kind):
     with pytest.raises(InvalidCard) as err:
         yamlio.load_mapping(text, "card.yaml")

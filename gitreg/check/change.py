@@ -79,8 +79,11 @@ class Change:
     @cached_property
     def models(self) -> list[str]:
         """Models whose files the change touches."""
-        names = {p.split("/")[1] for _, p in self.paths
-                 if p.startswith(layout.MODELS_DIR + "/") and p.count("/") >= 2}
+        names = {
+            p.split("/")[1]
+            for _, p in self.paths
+            if p.startswith(layout.MODELS_DIR + "/") and p.count("/") >= 2
+        }
         return sorted(names)
 
     @cached_property
@@ -89,8 +92,13 @@ class Change:
         found = []
         for status, path in self.paths:
             parts = path.split("/")
-            if (status == "A" and len(parts) == 4 and parts[0] == layout.MODELS_DIR
-                    and parts[2] == "versions" and parts[3].endswith(".yaml")):
+            if (
+                status == "A"
+                and len(parts) == 4
+                and parts[0] == layout.MODELS_DIR
+                and parts[2] == "versions"
+                and parts[3].endswith(".yaml")
+            ):
                 found.append((parts[1], parts[3][:-5]))
         return found
 

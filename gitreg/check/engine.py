@@ -26,8 +26,13 @@ class Report:
         return not self.findings
 
     def to_dict(self) -> dict:
-        return {"ok": self.ok, "base": self.base, "head": self.head, "rules": self.rules,
-                "findings": [f.to_dict() for f in self.findings]}
+        return {
+            "ok": self.ok,
+            "base": self.base,
+            "head": self.head,
+            "rules": self.rules,
+            "findings": [f.to_dict() for f in self.findings],
+        }
 
 
 def rules() -> list[str]:
@@ -48,6 +53,9 @@ def run(store: GitStore, base: str | None, head: str, *, options: dict | None = 
             findings.extend(fn(change))
         except RegistryRefusal as exc:
             # A file the rule had to read is broken: that is a finding, not a crash.
-            findings.append(Finding(name, "(registry)", str(exc.message),
-                                    exc.hint or "Fix the file named in the message."))
+            findings.append(
+                Finding(
+                    name, "(registry)", str(exc.message), exc.hint or "Fix the file named in the message."
+                )
+            )
     return Report(base, head, findings, names)

@@ -42,8 +42,7 @@ def _escape_property(value: str) -> str:
 def annotation(f: Finding) -> str:
     """One GitHub workflow command: ::error file=F,title=RULE::MESSAGE (fix appended)."""
     body = f"{f.message}\nfix: {f.fix}"
-    return f"::error file={_escape_property(f.file)},title={_escape_property(f.rule)}::" \
-           f"{_escape_data(body)}"
+    return f"::error file={_escape_property(f.file)},title={_escape_property(f.rule)}::{_escape_data(body)}"
 
 
 def github(report: Report) -> str:
@@ -62,6 +61,8 @@ def summary(report: Report) -> str:
     if report.ok:
         return f"{title}\n\nPassed: {len(report.rules)} rules, no findings.\n"
     rows = ["| Rule | File | Finding | Fix |", "| --- | --- | --- | --- |"]
-    rows += [f"| {_cell(f.rule)} | `{_cell(f.file)}` | {_cell(f.message)} | {_cell(f.fix)} |"
-             for f in report.findings]
+    rows += [
+        f"| {_cell(f.rule)} | `{_cell(f.file)}` | {_cell(f.message)} | {_cell(f.fix)} |"
+        for f in report.findings
+    ]
     return f"{title}\n\n**Failed: {len(report.findings)} finding(s).**\n\n" + "\n".join(rows) + "\n"

@@ -38,8 +38,9 @@ def _version(value: bool) -> None:
 def _root(
     repo: str = typer.Option(".", "-C", "--repo", help="Run as if gitreg was started in this path."),
     traceback: bool = typer.Option(False, "--traceback", help="Show a traceback on errors."),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                 help="Print the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
 ) -> None:
     _state["repo"] = repo
     _state["traceback"] = traceback
@@ -95,8 +96,11 @@ def main() -> None:
             sys.exit(code)
         if _state["traceback"]:
             raise
-        typer.echo(f"internal error: {type(exc).__name__}: {exc}\n"
-                   "This is a bug in gitreg: run again with --traceback and report it.", err=True)
+        typer.echo(
+            f"internal error: {type(exc).__name__}: {exc}\n"
+            "This is a bug in gitreg: run again with --traceback and report it.",
+            err=True,
+        )
         sys.exit(3)
     sys.exit(code if isinstance(code, int) else 0)
 
@@ -114,4 +118,3 @@ def _is_usage(exc: BaseException) -> tuple[int, str] | None:
         hint = f"Try '{ctx.command_path} --help' for help.\n" if ctx is not None else ""
         return (exc.exit_code, f"{usage}{hint}error: {exc.format_message()}")
     return None
-

@@ -16,13 +16,21 @@ from gitreg.cli import app, echo, emit_json, registry
 @app.command()
 def check(
     base: str | None = typer.Option(
-        None, "--base", help="Registry commit to judge against; its policy applies "
-        "(default: HEAD's first parent; all zeros: nothing)."),
-    head: str | None = typer.Option(None, "--head", help="Registry commit to judge "
-                                    "(default: the registry branch)."),
+        None,
+        "--base",
+        help="Registry commit to judge against; its policy applies "
+        "(default: HEAD's first parent; all zeros: nothing).",
+    ),
+    head: str | None = typer.Option(
+        None, "--head", help="Registry commit to judge (default: the registry branch)."
+    ),
     format_: str = typer.Option("text", "--format", help="text, json or github."),
-    remote: bool = typer.Option(False, "--remote", help="Also check that every object the new "
-                                "versions need (model, data, files in directory outs) is in the DVC remote."),
+    remote: bool = typer.Option(
+        False,
+        "--remote",
+        help="Also check that every object the new "
+        "versions need (model, data, files in directory outs) is in the DVC remote.",
+    ),
 ) -> None:
     """Judge a change to the registry by the policy of its base (exit 1 when it fails)."""
     from gitreg.check import report as render
@@ -60,5 +68,4 @@ def events(
         echo("No registry events.")
     for e in found:
         move = f" {e.from_stage or '-'} -> {e.to_stage or '-'}" if e.kind != "registered" else ""
-        echo(f"{e.time}  {e.kind:<12} {e.model}@{e.version}{move}  by {e.author}  "
-             f"({e.commit[:10]})")
+        echo(f"{e.time}  {e.kind:<12} {e.model}@{e.version}{move}  by {e.author}  ({e.commit[:10]})")

@@ -51,8 +51,11 @@ def hook(
 @app.command("install-hooks")
 def install_hooks(
     server: bool = typer.Option(
-        False, "--server", help="Install the pre-receive hook (in a server's bare repository) "
-        "instead of the client's pre-push hook."),
+        False,
+        "--server",
+        help="Install the pre-receive hook (in a server's bare repository) "
+        "instead of the client's pre-push hook.",
+    ),
     json_: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Install gitreg's git hook; an existing hook is kept as HOOK.local and still runs."""

@@ -94,6 +94,7 @@ def reproduce(
 ) -> None:
     """Re-run a version's DVC pipeline at its source commit (in a temporary worktree) and compare
     every out's md5 with the card. Exit 0 PASS, 1 FAIL, 2 when it cannot run (e.g. missing data)."""
+
     def progress(line: str) -> None:
         typer.echo(line, err=json_)
 
@@ -111,13 +112,15 @@ def reproduce(
             if out.status == "same":
                 echo(f"  same      {out.path}  {out.expected}")
             elif out.status == "not reproduced":
-                echo(f"  frozen    {out.path}  {out.expected}  (stage {out.stage} is frozen: "
-                     "not reproduced)")
+                echo(f"  frozen    {out.path}  {out.expected}  (stage {out.stage} is frozen: not reproduced)")
             else:
                 echo(f"  {out.status:<9} {out.path}  expected {out.expected}, got {found}")
         verdict = "PASS" if result.ok else "FAIL"
-        tail = "every out matches the card and dvc.lock" if result.ok else \
-            "differs: " + ", ".join(o.path for o in result.differing)
+        tail = (
+            "every out matches the card and dvc.lock"
+            if result.ok
+            else "differs: " + ", ".join(o.path for o in result.differing)
+        )
         echo(f"{verdict}: {result.name}@{result.version} at {result.commit[:10]}: {tail}")
     if not result.ok:
         raise typer.Exit(1)
@@ -134,13 +137,18 @@ def diff(
     if json_:
         emit_json(result)
         return
-    echo(f"a: {result['a']['ref']} ({str(result['a']['commit'])[:10]})   "
-         f"b: {result['b']['ref']} ({str(result['b']['commit'])[:10]})")
+    echo(
+        f"a: {result['a']['ref']} ({str(result['a']['commit'])[:10]})   "
+        f"b: {result['b']['ref']} ({str(result['b']['commit'])[:10]})"
+    )
     code = result["code"]
     echo(f"code commit: {'same' if code['status'] == 'same' else 'changed'}")
     art = result["artifact"]["md5"]
-    echo(f"artifact md5: {art['a']} -> {art['b']}" if art["status"] != "same" else
-         f"artifact md5: same ({art['a']})")
+    echo(
+        f"artifact md5: {art['a']} -> {art['b']}"
+        if art["status"] != "same"
+        else f"artifact md5: same ({art['a']})"
+    )
     if result["metrics"]:
         echo("metrics:")
         for m in result["metrics"]:
@@ -164,8 +172,12 @@ def _show(value: Any) -> str:
 @app.command()
 def fetch(
     ref: str = typer.Argument(..., help="NAME@VERSION or NAME@STAGE (e.g. churn@production)."),
-    output: str = typer.Option(..., "-o", "--output", help="Where to write the artifact (a file, or "
-                               "a new directory for a directory out)."),
+    output: str = typer.Option(
+        ...,
+        "-o",
+        "--output",
+        help="Where to write the artifact (a file, or a new directory for a directory out).",
+    ),
     json_: bool = JSON,
 ) -> None:
     """Write a version's artifact from the DVC cache or remote, md5 verified (for deploy jobs)."""
@@ -175,7 +187,6 @@ def fetch(
     path = reg.fetch(pinned, output)
     art = card["provenance"]["artifact"]
     if json_:
-        emit_json({"name": card["name"], "version": card["version"], "path": str(path),
-                   "artifact": art})
+        emit_json({"name": card["name"], "version": card["version"], "path": str(path), "artifact": art})
     else:
         echo(f"{card['name']}@{card['version']}: {art['path']} (md5 {art['md5']}, verified) -> {path}")

@@ -13,10 +13,14 @@ def promote(
     stage: str = typer.Argument(..., help="Stage to promote into, such as production."),
     push: bool = typer.Option(False, "--push", help="Push the proposal branch (git CLI, checked)."),
     open_: bool = typer.Option(
-        False, "--open", help="Push it and open the pull/merge request (GitHub API with GITHUB_TOKEN, "
-        "GitLab push options; else print the compare URL)."),
+        False,
+        "--open",
+        help="Push it and open the pull/merge request (GitHub API with GITHUB_TOKEN, "
+        "GitLab push options; else print the compare URL).",
+    ),
     remote: str | None = typer.Option(
-        None, "--remote", "-r", help="Remote for --push/--open (default: gitreg.remote, else origin)."),
+        None, "--remote", "-r", help="Remote for --push/--open (default: gitreg.remote, else origin)."
+    ),
     json_: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Propose a promotion: a checked branch gitreg-promote/NAME/vVERSION/STAGE."""
@@ -26,13 +30,17 @@ def promote(
     if json_:
         emit_json({**proposal.to_dict(), **({"published": published} if published else {})})
         return
-    echo(f"Proposed {proposal.name}@{proposal.version} -> {stage} on branch {proposal.branch} "
-         f"({proposal.commit[:10]}); the check passed.")
+    echo(
+        f"Proposed {proposal.name}@{proposal.version} -> {stage} on branch {proposal.branch} "
+        f"({proposal.commit[:10]}); the check passed."
+    )
     for move in proposal.moves:
         echo(f"  {move}")
     if published is None:
-        echo(f"Merge it with: gitreg merge {proposal.branch}  (or push it and open a merge request "
-             "against the registry branch: --push --open)")
+        echo(
+            f"Merge it with: gitreg merge {proposal.branch}  (or push it and open a merge request "
+            "against the registry branch: --push --open)"
+        )
         return
     for line in published["messages"]:
         echo(f"{published['remote']}: {line}")
@@ -55,23 +63,32 @@ def _publish(reg, proposal, remote: str | None, open_request: bool) -> dict:
 
     moves = "".join(f"\n- {m}" for m in proposal.moves)
     rules = len(proposal.report.rules) if proposal.report else 0
-    body = (f"Promote {proposal.name}@{proposal.version} to {proposal.stage}, proposed with gitreg."
-            f"{moves}\n\nThe gitreg check passed locally ({rules} rules), judged by the registry's "
-            "policy on the base; the registry's CI runs it again on this request.")
-    return forge.publish_proposal(reg, proposal.branch, remote=remote, open_request=open_request,
-                                  title=f"Promote {proposal.name}@{proposal.version} to {proposal.stage}",
-                                  body=body)
+    body = (
+        f"Promote {proposal.name}@{proposal.version} to {proposal.stage}, proposed with gitreg."
+        f"{moves}\n\nThe gitreg check passed locally ({rules} rules), judged by the registry's "
+        "policy on the base; the registry's CI runs it again on this request."
+    )
+    return forge.publish_proposal(
+        reg,
+        proposal.branch,
+        remote=remote,
+        open_request=open_request,
+        title=f"Promote {proposal.name}@{proposal.version} to {proposal.stage}",
+        body=body,
+    )
 
 
 @app.command()
 def merge(
     proposal: str = typer.Argument(..., help="Proposal branch (or commit) to merge."),
     push: bool = typer.Option(
-        False, "--push", help="Then publish the registry (gitreg push: one atomic push to "
-        "gitreg.remote, else origin)."),
+        False,
+        "--push",
+        help="Then publish the registry (gitreg push: one atomic push to gitreg.remote, else origin).",
+    ),
     ff: bool = typer.Option(
-        False, "--ff", help="Fast-forward when possible: no merge commit, so who approved "
-        "is not recorded."),
+        False, "--ff", help="Fast-forward when possible: no merge commit, so who approved is not recorded."
+    ),
     json_: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Check a proposal against the registry branch, then merge it (compare-and-swap) in a
@@ -84,8 +101,10 @@ def merge(
         echo(f"{proposal} is merged already; nothing to do.")
         return
     how = "fast-forward" if result.fast_forward else "merge commit"
-    echo(f"Merged {proposal} into the registry ({how}, {result.previous[:10]} -> "
-         f"{result.commit[:10]}); the check passed{'; pushed' if result.pushed else ''}.")
+    echo(
+        f"Merged {proposal} into the registry ({how}, {result.previous[:10]} -> "
+        f"{result.commit[:10]}); the check passed{'; pushed' if result.pushed else ''}."
+    )
     for e in result.events:
         move = f" {e.from_stage or '-'} -> {e.to_stage or '-'}" if e.kind != "registered" else ""
         echo(f"  {e.kind} {e.model}@{e.version}{move}")

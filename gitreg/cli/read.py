@@ -48,8 +48,9 @@ def show(
             echo(f"artifact: {model['artifact'].get('path')}")
         echo("")
         rows = [("VERSION", "STAGES", "TAG")]
-        rows += [(v["version"], ", ".join(v["stages"]) or "-", v.get("signed") or "-")
-                 for v in info["versions"]]
+        rows += [
+            (v["version"], ", ".join(v["stages"]) or "-", v.get("signed") or "-") for v in info["versions"]
+        ]
         _table(rows)
         return
     stages = ", ".join(info["stages"]) or "none"
@@ -72,16 +73,20 @@ def _verdict(v: dict) -> str:
         who = "no signature read"
     if v["ok"]:
         return f"{who}; verifies"
-    return f"{who}; DOES NOT VERIFY: " + "; ".join(p["code"] for p in v["problems"]) + \
-        f" (run: gitreg verify {v['name']}@{v['version']})"
+    return (
+        f"{who}; DOES NOT VERIFY: "
+        + "; ".join(p["code"] for p in v["problems"])
+        + f" (run: gitreg verify {v['name']}@{v['version']})"
+    )
 
 
 @app.command()
 def history(
     name: str = typer.Argument(..., help="Model name."),
     json_: bool = JSON,
-    verify: bool = typer.Option(False, "--verify",
-                                help="Also verify each registration's tag and name its signer."),
+    verify: bool = typer.Option(
+        False, "--verify", help="Also verify each registration's tag and name its signer."
+    ),
 ) -> None:
     """Registrations and stage changes of a model, oldest first (from the registry branch log)."""
     reg = registry()
@@ -98,8 +103,11 @@ def history(
     if verify:
         rows[0] += ("SIGNATURE",)
     for e in found:
-        stage = f"{e.from_stage or '-'} -> {e.to_stage}" if e.to_stage else (
-            f"{e.from_stage} -> -" if e.from_stage else "")
+        stage = (
+            f"{e.from_stage or '-'} -> {e.to_stage}"
+            if e.to_stage
+            else (f"{e.from_stage} -> -" if e.from_stage else "")
+        )
         row = (e.time, e.kind, e.version, stage, e.author, e.commit[:10])
         if verify:
             check = checks.get(e.version) if e.kind == "registered" else None

@@ -41,13 +41,15 @@ def sync_(
         emit_json(report.to_dict())
         return
     at = report.remote_head[:10]
-    echo({
-        "up-to-date": f"{report.branch} is up to date with {report.remote} ({at}).",
-        "created": f"Created {report.branch} from {report.remote} at {at}.",
-        "fast-forward": f"Fast-forwarded {report.branch} to {report.remote}'s {at}.",
-        "ahead": f"{report.branch} is ahead of {report.remote} ({at}): run 'gitreg push' to publish.",
-        "merged": f"Merged your unpublished registry changes onto {report.remote}'s {at} "
-                  f"({str(report.new)[:10]}): run 'gitreg push' to publish.",
-    }[report.state])
+    echo(
+        {
+            "up-to-date": f"{report.branch} is up to date with {report.remote} ({at}).",
+            "created": f"Created {report.branch} from {report.remote} at {at}.",
+            "fast-forward": f"Fast-forwarded {report.branch} to {report.remote}'s {at}.",
+            "ahead": f"{report.branch} is ahead of {report.remote} ({at}): run 'gitreg push' to publish.",
+            "merged": f"Merged your unpublished registry changes onto {report.remote}'s {at} "
+            f"({str(report.new)[:10]}): run 'gitreg push' to publish.",
+        }[report.state]
+    )
     if report.tags:
         echo("Fetched tags: " + ", ".join(report.tags))

@@ -8,8 +8,9 @@ import typer
 
 from gitreg.cli import app, echo, emit_json, registry
 
-signers_app = typer.Typer(help="Who may sign registrations (signers/ on the registry branch).",
-                          no_args_is_help=True)
+signers_app = typer.Typer(
+    help="Who may sign registrations (signers/ on the registry branch).", no_args_is_help=True
+)
 app.add_typer(signers_app, name="signers")
 
 JSON = typer.Option(False, "--json", help="Print JSON instead of text.")

@@ -13,8 +13,11 @@ from gitreg.cli import app, echo, emit_json, registry
 def init(
     policy: Path | None = typer.Option(None, "--policy", help="Seed registry.yaml from FILE."),
     ci_: str | None = typer.Option(
-        None, "--ci", help="Also write the CI files that run the check on merge requests into the "
-        "work tree, for you to commit: github or gitlab. Never overwrites a file."),
+        None,
+        "--ci",
+        help="Also write the CI files that run the check on merge requests into the "
+        "work tree, for you to commit: github or gitlab. Never overwrites a file.",
+    ),
     json_: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Create the registry branch (idempotent)."""
@@ -45,32 +48,50 @@ def register(
     card: Path = typer.Option(..., "--card", help="The narrative model card (YAML)."),
     version: str | None = typer.Option(None, "--version", help="Exact version, X.Y.Z."),
     bump: str | None = typer.Option(
-        None, "--bump", help="Bump the latest version: major, minor or patch (default minor)."),
+        None, "--bump", help="Bump the latest version: major, minor or patch (default minor)."
+    ),
     rev: str = typer.Option("HEAD", "--rev", help="Source commit that produced the model."),
     artifact: str | None = typer.Option(
-        None, "--artifact", help="Artifact path (default: dvc.yaml's artifacts entry)."),
+        None, "--artifact", help="Artifact path (default: dvc.yaml's artifacts entry)."
+    ),
     metrics: str | None = typer.Option(
-        None, "--metrics", help="Metrics file at the source commit (default: dvc.yaml's)."),
+        None, "--metrics", help="Metrics file at the source commit (default: dvc.yaml's)."
+    ),
     sign: bool | None = typer.Option(
-        None, "--sign/--no-sign", help="Sign the tag (default: git config tag.gpgSign)."),
+        None, "--sign/--no-sign", help="Sign the tag (default: git config tag.gpgSign)."
+    ),
     image: str | None = typer.Option(None, "--image", help="Container image digest."),
     propose: bool = typer.Option(
-        False, "--propose", help="Put the card on a checked proposal branch "
-        "gitreg-register/NAME/vVERSION instead of the registry branch."),
+        False,
+        "--propose",
+        help="Put the card on a checked proposal branch "
+        "gitreg-register/NAME/vVERSION instead of the registry branch.",
+    ),
     json_: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Register a model version: its card on the registry branch and its tag, together."""
-    reg = registry().register(name, card, version=version, bump=bump, rev=rev,
-                              artifact=artifact, metrics=metrics, sign=sign, image=image,
-                              propose=propose)
+    reg = registry().register(
+        name,
+        card,
+        version=version,
+        bump=bump,
+        rev=rev,
+        artifact=artifact,
+        metrics=metrics,
+        sign=sign,
+        image=image,
+        propose=propose,
+    )
     if json_:
         emit_json(reg.to_dict())
         return
     signed = "signed " if reg.signed else ""
     echo(f"Registered {reg.tag} ({signed}tag {reg.tag_id[:10]} on {reg.source_commit[:10]}).")
     if reg.proposal:
-        echo(f"Card: {reg.card_path} on proposal branch {reg.proposal} (the check passed); "
-             f"merge it with: gitreg merge {reg.proposal}")
+        echo(
+            f"Card: {reg.card_path} on proposal branch {reg.proposal} (the check passed); "
+            f"merge it with: gitreg merge {reg.proposal}"
+        )
         return
     echo(f"Card: {reg.card_path} on the registry branch, sha256 {reg.digest[:16]}...")
 

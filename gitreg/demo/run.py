@@ -50,8 +50,9 @@ def _env() -> dict[str, str]:
 
 
 def dvc(project: Path, *args: str) -> str:
-    proc = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=project, env=_env(),
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "dvc", *args], cwd=project, env=_env(), capture_output=True, text=True
+    )
     if proc.returncode != 0:
         raise GitFailed(f"dvc {' '.join(args)} failed:\n{proc.stdout}{proc.stderr}".rstrip())
     return proc.stdout
@@ -71,10 +72,14 @@ def build_project(root: Path) -> Path:
     (project / "data").mkdir()
     (project / "cards").mkdir()
     for path, text in {
-        "src/prepare.py": files.PREPARE, "src/train.py": files.TRAIN,
-        "src/evaluate.py": files.EVALUATE, "dvc.yaml": files.DVC_YAML,
-        "params.yaml": files.PARAMS.format(features=files.V1_FEATURES), "cards/churn.yaml": files.CARD,
-        ".gitignore": files.GITIGNORE, "data/raw.csv": files.raw_data(),
+        "src/prepare.py": files.PREPARE,
+        "src/train.py": files.TRAIN,
+        "src/evaluate.py": files.EVALUATE,
+        "dvc.yaml": files.DVC_YAML,
+        "params.yaml": files.PARAMS.format(features=files.V1_FEATURES),
+        "cards/churn.yaml": files.CARD,
+        ".gitignore": files.GITIGNORE,
+        "data/raw.csv": files.raw_data(),
         ".python-version": f"{sys.version_info.major}.{sys.version_info.minor}\n",
     }.items():
         (project / path).write_text(text)
@@ -98,10 +103,10 @@ def train(project: Path, message: str, features: str | None = None) -> str:
 def run(directory: Path, say: Callable[[str], None]) -> Registry:
     directory = Path(directory)
     if directory.exists() and any(directory.iterdir()):
-        raise UsageError(f"{directory} exists and is not empty.",
-                         hint="Give a new directory: gitreg demo DIR")
-    say(f"Building a sample ML project in {directory}/project (git + DVC, remote "
-        f"{directory}/dvc-remote)")
+        raise UsageError(
+            f"{directory} exists and is not empty.", hint="Give a new directory: gitreg demo DIR"
+        )
+    say(f"Building a sample ML project in {directory}/project (git + DVC, remote {directory}/dvc-remote)")
     project = build_project(directory)
     say("Training v1 (3 features): dvc repro, dvc push, git commit")
     train(project, "Train churn model on tenure, spend and support calls")
@@ -109,8 +114,10 @@ def run(directory: Path, say: Callable[[str], None]) -> Registry:
     policy_file = directory / "registry.yaml"
     policy_file.write_text(DEMO_POLICY)
     reg.init(policy_file)
-    say("Created the registry branch 'gitreg' with a policy: production takes versions from "
-        "staging with accuracy >= 0.9 and fairness.demographic_parity_gap <= 0.06")
+    say(
+        "Created the registry branch 'gitreg' with a policy: production takes versions from "
+        "staging with accuracy >= 0.9 and fairness.demographic_parity_gap <= 0.06"
+    )
     first = reg.register("churn", project / "cards" / "churn.yaml")
     say(f"Registered {first.tag}: accuracy {_metric(first.card, 'accuracy')}")
     say("Training v2 (adds the usage_drop feature)")
@@ -127,12 +134,14 @@ def run(directory: Path, say: Callable[[str], None]) -> Registry:
     reproduction(reg, "churn@production", say)
     say("")
     say(f"Next, in {project}:")
-    for line in ("gitreg show churn@production       the card, with its provenance",
-                 "gitreg history churn               registrations and promotions",
-                 "gitreg lineage churn@production    code, data, params, metrics",
-                 "gitreg diff churn@1.0.0 churn@production",
-                 "gitreg verify                      tags and cards still bound",
-                 "git log --oneline gitreg           the registry's audit log"):
+    for line in (
+        "gitreg show churn@production       the card, with its provenance",
+        "gitreg history churn               registrations and promotions",
+        "gitreg lineage churn@production    code, data, params, metrics",
+        "gitreg diff churn@1.0.0 churn@production",
+        "gitreg verify                      tags and cards still bound",
+        "git log --oneline gitreg           the registry's audit log",
+    ):
         say(f"  {line}")
     return reg
 
@@ -140,13 +149,14 @@ def run(directory: Path, say: Callable[[str], None]) -> Registry:
 def promotions(reg: Registry, say: Callable[[str], None]) -> None:
     """Promote through proposals and the check, and show a promotion the check refuses."""
     say("")
-    for ref, stage in (("churn@1.0.0", "staging"), ("churn@1.1.0", "staging"),
-                       ("churn@1.1.0", "production")):
+    for ref, stage in (("churn@1.0.0", "staging"), ("churn@1.1.0", "staging"), ("churn@1.1.0", "production")):
         proposal = reg.promote(ref, stage)
         result = reg.merge(proposal.branch)
         moves = "; ".join(proposal.moves)
-        say(f"Promoted {ref} to {stage}: proposal {proposal.branch} passed the check, merged "
-            f"({result.commit[:10]}): {moves}")
+        say(
+            f"Promoted {ref} to {stage}: proposal {proposal.branch} passed the check, merged "
+            f"({result.commit[:10]}): {moves}"
+        )
     try:
         reg.promote("churn@1.0.0", "production")
     except RegistryRefusal as exc:
@@ -161,10 +171,13 @@ def promotions(reg: Registry, say: Callable[[str], None]) -> None:
 def reproduction(reg: Registry, ref: str, say: Callable[[str], None]) -> None:
     """Re-run REF's pipeline at its source commit (a temporary worktree) and show PASS."""
     say("")
-    say(f"Reproducing {ref} (gitreg reproduce): dvc repro -f at its source commit, in a temporary "
-        "worktree sharing the DVC cache and remote")
-    result = reg.reproduce(ref, progress=lambda line: None if line.startswith(" ") else say(f"  {line}"),
-                           env=_env())
+    say(
+        f"Reproducing {ref} (gitreg reproduce): dvc repro -f at its source commit, in a temporary "
+        "worktree sharing the DVC cache and remote"
+    )
+    result = reg.reproduce(
+        ref, progress=lambda line: None if line.startswith(" ") else say(f"  {line}"), env=_env()
+    )
     for out in result.outs:
         say(f"  {out.status:<5} {out.path}  md5 {out.found}")
     if not result.ok:

@@ -16,9 +16,11 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
         "a": _side(a),
         "b": _side(b),
         "code": _pair((a.get("code") or {}).get("commit"), (b.get("code") or {}).get("commit")),
-        "artifact": {"path": _pair(_get(a, "artifact", "path"), _get(b, "artifact", "path")),
-                     "md5": _pair(_get(a, "artifact", "md5"), _get(b, "artifact", "md5")),
-                     "size": _pair(_get(a, "artifact", "size"), _get(b, "artifact", "size"))},
+        "artifact": {
+            "path": _pair(_get(a, "artifact", "path"), _get(b, "artifact", "path")),
+            "md5": _pair(_get(a, "artifact", "md5"), _get(b, "artifact", "md5")),
+            "size": _pair(_get(a, "artifact", "size"), _get(b, "artifact", "size")),
+        },
         "metrics": _rows(_metric_values(a), _metric_values(b), numeric=True),
         "params": _rows(_param_values(a), _param_values(b), key_names=("file", "key")),
         "data": _rows(_data_values(a), _data_values(b), key_names=("path",)),
@@ -27,8 +29,13 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
 
 
 def _side(lin: dict) -> dict:
-    return {"ref": f"{lin['name']}@{lin['version']}", "name": lin["name"], "version": lin["version"],
-            "commit": (lin.get("code") or {}).get("commit"), "stages": lin.get("stages") or []}
+    return {
+        "ref": f"{lin['name']}@{lin['version']}",
+        "name": lin["name"],
+        "version": lin["version"],
+        "commit": (lin.get("code") or {}).get("commit"),
+        "stages": lin.get("stages") or [],
+    }
 
 
 def _get(lin: dict, *keys: str) -> Any:
@@ -73,8 +80,9 @@ def _env_values(lin: dict) -> dict[tuple, Any]:
     return {(k,): v for k, v in pipeline.flat_params(lin.get("environment") or {}).items()}
 
 
-def _rows(a: dict[tuple, Any], b: dict[tuple, Any], *, numeric: bool = False,
-          key_names: tuple[str, ...] = ("key",)) -> list[dict[str, Any]]:
+def _rows(
+    a: dict[tuple, Any], b: dict[tuple, Any], *, numeric: bool = False, key_names: tuple[str, ...] = ("key",)
+) -> list[dict[str, Any]]:
     rows = []
     keys = list(a) + [k for k in b if k not in a]
     for key in keys:
@@ -90,5 +98,4 @@ def _rows(a: dict[tuple, Any], b: dict[tuple, Any], *, numeric: bool = False,
 
 def lineages(store, view, a: tuple[str, str], b: tuple[str, str]) -> dict[str, Any]:
     """Compare (name, version) A with B in VIEW."""
-    return compare(lineage.build(store, view, *a, detail=False),
-                   lineage.build(store, view, *b, detail=False))
+    return compare(lineage.build(store, view, *a, detail=False), lineage.build(store, view, *b, detail=False))

@@ -52,8 +52,11 @@ class Obj:
 
 def objects_of(entries: Iterable[dict]) -> list[Obj]:
     """Obj for each card or dvc.lock entry ({path, md5, hash})."""
-    return [Obj(str(e["path"]), str(e["md5"]), str(e.get("hash") or "md5-dos2unix"))
-            for e in entries if isinstance(e, dict) and e.get("path") and e.get("md5")]
+    return [
+        Obj(str(e["path"]), str(e["md5"]), str(e.get("hash") or "md5-dos2unix"))
+        for e in entries
+        if isinstance(e, dict) and e.get("path") and e.get("md5")
+    ]
 
 
 def file_md5(path: Path, hash_name: str = "md5") -> str:
@@ -112,7 +115,8 @@ class Storage:
                 if self._repo is None:
                     self._repo = Repo(str(self.workdir))
                 self._odbs[kind] = self._repo.cloud.get_remote_odb(
-                    self.remote_name, command="gitreg", hash_name=kind)
+                    self.remote_name, command="gitreg", hash_name=kind
+                )
             except DvcException as exc:
                 raise RemoteUnavailable(
                     f"cannot open the DVC remote: {exc}",
@@ -247,12 +251,17 @@ def _parse_listing(obj: Obj, data: bytes) -> list[Obj]:
     if len(data) > MAX_DIR_LISTING:
         raise RegistryRefusal(f"the listing of {obj.describe()} is too large to read.")
     if hashlib.md5(data).hexdigest() != obj.md5.removesuffix(".dir"):
-        raise CorruptObject(f"the listing of directory out {obj.describe()} does not hash to its md5.",
-                            hint="Remove the damaged .dir object and push it again.")
+        raise CorruptObject(
+            f"the listing of directory out {obj.describe()} does not hash to its md5.",
+            hint="Remove the damaged .dir object and push it again.",
+        )
     try:
         entries = json.loads(data)
-        return [Obj(f"{obj.path}/{pipeline.norm(str(e['relpath']))}", str(e["md5"]), obj.hash)
-                for e in entries]
+        return [
+            Obj(f"{obj.path}/{pipeline.norm(str(e['relpath']))}", str(e["md5"]), obj.hash) for e in entries
+        ]
     except (ValueError, KeyError, TypeError):
-        raise CorruptObject(f"the listing of directory out {obj.describe()} is not DVC's JSON.",
-                            hint="Remove the damaged .dir object and push it again.") from None
+        raise CorruptObject(
+            f"the listing of directory out {obj.describe()} is not DVC's JSON.",
+            hint="Remove the damaged .dir object and push it again.",
+        ) from None

@@ -63,8 +63,10 @@ def _storage(store: GitStore) -> Storage:
 
 def _fetch_dir(store: GitStore, obj: Obj, nfiles: int | None, dest: Path) -> Path:
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise UsageError(f"{dest} exists; the artifact {obj.path} is a directory.",
-                         hint="Give a new or empty directory with -o.")
+        raise UsageError(
+            f"{dest} exists; the artifact {obj.path} is a directory.",
+            hint="Give a new or empty directory with -o.",
+        )
     storage = _storage(store)
     try:
         files = storage.listing(obj)
@@ -72,14 +74,15 @@ def _fetch_dir(store: GitStore, obj: Obj, nfiles: int | None, dest: Path) -> Pat
             raise MissingObjects(
                 f"the listing of directory out {obj.describe()} is in neither the local DVC cache "
                 f"({storage.cache}) nor the {storage.remote_label}.",
-                hint="Push it from a machine that has it: dvc push")
+                hint="Push it from a machine that has it: dvc push",
+            )
         if nfiles is not None and len(files) != nfiles:
             raise CorruptObject(f"{obj.describe()} lists {len(files)} files; the card says {nfiles}.")
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".gitreg-tmp", dir=dest.parent))
         try:
             for entry in files:
-                rel = entry.path[len(obj.path) + 1:]
+                rel = entry.path[len(obj.path) + 1 :]
                 target = (tmp / rel).resolve()
                 if not target.is_relative_to(tmp.resolve()):
                     raise CorruptObject(f"{obj.describe()} lists a path outside it: {rel!r}.")
@@ -99,8 +102,10 @@ def _fetch_dir(store: GitStore, obj: Obj, nfiles: int | None, dest: Path) -> Pat
 
 def _from_git(store: GitStore, commit: str | None, obj: Obj, tmp: Path) -> None:
     if not commit or not store.has_object(commit):
-        raise MissingObjects(f"source commit {commit} of {obj.path} is not in this repository.",
-                             hint="Fetch it: git fetch origin (a full clone, not a shallow one).")
+        raise MissingObjects(
+            f"source commit {commit} of {obj.path} is not in this repository.",
+            hint="Fetch it: git fetch origin (a full clone, not a shallow one).",
+        )
     data = store.read_blob(store.commit_tree(commit), obj.path)
     if data is None:
         raise MissingObjects(f"{obj.path} is not a file at commit {commit[:10]}.")

@@ -77,8 +77,7 @@ class Pipeline:
         return stages if isinstance(stages, dict) else {}
 
     def outs(self) -> list[Out]:
-        return [Out.from_lock(o, name) for name, st in self.stages.items()
-                for o in st.get("outs") or []]
+        return [Out.from_lock(o, name) for name, st in self.stages.items() for o in st.get("outs") or []]
 
     def find_out(self, path: str) -> Out | None:
         wanted = norm(path)

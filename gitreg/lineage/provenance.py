@@ -17,8 +17,14 @@ from gitreg.lineage.pipeline import Out, Pipeline
 from gitreg.store.gitstore import GitStore, Ident
 
 LOCK_FILES = (
-    "uv.lock", "poetry.lock", "Pipfile.lock", "pdm.lock", "conda-lock.yml",
-    "requirements.lock", "requirements.txt", "environment.yml",
+    "uv.lock",
+    "poetry.lock",
+    "Pipfile.lock",
+    "pdm.lock",
+    "conda-lock.yml",
+    "requirements.lock",
+    "requirements.txt",
+    "environment.yml",
 )
 MAX_ARTIFACT_BLOB = 512 * 1024 * 1024
 
@@ -33,8 +39,15 @@ class Evidence:
 
 
 def collect(
-    store: GitStore, name: str, commit: str, *, artifact: str | None, metrics_file: str | None,
-    image: str | None, ident: Ident, require_dvc: bool = False,
+    store: GitStore,
+    name: str,
+    commit: str,
+    *,
+    artifact: str | None,
+    metrics_file: str | None,
+    image: str | None,
+    ident: Ident,
+    require_dvc: bool = False,
 ) -> Evidence:
     pipe = pipeline.read(store, commit)
     if require_dvc and not pipe.has_dvc:
@@ -49,7 +62,8 @@ def collect(
         "source": {"commit": commit, "tree": pipe.tree},
         "pipeline": (
             {"tool": "dvc", "lock_digest": pipe.lock_digest, "stage": art.stage, "stages": stages}
-            if art.stage else None
+            if art.stage
+            else None
         ),
         "artifact": art.as_card(),
         "data": [d.as_card() for d in data],
@@ -62,8 +76,7 @@ def collect(
     metrics: dict[str, dict[str, Any]] = {}
     for file in files:
         for key, value in pipeline.read_metrics(store, pipe, file).items():
-            metrics.setdefault(key, {"value": value, "source": {"file": pipeline.norm(file),
-                                                                  "key": key}})
+            metrics.setdefault(key, {"value": value, "source": {"file": pipeline.norm(file), "key": key}})
     arts = pipe.dvc_yaml.get("artifacts") or {}
     art_type = arts.get(name, {}).get("type") if isinstance(arts.get(name), dict) else None
     return Evidence(provenance=provenance, metrics=metrics, artifact_type=art_type)

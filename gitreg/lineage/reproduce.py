@@ -36,8 +36,13 @@ from gitreg.store.gitstore import GitStore
 Progress = Callable[[str], None]
 _TAIL = 30
 # DVC's advice for a work tree the user keeps; this one is thrown away.
-_NOISE = ("To track the changes with git", "git add ", "To enable auto staging",
-          "dvc config core.autostage", "Use `dvc push`")
+_NOISE = (
+    "To track the changes with git",
+    "git add ",
+    "To enable auto staging",
+    "dvc config core.autostage",
+    "Use `dvc push`",
+)
 
 
 @dataclass
@@ -70,22 +75,35 @@ class Reproduction:
         return [o for o in self.outs if o.status not in ("same", "not reproduced")]
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "version": self.version, "tag": layout.tag_name(self.name, self.version),
-                "commit": self.commit, "ok": self.ok, "result": "PASS" if self.ok else "FAIL",
-                "stages": self.stages, "frozen": self.frozen, "outs": [o.to_dict() for o in self.outs]}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "tag": layout.tag_name(self.name, self.version),
+            "commit": self.commit,
+            "ok": self.ok,
+            "result": "PASS" if self.ok else "FAIL",
+            "stages": self.stages,
+            "frozen": self.frozen,
+            "outs": [o.to_dict() for o in self.outs],
+        }
 
 
-def reproduce(store: GitStore, card: dict, *, progress: Progress | None = None,
-              env: Mapping[str, str] | None = None) -> Reproduction:
+def reproduce(
+    store: GitStore, card: dict, *, progress: Progress | None = None, env: Mapping[str, str] | None = None
+) -> Reproduction:
     say = progress or (lambda _line: None)
     name, version = str(card.get("name")), str(card.get("version"))
     commit = lineage.source_commit(card)
     if not commit or not store.has_object(commit):
-        raise GitFailed(f"source commit {commit} of {name}@{version} is not in this repository.",
-                        hint="Fetch it (git fetch origin; in CI a full clone, fetch-depth: 0).")
+        raise GitFailed(
+            f"source commit {commit} of {name}@{version} is not in this repository.",
+            hint="Fetch it (git fetch origin; in CI a full clone, fetch-depth: 0).",
+        )
     if not lineage.provenance_of(card).get("pipeline"):
-        raise UsageError(f"{name}@{version} has no DVC pipeline to re-run: its artifact is committed "
-                         "to Git, so its md5 is its lineage.")
+        raise UsageError(
+            f"{name}@{version} has no DVC pipeline to re-run: its artifact is committed "
+            "to Git, so its md5 is its lineage."
+        )
     if store.workdir is None:
         raise UsageError("reproduce needs the project's work tree (its DVC cache and config).")
     pipe = pipeline.read(store, commit)
@@ -95,24 +113,32 @@ def reproduce(store: GitStore, card: dict, *, progress: Progress | None = None,
     frozen = [s for s in stages if pipe.is_frozen(s)]
     run = [s for s in stages if s not in frozen]
     if not run:  # without targets, `dvc repro -f` would run every stage of the project
-        why = f"every stage of it is frozen ({', '.join(frozen)})" if frozen else \
-            "the card's stage is not in dvc.lock there"
-        raise UsageError(f"nothing to reproduce for {name}@{version} at {commit[:10]}: {why}.",
-                         hint="Run 'gitreg check' on the registration: its lineage rules say more.")
+        why = (
+            f"every stage of it is frozen ({', '.join(frozen)})"
+            if frozen
+            else "the card's stage is not in dvc.lock there"
+        )
+        raise UsageError(
+            f"nothing to reproduce for {name}@{version} at {commit[:10]}: {why}.",
+            hint="Run 'gitreg check' on the registration: its lineage rules say more.",
+        )
     result = Reproduction(name, version, commit, run, frozen)
     sources = _sources(store, pipe, stages, run)
 
     storage = Storage(store.workdir)
     try:
-        say(f"Checking that the sources are in the DVC cache or remote: "
-            f"{', '.join(o.path for o in sources) or 'none'}")
+        say(
+            f"Checking that the sources are in the DVC cache or remote: "
+            f"{', '.join(o.path for o in sources) or 'none'}"
+        )
         missing = storage.missing(sources)
         if missing:
             where = f"the local DVC cache ({storage.cache}) nor the {storage.remote_label}"
             raise MissingObjects(
                 f"cannot reproduce {name}@{version}: {len(missing)} object(s) are in neither {where}:",
                 details=[o.describe() for o in missing],
-                hint="Push them from a machine that has them (dvc push), or restore them to the remote.")
+                hint="Push them from a machine that has them (dvc push), or restore them to the remote.",
+            )
         local_only = all(storage.cached(o) for o in storage.expand(sources))
         cache = Path(storage.cache)
     finally:
@@ -146,8 +172,7 @@ def _sources(store: GitStore, pipe: Pipeline, stages: list[str], run: list[str])
     """What the re-run needs from DVC: deps of the stages (frozen ones too: DVC verifies them)
     that no re-run stage makes and Git does not hold (data from `dvc add`, frozen stages' outs)."""
     made = {o.path for o in pipe.outs() if o.stage in run}
-    needed = [d for d in pipe.deps(stages) if d.path not in made
-              and store.entry(pipe.tree, d.path) is None]
+    needed = [d for d in pipe.deps(stages) if d.path not in made and store.entry(pipe.tree, d.path) is None]
     return [Obj(d.path, d.md5, d.hash) for d in needed if d.md5]
 
 
@@ -182,9 +207,15 @@ def _share_dvc(main: Path, worktree: Path, cache: Path) -> None:
 def _dvc(cwd: Path, args: list[str], say: Progress, env: Mapping[str, str] | None) -> None:
     """Run the DVC CLI, streaming its output to SAY; a failure raises with its last lines."""
     full_env = {**os.environ, **(env or {})}
-    proc = subprocess.Popen([sys.executable, "-m", "dvc", *args], cwd=cwd, env=full_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            errors="replace")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dvc", *args],
+        cwd=cwd,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+    )
     tail: list[str] = []
     try:
         assert proc.stdout is not None
@@ -192,25 +223,33 @@ def _dvc(cwd: Path, args: list[str], say: Progress, env: Mapping[str, str] | Non
             line = line.rstrip()
             if line and not line.strip().startswith(_NOISE):
                 say(f"  {line}")
-                tail = [*tail[-_TAIL + 1:], line]
+                tail = [*tail[-_TAIL + 1 :], line]
         code = proc.wait()
     except BaseException:
         proc.kill()
         proc.wait()
         raise
     if code != 0:
-        raise GitregError(f"dvc {args[0]} failed in the worktree (exit {code}):", details=tail,
-                          hint="Run the same dvc command in a checkout of the source commit to see why.")
+        raise GitregError(
+            f"dvc {args[0]} failed in the worktree (exit {code}):",
+            details=tail,
+            hint="Run the same dvc command in a checkout of the source commit to see why.",
+        )
 
 
-def _compare(pipe: Pipeline, card: dict, worktree: Path, run: list[str],
-             frozen: list[str]) -> list[OutResult]:
-    after = yamlio.load((worktree / "dvc.lock").read_bytes(), "dvc.lock after dvc repro",
-                        max_bytes=pipeline.MAX_PIPELINE_FILE)
+def _compare(
+    pipe: Pipeline, card: dict, worktree: Path, run: list[str], frozen: list[str]
+) -> list[OutResult]:
+    after = yamlio.load(
+        (worktree / "dvc.lock").read_bytes(), "dvc.lock after dvc repro", max_bytes=pipeline.MAX_PIPELINE_FILE
+    )
     new = Pipeline(commit="worktree", tree="", lock=after if isinstance(after, dict) else {})
     prov = lineage.provenance_of(card)
-    claimed = {str(e["path"]): str(e["md5"]) for e in [prov.get("artifact"), *(prov.get("data") or [])]
-               if isinstance(e, dict) and e.get("path") and e.get("md5")}
+    claimed = {
+        str(e["path"]): str(e["md5"])
+        for e in [prov.get("artifact"), *(prov.get("data") or [])]
+        if isinstance(e, dict) and e.get("path") and e.get("md5")
+    }
     results: list[OutResult] = []
     for out in pipe.outs():
         if out.stage in frozen:

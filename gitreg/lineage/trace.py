@@ -66,8 +66,9 @@ def version_stages(pipe: Pipeline, card: dict) -> list[str]:
     return pipe.closure([t for t in targets if t in pipe.stages])
 
 
-def build(store: GitStore, view: RegistryView, name: str, version: str, *,
-          detail: bool = True) -> dict[str, Any]:
+def build(
+    store: GitStore, view: RegistryView, name: str, version: str, *, detail: bool = True
+) -> dict[str, Any]:
     """The lineage of NAME@VERSION; DETAIL adds each stage's command, deps and outs from dvc.lock."""
     card = view.card(name, version)
     prov = provenance_of(card)
@@ -76,8 +77,12 @@ def build(store: GitStore, view: RegistryView, name: str, version: str, *,
     present = bool(commit) and store.has_object(commit)
     if present:
         info = store.commit_info(commit)
-        code.update(author=info.author, email=info.email, time=info.time,
-                    subject=info.message.strip().splitlines()[0] if info.message.strip() else "")
+        code.update(
+            author=info.author,
+            email=info.email,
+            time=info.time,
+            subject=info.message.strip().splitlines()[0] if info.message.strip() else "",
+        )
     code["available"] = present
     return {
         "name": name,
@@ -100,22 +105,28 @@ def _pipeline(store: GitStore, card: dict, commit: str | None) -> dict[str, Any]
     spec = provenance_of(card).get("pipeline")
     if not isinstance(spec, dict):
         return None
-    result: dict[str, Any] = {"tool": spec.get("tool", "dvc"), "lock_digest": spec.get("lock_digest"),
-                              "stage": spec.get("stage"), "stages": []}
+    result: dict[str, Any] = {
+        "tool": spec.get("tool", "dvc"),
+        "lock_digest": spec.get("lock_digest"),
+        "stage": spec.get("stage"),
+        "stages": [],
+    }
     pipe = pipeline.read(store, commit) if commit else None
     if pipe is None or not pipe.has_dvc:
         result["stages"] = [{"name": s} for s in spec.get("stages") or []]
         return result
     for stage in version_stages(pipe, card):
         lock = pipe.stages.get(stage, {})
-        result["stages"].append({
-            "name": stage,
-            "cmd": pipe.cmd(stage),
-            "frozen": pipe.is_frozen(stage),
-            "deps": [_entry(store, pipe, d) for d in lock.get("deps") or []],
-            "params": lock.get("params") or {},
-            "outs": [_entry(store, pipe, o) for o in lock.get("outs") or []],
-        })
+        result["stages"].append(
+            {
+                "name": stage,
+                "cmd": pipe.cmd(stage),
+                "frozen": pipe.is_frozen(stage),
+                "deps": [_entry(store, pipe, d) for d in lock.get("deps") or []],
+                "params": lock.get("params") or {},
+                "outs": [_entry(store, pipe, o) for o in lock.get("outs") or []],
+            }
+        )
     return result
 
 
@@ -127,19 +138,23 @@ def _entry(store: GitStore, pipe: Pipeline, raw: dict) -> dict[str, Any]:
 
 # --- mermaid ----------------------------------------------------------------------------------
 
+
 def mermaid(lin: dict[str, Any]) -> str:
     """The lineage as a mermaid flowchart: data and code into stages, stages into outs."""
     lines = ["flowchart LR"]
     ids: dict[str, str] = {}
     artifact = (lin.get("artifact") or {}).get("path")
-    metric_files = {pipeline.norm(str(m["source"]["file"])) for m in lin.get("metrics") or []
-                    if isinstance(m.get("source"), dict) and m["source"].get("file")}
+    metric_files = {
+        pipeline.norm(str(m["source"]["file"]))
+        for m in lin.get("metrics") or []
+        if isinstance(m.get("source"), dict) and m["source"].get("file")
+    }
 
     def node(key: str, text: str, shape: str) -> str:
         if key not in ids:
             ids[key] = f"n{len(ids)}"
             left, right = _SHAPES[shape]
-            lines.append(f"  {ids[key]}{left}\"{_label(text)}\"{right}")
+            lines.append(f'  {ids[key]}{left}"{_label(text)}"{right}')
         return ids[key]
 
     def file_node(entry: dict) -> str:
@@ -176,11 +191,21 @@ def mermaid(lin: dict[str, Any]) -> str:
 
 
 _SHAPES = {
-    "stage": ("[", "]"), "data": ("[(", ")]"), "code": ("[/", "/]"), "artifact": ("{{", "}}"),
-    "metrics": ("[[", "]]"), "params": ("[\\", "\\]"),
+    "stage": ("[", "]"),
+    "data": ("[(", ")]"),
+    "code": ("[/", "/]"),
+    "artifact": ("{{", "}}"),
+    "metrics": ("[[", "]]"),
+    "params": ("[\\", "\\]"),
 }
 
 
 def _label(text: str) -> str:
-    return (text.replace("&", "&amp;").replace('"', "#quot;").replace("<br/>", "\n")
-            .replace("<", "&lt;").replace(">", "&gt;").replace("\n", "<br/>"))
+    return (
+        text.replace("&", "&amp;")
+        .replace('"', "#quot;")
+        .replace("<br/>", "\n")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("\n", "<br/>")
+    )

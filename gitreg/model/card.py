@@ -35,16 +35,18 @@ def read_narrative(path: str | os.PathLike) -> dict:
             )
         data = p.read_bytes()
     except OSError as exc:
-        raise UsageError(f"cannot read card {p}: {exc.strerror}.",
-                         hint="Pass the path of a YAML card with --card.") from None
+        raise UsageError(
+            f"cannot read card {p}: {exc.strerror}.", hint="Pass the path of a YAML card with --card."
+        ) from None
     return yamlio.load_mapping(data, str(p))
 
 
 def build(name: str, version: str, narrative: dict, evidence: Evidence) -> dict:
     """The full card: narrative + evaluation with proven values + provenance."""
     for key in WRITTEN_BY_REGISTER:
-        if key in narrative and not (key in ("name", "version") and
-                                     str(narrative[key]) == {"name": name, "version": version}[key]):
+        if key in narrative and not (
+            key in ("name", "version") and str(narrative[key]) == {"name": name, "version": version}[key]
+        ):
             raise InvalidCard(
                 f"the card sets '{key}', which register writes itself.",
                 hint=f"Remove '{key}' from the card; register fills it from the source commit.",
@@ -81,17 +83,21 @@ def _evaluation(claimed: Any, evidence: Evidence) -> list:
             where = f"evaluation/{i}/metrics/{j}"
             if proven is None:
                 known = ", ".join(sorted(found)) or "none"
-                problems.append(f"{where}: metric {key!r} is in no metrics file of the source "
-                                f"commit (found: {known})")
+                problems.append(
+                    f"{where}: metric {key!r} is in no metrics file of the source commit (found: {known})"
+                )
                 continue
             if "value" in metric and metric["value"] != proven["value"]:
-                problems.append(f"{where}: the card says {metric['type']} = {metric['value']}, "
-                                f"but {proven['source']['file']} holds {proven['value']}")
+                problems.append(
+                    f"{where}: the card says {metric['type']} = {metric['value']}, "
+                    f"but {proven['source']['file']} holds {proven['value']}"
+                )
             metric["value"] = proven["value"]
             metric["source"] = proven["source"]
     if problems:
         raise InvalidCard(
-            "the card's metrics do not match the source commit:", details=problems,
+            "the card's metrics do not match the source commit:",
+            details=problems,
             hint="Leave metric values out: register reads them from the metrics files.",
         )
     return results

@@ -37,7 +37,10 @@ def changed_models(store: GitStore, old_tree: str | None, new_tree: str) -> list
 
 
 def between(
-    store: GitStore, old: RegistryView | None, new: RegistryView, info: CommitInfo,
+    store: GitStore,
+    old: RegistryView | None,
+    new: RegistryView,
+    info: CommitInfo,
     only: str | None = None,
 ) -> list[Event]:
     """Events of one step from OLD to NEW (OLD None: the registry was empty)."""
@@ -76,8 +79,7 @@ def between(
     return events
 
 
-def history(store: GitStore, head: str, name: str | None = None,
-            stop: str | None = None) -> list[Event]:
+def history(store: GitStore, head: str, name: str | None = None, stop: str | None = None) -> list[Event]:
     """Events from the first commit after STOP to HEAD, oldest first."""
     events: list[Event] = []
     for commit_id in store.walk(head, stop):

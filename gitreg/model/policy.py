@@ -60,14 +60,18 @@ class Policy:
     stages: dict[str, Stage] = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, data: bytes | str, source: str = "registry.yaml", *,
-              schema_checked: bool = False) -> Policy:
+    def parse(
+        cls, data: bytes | str, source: str = "registry.yaml", *, schema_checked: bool = False
+    ) -> Policy:
         """SCHEMA_CHECKED: these very bytes passed the schema before (see RegistryView.policy)."""
         raw = yamlio.load_mapping(data, source)
         errs = [] if schema_checked else schemas.errors(schemas.REGISTRY, raw)
         if errs:
-            raise InvalidCard(f"{source} does not match the registry schema:", details=errs,
-                              hint="Fix the policy; see schemas/registry.schema.json.")
+            raise InvalidCard(
+                f"{source} does not match the registry schema:",
+                details=errs,
+                hint="Fix the policy; see schemas/registry.schema.json.",
+            )
         policy = cls(raw=raw)
         for name, spec in raw["stages"].items():
             spec = spec or {}

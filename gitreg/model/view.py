@@ -59,8 +59,7 @@ class RegistryView:
     # --- models ----------------------------------------------------------------
 
     def model_names(self) -> list[str]:
-        return sorted(n for n, _, is_tree in self.store.list_dir(self.tree, layout.MODELS_DIR)
-                      if is_tree)
+        return sorted(n for n, _, is_tree in self.store.list_dir(self.tree, layout.MODELS_DIR) if is_tree)
 
     def has_model(self, name: str) -> bool:
         return self.store.entry(self.tree, layout.model_dir(name)) is not None
@@ -115,15 +114,18 @@ class RegistryView:
         if ref.version:
             if not self.has_version(ref.name, ref.version):
                 known = ", ".join(self.versions(ref.name)[-10:]) or "none"
-                raise NotFound(f"{ref.name} has no version {ref.version} (versions: {known}).",
-                               hint=f"Run 'gitreg show {ref.name}' to list its versions.")
+                raise NotFound(
+                    f"{ref.name} has no version {ref.version} (versions: {known}).",
+                    hint=f"Run 'gitreg show {ref.name}' to list its versions.",
+                )
             return ref.version
         if ref.stage:
             version = self.which(ref.name, ref.stage)
             if version is None:
-                raise NotFound(f"no version of {ref.name} is in stage {ref.stage!r}.",
-                               hint=f"Promote one with 'gitreg promote {ref.name}@VERSION "
-                               f"{ref.stage}'.")
+                raise NotFound(
+                    f"no version of {ref.name} is in stage {ref.stage!r}.",
+                    hint=f"Promote one with 'gitreg promote {ref.name}@VERSION {ref.stage}'.",
+                )
             return version
         latest = layout.latest(self.versions(ref.name))
         if latest is None:

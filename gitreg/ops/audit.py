@@ -26,22 +26,24 @@ def audit(reg: Registry, name: str) -> dict[str, Any]:
         card = view.card(name, version)
         prov = card.get("provenance") or {}
         check = checks.get(version)
-        versions.append({
-            "version": version,
-            "tag": layout.tag_name(name, version),
-            "stages": view.stages_of(name, version),
-            "registered_by": prov.get("registered_by"),
-            "registered_at": prov.get("registered_at"),
-            "source_commit": (prov.get("source") or {}).get("commit"),
-            "card_sha256": yamlio.digest(card),
-            "pipeline": prov.get("pipeline"),
-            "artifact": prov.get("artifact"),
-            "data": prov.get("data") or [],
-            "params": prov.get("params") or {},
-            "environment": prov.get("environment") or {},
-            "metrics": cards.metric_values(card),
-            "verification": check.to_dict() if check else None,
-        })
+        versions.append(
+            {
+                "version": version,
+                "tag": layout.tag_name(name, version),
+                "stages": view.stages_of(name, version),
+                "registered_by": prov.get("registered_by"),
+                "registered_at": prov.get("registered_at"),
+                "source_commit": (prov.get("source") or {}).get("commit"),
+                "card_sha256": yamlio.digest(card),
+                "pipeline": prov.get("pipeline"),
+                "artifact": prov.get("artifact"),
+                "data": prov.get("data") or [],
+                "params": prov.get("params") or {},
+                "environment": prov.get("environment") or {},
+                "metrics": cards.metric_values(card),
+                "verification": check.to_dict() if check else None,
+            }
+        )
     trail = []
     for event in reg.history(name):
         entry = event.to_dict()
@@ -70,43 +72,66 @@ def to_markdown(report: dict[str, Any]) -> str:
     if meta.get("description"):
         out += [meta["description"], ""]
     owners = ", ".join(o.get("name", "") for o in meta.get("owners") or [] if isinstance(o, dict))
-    out += [f"- Registry commit: `{report['registry_commit']}`",
-            f"- Owners: {owners or '-'}",
-            f"- Versions: {len(report['versions'])}; "
-            + ("every tag and card verifies." if not bad else
-               f"**{len(bad)} do not verify**: {', '.join(v['version'] for v in bad)}."), ""]
+    out += [
+        f"- Registry commit: `{report['registry_commit']}`",
+        f"- Owners: {owners or '-'}",
+        f"- Versions: {len(report['versions'])}; "
+        + (
+            "every tag and card verifies."
+            if not bad
+            else f"**{len(bad)} do not verify**: {', '.join(v['version'] for v in bad)}."
+        ),
+        "",
+    ]
     out += ["## Stages now", "", "| stage | versions (the last one serves) |", "|---|---|"]
     out += [f"| {s} | {', '.join(vs)} |" for s, vs in report["stages"].items()] or ["| - | - |"]
     out += ["", "## Versions", ""]
     for v in reversed(report["versions"]):
         out += _version(v)
-    out += ["## Trail", "", "| time | event | version | stage | by | approved by | commit |",
-            "|---|---|---|---|---|---|---|"]
+    out += [
+        "## Trail",
+        "",
+        "| time | event | version | stage | by | approved by | commit |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for e in report["trail"]:
-        stage = f"{e['from_stage'] or '-'} -> {e['to_stage'] or '-'}" if (
-            e["from_stage"] or e["to_stage"]) else ""
+        stage = (
+            f"{e['from_stage'] or '-'} -> {e['to_stage'] or '-'}"
+            if (e["from_stage"] or e["to_stage"])
+            else ""
+        )
         by = e.get("proposed_by") or f"{e['author']} <{e['email']}>"
-        out.append(f"| {e['time']} | {e['kind']} | {e['version']} | {stage} | {by} | "
-                   f"{e.get('merged_by', '')} | `{e['commit'][:10]}` |")
+        out.append(
+            f"| {e['time']} | {e['kind']} | {e['version']} | {stage} | {by} | "
+            f"{e.get('merged_by', '')} | `{e['commit'][:10]}` |"
+        )
     return "\n".join(out) + "\n"
 
 
 def _version(v: dict[str, Any]) -> list[str]:
     check = v["verification"] or {}
     sig = check.get("signature") or {}
-    signed = (f"signed ({sig.get('kind')}) by {sig.get('signer')}" if sig.get("ok") else
-              f"signature: {sig.get('status', 'unknown')}")
+    signed = (
+        f"signed ({sig.get('kind')}) by {sig.get('signer')}"
+        if sig.get("ok")
+        else f"signature: {sig.get('status', 'unknown')}"
+    )
     who = v["registered_by"] or {}
-    lines = [f"### {v['tag']}", "",
-             f"- Stages: {', '.join(v['stages']) or '-'}",
-             f"- Registered {v['registered_at']} by {who.get('name')} <{who.get('email')}>; {signed}",
-             f"- Verifies: {'yes' if check.get('ok') else 'NO'}"]
+    lines = [
+        f"### {v['tag']}",
+        "",
+        f"- Stages: {', '.join(v['stages']) or '-'}",
+        f"- Registered {v['registered_at']} by {who.get('name')} <{who.get('email')}>; {signed}",
+        f"- Verifies: {'yes' if check.get('ok') else 'NO'}",
+    ]
     lines += [f"  - {p['message']}" for p in check.get("problems") or []]
     lines.append(f"- Source commit: `{v['source_commit']}`; card sha256 `{v['card_sha256']}`")
     pipe = v["pipeline"]
     if pipe:
-        lines.append(f"- Pipeline: stages {', '.join(pipe.get('stages') or [])}; dvc.lock sha256 "
-                     f"`{pipe.get('lock_digest')}`")
+        lines.append(
+            f"- Pipeline: stages {', '.join(pipe.get('stages') or [])}; dvc.lock sha256 "
+            f"`{pipe.get('lock_digest')}`"
+        )
     art = v["artifact"] or {}
     lines.append(f"- Artifact: `{art.get('path')}` md5 `{art.get('md5')}`, {art.get('size')} bytes")
     lines += [f"- Data: `{d['path']}` md5 `{d['md5']}`" for d in v["data"]]

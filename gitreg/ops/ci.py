@@ -113,8 +113,11 @@ def requirement() -> str:
 
 def render(template: str, branch: str) -> str:
     quoted = json.dumps(branch)  # a YAML double-quoted scalar, whatever the branch is called
-    return (template.replace("__BRANCH_YAML__", quoted).replace("__BRANCH__", branch)
-            .replace("__REQUIREMENT__", requirement()))
+    return (
+        template.replace("__BRANCH_YAML__", quoted)
+        .replace("__BRANCH__", branch)
+        .replace("__REQUIREMENT__", requirement())
+    )
 
 
 @dataclass
@@ -134,23 +137,27 @@ def plan(workdir: str | os.PathLike | None, kind: str, branch: str) -> Written:
     if kind not in KINDS:
         raise UsageError(f"--ci {kind!r} is not one of {', '.join(KINDS)}.")
     if workdir is None:
-        raise UsageError("this repository has no work tree to write CI files into.",
-                         hint="Run 'gitreg init --ci ...' in a clone with a work tree.")
+        raise UsageError(
+            "this repository has no work tree to write CI files into.",
+            hint="Run 'gitreg init --ci ...' in a clone with a work tree.",
+        )
     root = Path(workdir)
-    files = {GITHUB_PATH: render(GITHUB, branch)} if kind == "github" else \
-        {GITLAB_PATH: render(GITLAB, branch)}
+    files = (
+        {GITHUB_PATH: render(GITHUB, branch)} if kind == "github" else {GITLAB_PATH: render(GITLAB, branch)}
+    )
     note = None
     if kind == "gitlab":
         if (root / GITLAB_ROOT).exists():
-            note = (f"{GITLAB_ROOT} exists: add the check to it with\n"
-                    f"include:\n  - local: {GITLAB_PATH}")
+            note = f"{GITLAB_ROOT} exists: add the check to it with\ninclude:\n  - local: {GITLAB_PATH}"
         else:
             files[GITLAB_ROOT] = GITLAB_INCLUDE
     existing = [p for p in files if (root / p).exists()]
     if existing:
-        raise UsageError(f"{', '.join(existing)} exists already; gitreg does not overwrite it.",
-                         hint="Move it away (or merge it by hand) and run 'gitreg init --ci "
-                         f"{kind}' again. Nothing was written.")
+        raise UsageError(
+            f"{', '.join(existing)} exists already; gitreg does not overwrite it.",
+            hint="Move it away (or merge it by hand) and run 'gitreg init --ci "
+            f"{kind}' again. Nothing was written.",
+        )
     return Written(kind, list(files), note, root, files)
 
 

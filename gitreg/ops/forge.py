@@ -84,8 +84,12 @@ def detect(url: str | None, config: Mapping[str, str | None]) -> Forge:
 def gitlab_push_options(target: str, title: str, description: str) -> tuple[str, ...]:
     """Push options that make GitLab open a merge request of the pushed branch into TARGET."""
     flat = " ".join(description.split())  # a push option is one line
-    return ("merge_request.create", f"merge_request.target={target}",
-            f"merge_request.title={title}", f"merge_request.description={flat}")
+    return (
+        "merge_request.create",
+        f"merge_request.target={target}",
+        f"merge_request.title={title}",
+        f"merge_request.description={flat}",
+    )
 
 
 def gitlab_opened(forge: Forge, branch: str, target: str, messages: list[str]) -> Opened:
@@ -94,8 +98,12 @@ def gitlab_opened(forge: Forge, branch: str, target: str, messages: list[str]) -
         m = _MR_URL_RE.search(line)
         if m:  # GitLab prints the same lines for a new and an existing merge request
             return Opened("merge-request", m[0], True)
-    return Opened("merge-request", compare_url(forge, target, branch), True,
-                  "the push asked GitLab to open a merge request; it did not print its URL")
+    return Opened(
+        "merge-request",
+        compare_url(forge, target, branch),
+        True,
+        "the push asked GitLab to open a merge request; it did not print its URL",
+    )
 
 
 def compare_url(forge: Forge, base: str, head: str) -> str | None:
@@ -103,8 +111,10 @@ def compare_url(forge: Forge, base: str, head: str) -> str | None:
         return None
     q = urllib.parse.quote
     if forge.kind == "gitlab":
-        return (f"{forge.web}/-/merge_requests/new?merge_request%5Bsource_branch%5D={q(head, safe='')}"
-                f"&merge_request%5Btarget_branch%5D={q(base, safe='')}")
+        return (
+            f"{forge.web}/-/merge_requests/new?merge_request%5Bsource_branch%5D={q(head, safe='')}"
+            f"&merge_request%5Btarget_branch%5D={q(base, safe='')}"
+        )
     if forge.kind == "github":
         return f"{forge.web}/compare/{q(base)}...{q(head)}?expand=1"
     return None
@@ -119,16 +129,17 @@ def github_api(forge: Forge, env: Mapping[str, str]) -> str:
     return f"https://{forge.host}/api/v3"  # GitHub Enterprise Server
 
 
-def open_github(forge: Forge, base: str, head: str, title: str, body: str,
-                env: Mapping[str, str]) -> Opened:
+def open_github(forge: Forge, base: str, head: str, title: str, body: str, env: Mapping[str, str]) -> Opened:
     """Open a pull request of HEAD into BASE; an open one for the same branch is reused."""
     token = env.get("GITHUB_TOKEN")
     link = compare_url(forge, base, head)
     if not token:
         return Opened("compare", link, False, "GITHUB_TOKEN is not set: open the pull request here")
     if not forge.project or forge.project.count("/") != 1:
-        raise UsageError(f"cannot tell the GitHub repository from the remote ({forge.project!r}).",
-                         hint="Set it: git config gitreg.forgeProject OWNER/REPO")
+        raise UsageError(
+            f"cannot tell the GitHub repository from the remote ({forge.project!r}).",
+            hint="Set it: git config gitreg.forgeProject OWNER/REPO",
+        )
     api = f"{github_api(forge, env)}/repos/{forge.project}/pulls"
     payload = {"title": title, "head": head, "base": base, "body": body, "maintainer_can_modify": True}
     status, answer = _request("POST", api, token, payload)
@@ -152,21 +163,28 @@ def open_github(forge: Forge, base: str, head: str, title: str, body: str,
 
 def _request(method: str, url: str, token: str, payload: dict | None) -> tuple[int, object]:
     data = json.dumps(payload).encode() if payload is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers={
-        "Accept": "application/vnd.github+json",
-        "Authorization": f"Bearer {token}",
-        "X-GitHub-Api-Version": "2022-11-28",
-        "User-Agent": f"gitreg/{__version__}",
-        **({"Content-Type": "application/json"} if data is not None else {}),
-    })
+    req = urllib.request.Request(
+        url,
+        data=data,
+        method=method,
+        headers={
+            "Accept": "application/vnd.github+json",
+            "Authorization": f"Bearer {token}",
+            "X-GitHub-Api-Version": "2022-11-28",
+            "User-Agent": f"gitreg/{__version__}",
+            **({"Content-Type": "application/json"} if data is not None else {}),
+        },
+    )
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:
             return resp.status, _json(resp.read())
     except urllib.error.HTTPError as exc:
         return exc.code, _json(exc.read())
     except (urllib.error.URLError, OSError) as exc:
-        raise GitFailed(f"cannot reach the GitHub API at {url}: {getattr(exc, 'reason', exc)}.",
-                        hint="Check the network, or GITREG_GITHUB_API / GITHUB_API_URL.") from None
+        raise GitFailed(
+            f"cannot reach the GitHub API at {url}: {getattr(exc, 'reason', exc)}.",
+            hint="Check the network, or GITREG_GITHUB_API / GITHUB_API_URL.",
+        ) from None
 
 
 def _json(raw: bytes) -> object:
@@ -176,18 +194,26 @@ def _json(raw: bytes) -> object:
         return {"message": raw[:200].decode(errors="replace")}
 
 
-def publish_proposal(reg, branch: str, *, title: str, body: str, remote: str | None = None,
-                     open_request: bool = False, env: Mapping[str, str] | None = None) -> dict:
+def publish_proposal(
+    reg,
+    branch: str,
+    *,
+    title: str,
+    body: str,
+    remote: str | None = None,
+    open_request: bool = False,
+    env: Mapping[str, str] | None = None,
+) -> dict:
     """Push a proposal branch (`promote --push`) and, with OPEN_REQUEST, open its PR/MR (`--open`)."""
     from gitreg.ops import remote as remotes
 
     env = os.environ if env is None else env
     store = reg.store
     remote = remotes.resolve_remote(store, remote)
-    forge = detect(store.remote_url(remote),
-                   {k: store.config(k) for k in ("gitreg.forge", "gitreg.forgeProject")})
-    options = gitlab_push_options(reg.branch, title, body) if open_request and forge.kind == "gitlab" \
-        else ()
+    forge = detect(
+        store.remote_url(remote), {k: store.config(k) for k in ("gitreg.forge", "gitreg.forgeProject")}
+    )
+    options = gitlab_push_options(reg.branch, title, body) if open_request and forge.kind == "gitlab" else ()
     remote, result = remotes.publish(reg, branch, remote, options)
     out: dict = {"remote": remote, "branch": branch, "forge": forge.kind, "messages": result.messages}
     if not open_request:
@@ -197,8 +223,11 @@ def publish_proposal(reg, branch: str, *, title: str, body: str, remote: str | N
     elif forge.kind == "gitlab":
         opened = gitlab_opened(forge, branch, reg.branch, result.messages)
     else:
-        opened = Opened("compare", compare_url(forge, reg.branch, branch), False,
-                        f"no known forge at {remote}: open a merge request of {branch} into "
-                        f"{reg.branch} there")
+        opened = Opened(
+            "compare",
+            compare_url(forge, reg.branch, branch),
+            False,
+            f"no known forge at {remote}: open a merge request of {branch} into {reg.branch} there",
+        )
     out["opened"] = opened.to_dict()
     return out

@@ -56,8 +56,13 @@ _PURPOSE = {
 def shim(hook: str, python: str | None = None) -> str:
     """The shim's text; PYTHON (the interpreter that has gitreg) is the fallback off PATH."""
     quoted = "''" if not python else "'" + python.replace("'", "'\\''") + "'"
-    return _SHIM.format(marker=MARKER, hook=hook, purpose=_PURPOSE[hook], python=quoted,
-                        flag=" --server" if hook == "pre-receive" else "")
+    return _SHIM.format(
+        marker=MARKER,
+        hook=hook,
+        purpose=_PURPOSE[hook],
+        python=quoted,
+        flag=" --server" if hook == "pre-receive" else "",
+    )
 
 
 @dataclass(frozen=True)
@@ -115,8 +120,7 @@ def pre_commit_update(store: GitStore, env: Mapping[str, str]) -> list[RefUpdate
     return [RefUpdate(ref, old, new)]
 
 
-def judge(store: GitStore, branch_ref: str, updates: list[RefUpdate],
-          registry_now: str | None) -> Verdict:
+def judge(store: GitStore, branch_ref: str, updates: list[RefUpdate], registry_now: str | None) -> Verdict:
     """Every finding against a set of ref updates; REGISTRY_NOW is the branch when not pushed."""
     pushed = {u.ref: u.new for u in updates}
     registry_after = pushed.get(branch_ref, registry_now)
@@ -125,7 +129,7 @@ def judge(store: GitStore, branch_ref: str, updates: list[RefUpdate],
         if update.ref == branch_ref:
             _judge_branch(store, update, pushed, verdict)
         elif update.ref.startswith("refs/tags/"):
-            parsed = layout.parse_tag_name(update.ref[len("refs/tags/"):])
+            parsed = layout.parse_tag_name(update.ref[len("refs/tags/") :])
             if parsed is not None:
                 _judge_tag(store, update, parsed, registry_after, verdict)
     return verdict
@@ -136,20 +140,28 @@ def _judge_branch(store: GitStore, u: RefUpdate, pushed: dict, verdict: Verdict)
         verdict.findings.append(Finding(rule, u.ref, message, fix))
 
     if u.new is None:
-        finding("registry-branch", "the push deletes the registry branch.",
-                "The registry branch is the registry's audit log: it is never deleted.")
+        finding(
+            "registry-branch",
+            "the push deletes the registry branch.",
+            "The registry branch is the registry's audit log: it is never deleted.",
+        )
         return
     if u.old == u.new:
         return
     if u.old is not None and not store.has_object(u.old):
-        finding("registry-branch", f"the remote's registry branch is at {u.old[:12]}, which this "
-                "repository does not have.", "Run 'gitreg sync' first, then push again.")
+        finding(
+            "registry-branch",
+            f"the remote's registry branch is at {u.old[:12]}, which this repository does not have.",
+            "Run 'gitreg sync' first, then push again.",
+        )
         return
     if u.old is not None and not store.is_ancestor(u.old, u.new):
-        finding("force-push", f"the push rewrites the registry branch: {u.new[:12]} does not "
-                f"descend from {u.old[:12]}.",
-                "The registry's history is its audit log: add commits on top (gitreg promote, "
-                "gitreg merge) instead of rewriting it.")
+        finding(
+            "force-push",
+            f"the push rewrites the registry branch: {u.new[:12]} does not descend from {u.old[:12]}.",
+            "The registry's history is its audit log: add commits on top (gitreg promote, "
+            "gitreg merge) instead of rewriting it.",
+        )
         return
     _judge_steps(store, u, pushed, verdict)
 
@@ -185,30 +197,40 @@ def _judge_steps(store: GitStore, u: RefUpdate, pushed: dict, verdict: Verdict) 
                 seen.add(key)
                 verdict.findings.append(finding)
     if u.old is not None and touched_policy and touched_models:
-        verdict.findings.append(Finding(
-            "policy-alone", u.ref,
-            f"the push changes the policy ({', '.join(sorted(set(touched_policy))[:3])}) and "
-            f"registry contents ({', '.join(sorted(set(touched_models))[:3])}) together.",
-            "Push the policy change on its own first; the change it allows is then judged by it."))
-    verdict.checked.append(f"{(u.old or 'nothing')[:10]}..{u.new[:10]} "
-                           f"({len(steps)} step(s))")
+        verdict.findings.append(
+            Finding(
+                "policy-alone",
+                u.ref,
+                f"the push changes the policy ({', '.join(sorted(set(touched_policy))[:3])}) and "
+                f"registry contents ({', '.join(sorted(set(touched_models))[:3])}) together.",
+                "Push the policy change on its own first; the change it allows is then judged by it.",
+            )
+        )
+    verdict.checked.append(f"{(u.old or 'nothing')[:10]}..{u.new[:10]} ({len(steps)} step(s))")
 
 
-def _judge_tag(store: GitStore, u: RefUpdate, parsed: tuple[str, str], registry_after: str | None,
-               verdict: Verdict) -> None:
+def _judge_tag(
+    store: GitStore, u: RefUpdate, parsed: tuple[str, str], registry_after: str | None, verdict: Verdict
+) -> None:
     tag = layout.tag_name(*parsed)
 
     def finding(rule: str, message: str, fix: str) -> None:
         verdict.findings.append(Finding(rule, u.ref, message, fix, parsed[0], parsed[1]))
 
     if u.old is not None and u.new is None:
-        finding("tag-immutable", f"the push deletes the registration tag {tag}.",
-                "Registration tags are permanent; archive the version instead (gitreg promote "
-                f"{parsed[0]}@{parsed[1]} archived).")
+        finding(
+            "tag-immutable",
+            f"the push deletes the registration tag {tag}.",
+            "Registration tags are permanent; archive the version instead (gitreg promote "
+            f"{parsed[0]}@{parsed[1]} archived).",
+        )
         return
     if u.old is not None and u.old != u.new:
-        finding("tag-immutable", f"the push moves the registration tag {tag} from {u.old[:12]} to "
-                f"{str(u.new)[:12]}.", "Registration tags never move: register a new version instead.")
+        finding(
+            "tag-immutable",
+            f"the push moves the registration tag {tag} from {u.old[:12]} to {str(u.new)[:12]}.",
+            "Registration tags never move: register a new version instead.",
+        )
         return
     if u.old is not None:
         return
@@ -218,15 +240,20 @@ def _judge_tag(store: GitStore, u: RefUpdate, parsed: tuple[str, str], registry_
 
         view = RegistryView(store, store.commit_tree(registry_after), registry_after)
     if view is None or not view.has_version(*parsed):
-        finding("tag-without-card", f"the push creates the registration tag {tag}, but the registry "
-                "branch holds no card for it.",
-                "Push the tag together with the registry branch that registers it (gitreg push), "
-                "or use a tag name outside NAME@vX.Y.Z for other purposes.")
+        finding(
+            "tag-without-card",
+            f"the push creates the registration tag {tag}, but the registry branch holds no card for it.",
+            "Push the tag together with the registry branch that registers it (gitreg push), "
+            "or use a tag name outside NAME@vX.Y.Z for other purposes.",
+        )
         return
     recorded = view.tag_record(*parsed)
     if recorded is not None and recorded != u.new:
-        finding("tag-without-card", f"the push creates {tag} as {str(u.new)[:12]}, but the registry "
-                f"recorded {recorded[:12]} for it.", f"Push the registered tag object {recorded}.")
+        finding(
+            "tag-without-card",
+            f"the push creates {tag} as {str(u.new)[:12]}, but the registry recorded {recorded[:12]} for it.",
+            f"Push the registered tag object {recorded}.",
+        )
 
 
 def run_local(store: GitStore, hook: str, args: list[str], stdin: bytes) -> int | None:
@@ -258,8 +285,10 @@ def install(store: GitStore, *, server: bool, python: str) -> list[Installed]:
         if path.exists() and MARKER not in _head(path):
             chained = path.with_name(f"{name}.local")
             if chained.exists():
-                raise UsageError(f"both {path} and {chained} exist; gitreg would lose one of them.",
-                                 hint=f"Merge them into {chained.name} and run install-hooks again.")
+                raise UsageError(
+                    f"both {path} and {chained} exist; gitreg would lose one of them.",
+                    hint=f"Merge them into {chained.name} and run install-hooks again.",
+                )
         plan.append((name, path, chained))
     directory.mkdir(parents=True, exist_ok=True)
     done = []

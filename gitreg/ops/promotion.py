@@ -74,16 +74,21 @@ def refusal(report: check.Report, what: str) -> RegistryRefusal:
         first, *rest = f.message.splitlines() or [""]
         details.append(f"[{f.rule}] {f.file}: {first}" + "".join(f"\n    {r}" for r in rest))
         details.append(f"  fix: {f.fix}")
-    exc = RegistryRefusal(f"the check refuses {what} ({len(report.findings)} finding(s)):",
-                          details=details, hint=report.findings[0].fix if report.findings else None)
+    exc = RegistryRefusal(
+        f"the check refuses {what} ({len(report.findings)} finding(s)):",
+        details=details,
+        hint=report.findings[0].fix if report.findings else None,
+    )
     exc.report = report  # type: ignore[attr-defined]
     return exc
 
 
 # --- planning a promotion -------------------------------------------------------------
 
-def plan(policy: Policy, stages: dict[str, list[str]], version: str,
-         stage: str) -> tuple[dict[str, list[str]], list[str]]:
+
+def plan(
+    policy: Policy, stages: dict[str, list[str]], version: str, stage: str
+) -> tuple[dict[str, list[str]], list[str]]:
     """The stages after promoting VERSION into STAGE, and the moves made, in words.
 
     The version leaves the stages that STAGE's `from` names; when the stage is over its
@@ -93,8 +98,13 @@ def plan(policy: Policy, stages: dict[str, list[str]], version: str,
     target = policy.stages[stage]
     after = {s: list(vs) for s, vs in stages.items()}
     # A version promoted out of the archive is no longer archived.
-    left = [s for s, vs in after.items() if version in vs and s != stage and (
-            s == ARCHIVE_STAGE or (target.sources is not None and s in target.sources))]
+    left = [
+        s
+        for s, vs in after.items()
+        if version in vs
+        and s != stage
+        and (s == ARCHIVE_STAGE or (target.sources is not None and s in target.sources))
+    ]
     for s in left:
         after[s].remove(version)
     into = after.setdefault(stage, [])
@@ -120,8 +130,10 @@ def promote(reg: Registry, ref: str | layout.ModelRef, stage: str) -> Proposal:
     """Build, check and create the proposal branch that promotes REF into STAGE."""
     model_ref = layout.ModelRef.parse(ref) if isinstance(ref, str) else ref
     if model_ref.version is None and model_ref.stage is None:
-        raise UsageError(f"say which version of {model_ref.name} to promote.",
-                         hint=f"Write {model_ref.name}@VERSION or {model_ref.name}@STAGE.")
+        raise UsageError(
+            f"say which version of {model_ref.name} to promote.",
+            hint=f"Write {model_ref.name}@VERSION or {model_ref.name}@STAGE.",
+        )
     layout.check_stage(stage)
     head = reg.require_head()
     view = RegistryView(reg.store, reg.store.commit_tree(head), head)
@@ -129,17 +141,22 @@ def promote(reg: Registry, ref: str | layout.ModelRef, stage: str) -> Proposal:
     name = model_ref.name
     policy = view.policy
     if stage not in policy.stages:
-        raise RegistryRefusal(f"the policy has no stage {stage!r}.",
-                              hint=f"Stages: {', '.join(policy.stages)}.")
+        raise RegistryRefusal(
+            f"the policy has no stage {stage!r}.", hint=f"Stages: {', '.join(policy.stages)}."
+        )
     before = view.stages(name)
     if (before.get(stage) or [])[-1:] == [version]:
-        raise RegistryRefusal(f"{name}@{version} is the version {stage} serves already.",
-                              hint=f"Nothing to do; 'gitreg which {name} {stage}' shows it.")
+        raise RegistryRefusal(
+            f"{name}@{version} is the version {stage} serves already.",
+            hint=f"Nothing to do; 'gitreg which {name} {stage}' shows it.",
+        )
     after, moves = plan(policy, before, version, stage)
     tree = reg.store.write_tree(view.tree, {layout.stages_path(name): yamlio.dump(after).encode()})
     detail = "".join(f"- {m}\n" for m in moves)
-    message = (f"Promote {name}@{version} to {stage}\n\n{detail}\n"
-               f"{PROPOSAL_TRAILER}: promote {name} {version} {stage}\n")
+    message = (
+        f"Promote {name}@{version} to {stage}\n\n{detail}\n"
+        f"{PROPOSAL_TRAILER}: promote {name} {version} {stage}\n"
+    )
     commit = reg.store.write_commit(tree, [head], message, reg.store.ident())
     report = check.run(reg.store, head, commit)
     if not report.ok:
@@ -149,8 +166,9 @@ def promote(reg: Registry, ref: str | layout.ModelRef, stage: str) -> Proposal:
     return Proposal("promote", name, version, stage, branch, commit, head, moves, report)
 
 
-def propose_registration(reg: Registry, head: str, commit: str, name: str, version: str,
-                         tag_id: str) -> Proposal:
+def propose_registration(
+    reg: Registry, head: str, commit: str, name: str, version: str, tag_id: str
+) -> Proposal:
     """Check a registration commit (its tag not created yet) and create its proposal branch and
     the tag in one ref transaction."""
     tag_ref = layout.tag_ref(name, version)
@@ -159,24 +177,26 @@ def propose_registration(reg: Registry, head: str, commit: str, name: str, versi
         raise refusal(report, f"registering {layout.tag_name(name, version)}")
     branch = layout.register_proposal_branch(name, version)
     _create_branch(reg, branch, commit, head, also=[(tag_ref, tag_id, None)])
-    return Proposal("register", name, version, None, branch, commit, head,
-                    [f"{version}: registered"], report)
+    return Proposal("register", name, version, None, branch, commit, head, [f"{version}: registered"], report)
 
 
-def _create_branch(reg: Registry, branch: str, commit: str, registry_head: str,
-                   also: list | None = None) -> None:
+def _create_branch(
+    reg: Registry, branch: str, commit: str, registry_head: str, also: list | None = None
+) -> None:
     ref = layout.branch_ref(branch)
     old = reg.store.ref_target(ref)
     if old is not None and not reg.store.is_ancestor(old, registry_head):
         raise RegistryRefusal(
             f"the proposal branch {branch} exists already and is not merged.",
             hint=f"Merge it (gitreg merge {branch}) or delete it (git branch -D {branch}), "
-            "then run the command again.")
+            "then run the command again.",
+        )
     # A merged proposal branch is history: it is safe to reuse its name.
     reg.store.update_refs([(ref, commit, old), *(also or [])], f"gitreg: propose {branch}")
 
 
 # --- merging ------------------------------------------------------------------------------
+
 
 def resolve_proposal(reg: Registry, proposal: str) -> tuple[str, str | None]:
     """(commit, branch ref or None) of a proposal given as a branch name, ref or commit."""
@@ -215,20 +235,25 @@ def merge(reg: Registry, proposal: str, *, push: bool = False, ff: bool = False)
                 pusher()
                 pushed = True
         return MergeResult(proposal, result, head, True, fast, report, found, pushed)
-    raise ConcurrentUpdate("the registry kept changing; gave up after several tries.",
-                           hint="Nothing was written. Run the command again.")
+    raise ConcurrentUpdate(
+        "the registry kept changing; gave up after several tries.",
+        hint="Nothing was written. Run the command again.",
+    )
 
 
 def _merge_commit(reg: Registry, head: str, tip: str, proposal: str) -> str:
     tree, conflicts = reg.store.merge_tree(head, tip)
     if tree is None:
         if not conflicts:
-            raise RegistryRefusal(f"{proposal} does not share history with the registry branch.",
-                                  hint="A proposal is a commit on top of the registry branch.")
+            raise RegistryRefusal(
+                f"{proposal} does not share history with the registry branch.",
+                hint="A proposal is a commit on top of the registry branch.",
+            )
         raise RegistryRefusal(
             f"{proposal} conflicts with what the registry merged since it was proposed:",
             details=conflicts,
-            hint="Delete the proposal branch and propose again on top of the current registry.")
+            hint="Delete the proposal branch and propose again on top of the current registry.",
+        )
     info = reg.store.commit_info(tip)
     subject = info.message.splitlines()[0] if info.message else proposal
     message = f"Merge {proposal}\n\n{subject}\n"

@@ -103,12 +103,13 @@ def push(reg: Registry, remote: str | None = None) -> PushReport:
     return report
 
 
-def _tags_to_publish(store: GitStore, view: RegistryView, theirs: dict[str, str],
-                     remote: str) -> list[tuple[str, str]]:
+def _tags_to_publish(
+    store: GitStore, view: RegistryView, theirs: dict[str, str], remote: str
+) -> list[tuple[str, str]]:
     """(tag, object id) of the registration tags of registered versions the remote lacks."""
     out = []
     for ref, oid in sorted(store.refs("refs/tags/").items()):
-        tag = ref[len("refs/tags/"):]
+        tag = ref[len("refs/tags/") :]
         parsed = layout.parse_tag_name(tag)
         if parsed is None or not view.has_version(*parsed):
             continue  # not a registration of this registry: not ours to publish
@@ -135,10 +136,12 @@ def refusal(remote: str, result: PushResult) -> RegistryRefusal:
     details = [f"{r.dst}: {r.summary}" for r in result.refs if r.flag in "!"]
     details += [m for m in result.messages if m.strip()]
     stale = any("stale info" in r.summary or "fetch first" in r.summary for r in result.refs)
-    hint = (f"The remote changed meanwhile: run 'gitreg sync --remote {remote}' and push again."
-            if stale else "Fix what the remote reported; the remote is unchanged.")
-    return RegistryRefusal(f"{remote} refused the push; nothing was published:", details=details,
-                           hint=hint)
+    hint = (
+        f"The remote changed meanwhile: run 'gitreg sync --remote {remote}' and push again."
+        if stale
+        else "Fix what the remote reported; the remote is unchanged."
+    )
+    return RegistryRefusal(f"{remote} refused the push; nothing was published:", details=details, hint=hint)
 
 
 def _see(store: GitStore, remote: str, branch: str, oid: str) -> None:
@@ -155,36 +158,47 @@ def sync(reg: Registry, remote: str | None = None) -> SyncReport:
     theirs = store.ls_remote(remote, [reg.branch_ref, TAG_PATTERN])
     remote_head = theirs.get(reg.branch_ref)
     if remote_head is None:
-        raise NotInitialized(f"{remote} has no registry branch {reg.branch!r}.",
-                             hint=f"Publish yours with 'gitreg push --remote {remote}'.")
+        raise NotInitialized(
+            f"{remote} has no registry branch {reg.branch!r}.",
+            hint=f"Publish yours with 'gitreg push --remote {remote}'.",
+        )
     moved, twice = [], []
     wanted: dict[str, str] = {}
     local_view = reg.view() if reg.head() else None
     for ref, oid in sorted(theirs.items()):
-        tag = ref[len("refs/tags/"):]
+        tag = ref[len("refs/tags/") :]
         parsed = layout.parse_tag_name(tag)
         if ref == reg.branch_ref or parsed is None:
             continue
         mine = store.ref_target(ref)
         if mine is not None and mine != oid:
-            if local_view is not None and local_view.tag_record(*parsed) == mine and not \
-                    _published(store, remote, reg.branch, *parsed):
-                twice.append(f"{tag}: registered here ({mine[:12]}, unpublished) and on {remote} "
-                             f"({oid[:12]})")
+            if (
+                local_view is not None
+                and local_view.tag_record(*parsed) == mine
+                and not _published(store, remote, reg.branch, *parsed)
+            ):
+                twice.append(
+                    f"{tag}: registered here ({mine[:12]}, unpublished) and on {remote} ({oid[:12]})"
+                )
             else:
                 moved.append(f"{tag}: here {mine[:12]}, on {remote} {oid[:12]}")
         elif mine is None:
             wanted[ref] = oid
     if twice:
         raise RegistryRefusal(
-            f"the same version was registered here and on {remote} (a conflict):", details=twice,
+            f"the same version was registered here and on {remote} (a conflict):",
+            details=twice,
             hint=f"Keep {remote}'s: delete your tag (git tag -d NAME@vX.Y.Z), reset your registry "
             f"branch to {remote}'s (git fetch {remote} {reg.branch} && git branch -f {reg.branch} "
-            "FETCH_HEAD), sync, and register yours as the next version. Nothing was changed here.")
+            "FETCH_HEAD), sync, and register yours as the next version. Nothing was changed here.",
+        )
     if moved:
-        raise RegistryRefusal(f"registration tags differ on {remote}: they were moved.", details=moved,
-                              hint="Registration tags never move: find out who moved them and restore "
-                              "the registered ones on the remote. Nothing was changed here.")
+        raise RegistryRefusal(
+            f"registration tags differ on {remote}: they were moved.",
+            details=moved,
+            hint="Registration tags never move: find out who moved them and restore "
+            "the registered ones on the remote. Nothing was changed here.",
+        )
     store.fetch(remote, [remote_head, *wanted.values()])
     seen_ref = last_seen_ref(remote, reg.branch)
     seen = store.ref_target(seen_ref)
@@ -197,17 +211,18 @@ def sync(reg: Registry, remote: str | None = None) -> SyncReport:
     updates: list[tuple[str, str | None, str | None]] = []
     fetched = []
     for ref, oid in wanted.items():
-        parsed = layout.parse_tag_name(ref[len("refs/tags/"):])
+        parsed = layout.parse_tag_name(ref[len("refs/tags/") :])
         if not view.has_version(*parsed):
             continue  # a tag of an unmerged proposal, or not a registration here
         recorded = view.tag_record(*parsed)
         if recorded is not None and recorded != oid:
             raise RegistryRefusal(
-                f"{ref[len('refs/tags/'):]} on {remote} is {oid[:12]}, but the registry branch records "
+                f"{ref[len('refs/tags/') :]} on {remote} is {oid[:12]}, but the registry branch records "
                 f"{recorded[:12]}: the tag was moved.",
-                hint="Restore the registered tag on the remote. Nothing was changed here.")
+                hint="Restore the registered tag on the remote. Nothing was changed here.",
+            )
         updates.append((ref, oid, None))
-        fetched.append(ref[len("refs/tags/"):])
+        fetched.append(ref[len("refs/tags/") :])
     if local is None:
         state = "created"
     elif local == remote_head:
@@ -230,8 +245,9 @@ def sync(reg: Registry, remote: str | None = None) -> SyncReport:
     return SyncReport(remote, reg.branch, local, new, remote_head, state, fetched)
 
 
-def _refuse_rewrite(store: GitStore, remote: str, branch: str, seen: str | None, local: str | None,
-                    remote_head: str) -> None:
+def _refuse_rewrite(
+    store: GitStore, remote: str, branch: str, seen: str | None, local: str | None, remote_head: str
+) -> None:
     """Refuse a remote registry branch that does not descend from what we saw or hold."""
     if seen is not None and not store.is_ancestor(seen, remote_head):
         raise RegistryRefusal(
@@ -279,14 +295,18 @@ def _merge(reg: Registry, remote: str, local: str, remote_head: str) -> str:
             hint="Both sides changed the same files (the same version registered twice, or the "
             "same model's stages). Keep the remote's: 'git branch -f "
             f"{reg.branch} {remote_head}' (your tag objects stay), then register or promote "
-            "again. Nothing was changed here.")
-    message = (f"Merge unpublished registry changes onto {remote}'s registry\n\n"
-               f"Theirs: {remote_head}\nOurs: {local}\n")
+            "again. Nothing was changed here.",
+        )
+    message = (
+        f"Merge unpublished registry changes onto {remote}'s registry\n\n"
+        f"Theirs: {remote_head}\nOurs: {local}\n"
+    )
     return store.write_commit(tree, [remote_head, local], message, store.ident())
 
 
-def publish(reg: Registry, branch: str, remote: str | None = None,
-            push_options: tuple[str, ...] = ()) -> tuple[str, PushResult]:
+def publish(
+    reg: Registry, branch: str, remote: str | None = None, push_options: tuple[str, ...] = ()
+) -> tuple[str, PushResult]:
     """Push a proposal branch (with the registration tags its new cards need), atomically.
 
     Returns (remote, result); a refusal raises RegistryRefusal.

@@ -207,8 +207,11 @@ class GitStore:
             obj, where, mode = stack.pop()
             if isinstance(obj, pygit2.Tree):
                 where.mkdir(parents=True, exist_ok=True)
-                stack += [(self.repo[e.id], where / e.name, e.filemode) for e in obj
-                          if e.name not in ("", ".", "..", ".git") and "/" not in e.name]
+                stack += [
+                    (self.repo[e.id], where / e.name, e.filemode)
+                    for e in obj
+                    if e.name not in ("", ".", "..", ".git") and "/" not in e.name
+                ]
             elif isinstance(obj, pygit2.Blob) and mode in (_BLOB_MODE, _EXEC_MODE):
                 where.write_bytes(obj.data)
                 if mode == _EXEC_MODE:
@@ -272,8 +275,7 @@ class GitStore:
         base = self.repo.merge_base(ours, theirs)
         if base is None:
             return None, []
-        index = self.repo.merge_trees(self.repo[base].tree, self.repo[ours].tree,
-                                      self.repo[theirs].tree)
+        index = self.repo.merge_trees(self.repo[base].tree, self.repo[ours].tree, self.repo[theirs].tree)
         if index.conflicts is not None:
             paths = set()
             for entries in index.conflicts:
@@ -330,14 +332,23 @@ class GitStore:
 
     # --- the git CLI ------------------------------------------------------------
 
-    def git(self, *args: str, input: bytes | None = None, env: Mapping[str, str] | None = None,
-            check: bool = True, git_dir: str | None = None) -> subprocess.CompletedProcess:
+    def git(
+        self,
+        *args: str,
+        input: bytes | None = None,
+        env: Mapping[str, str] | None = None,
+        check: bool = True,
+        git_dir: str | None = None,
+    ) -> subprocess.CompletedProcess:
         cmd = ["git", f"--git-dir={git_dir or self.repo.path}", *args]
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_DIR")}
         full_env.update(env or {})
         try:
             proc = subprocess.run(
-                cmd, input=input, capture_output=True, env=full_env,
+                cmd,
+                input=input,
+                capture_output=True,
+                env=full_env,
                 cwd=str(self.workdir or self.common_dir),
             )
         except FileNotFoundError:
@@ -386,16 +397,28 @@ class GitStore:
                 "GIT_COMMITTER_DATE": ident.git_date,
             }
             proc = self.git(
-                "tag", "-s" if sign else "--no-sign", "-a", "-F", "-", "--cleanup=verbatim",
-                "--end-of-options", name, target,
-                input=message.encode(), env=env, check=False, git_dir=scratch,
+                "tag",
+                "-s" if sign else "--no-sign",
+                "-a",
+                "-F",
+                "-",
+                "--cleanup=verbatim",
+                "--end-of-options",
+                name,
+                target,
+                input=message.encode(),
+                env=env,
+                check=False,
+                git_dir=scratch,
             )
             if proc.returncode != 0:
                 err = proc.stderr.decode(errors="replace").strip()
                 hint = None
                 if sign:
-                    hint = ("Check your signing set-up: git config user.signingKey, gpg.format "
-                            "(ssh or openpgp), and that 'git tag -s' works in this repository.")
+                    hint = (
+                        "Check your signing set-up: git config user.signingKey, gpg.format "
+                        "(ssh or openpgp), and that 'git tag -s' works in this repository."
+                    )
                 raise GitFailed(f"could not create tag {name}: {err}", hint=hint)
             oid = (Path(scratch) / "refs" / "tags" / name).read_text().strip()
         finally:
@@ -407,7 +430,8 @@ class GitStore:
             raise GitFailed(
                 f"could not create tag {name}: git made no signature ({err or 'no error given'}).",
                 hint="Check your signing set-up: git config user.signingKey must name a key "
-                "ssh-keygen or gpg can use; 'git tag -s' must work in this repository.")
+                "ssh-keygen or gpg can use; 'git tag -s' must work in this repository.",
+            )
         return oid
 
     def update_refs(self, updates: list[tuple[str, str | None, str | None]], reason: str) -> None:
@@ -425,8 +449,7 @@ class GitStore:
             else:
                 lines.append(f"update {ref} {new} {old}")
         lines += ["prepare", "commit", ""]
-        proc = self.git("update-ref", "-m", reason, "--stdin", input="\n".join(lines).encode(),
-                        check=False)
+        proc = self.git("update-ref", "-m", reason, "--stdin", input="\n".join(lines).encode(), check=False)
         if proc.returncode != 0:
             err = proc.stderr.decode(errors="replace").strip()
             lock = re.search(r"Unable to create '([^']+\.lock)'", err)
@@ -461,9 +484,10 @@ class GitStore:
         """refname -> object id on REMOTE of the refs matching PATTERNS (unpeeled: tag objects)."""
         proc = self.git("ls-remote", "--refs", "--end-of-options", remote, *patterns, check=False)
         if proc.returncode != 0:
-            raise GitFailed(f"cannot read the refs of remote {remote!r}: "
-                            f"{proc.stderr.decode(errors='replace').strip()}",
-                            hint=f"Check the remote: git remote get-url {remote}")
+            raise GitFailed(
+                f"cannot read the refs of remote {remote!r}: {proc.stderr.decode(errors='replace').strip()}",
+                hint=f"Check the remote: git remote get-url {remote}",
+            )
         out = {}
         for line in proc.stdout.decode().splitlines():
             oid, _, ref = line.partition("\t")
@@ -479,17 +503,35 @@ class GitStore:
         """
         if not oids:
             return
-        proc = self.git("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-auto-gc",
-                        "--no-recurse-submodules", "--end-of-options", remote, *oids, check=False)
+        proc = self.git(
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--no-write-fetch-head",
+            "--no-auto-gc",
+            "--no-recurse-submodules",
+            "--end-of-options",
+            remote,
+            *oids,
+            check=False,
+        )
         missing = [o for o in oids if not self.has_object(o)]
         if proc.returncode != 0 or missing:
-            raise GitFailed(f"fetching from {remote!r} failed: "
-                            f"{proc.stderr.decode(errors='replace').strip() or 'objects missing'}",
-                            hint="If the remote changed meanwhile, run the command again.")
+            raise GitFailed(
+                f"fetching from {remote!r} failed: "
+                f"{proc.stderr.decode(errors='replace').strip() or 'objects missing'}",
+                hint="If the remote changed meanwhile, run the command again.",
+            )
 
-    def push(self, remote: str, refspecs: list[str], *,
-             leases: Mapping[str, str | None] | None = None, push_options: tuple[str, ...] = (),
-             atomic: bool = True) -> PushResult:
+    def push(
+        self,
+        remote: str,
+        refspecs: list[str],
+        *,
+        leases: Mapping[str, str | None] | None = None,
+        push_options: tuple[str, ...] = (),
+        atomic: bool = True,
+    ) -> PushResult:
         """`git push --porcelain [--atomic]`: the exit status AND each ref's status line.
 
         LEASES maps a remote ref to the value it must still have (None: must not
@@ -504,8 +546,9 @@ class GitStore:
         proc = self.git(*args, "--end-of-options", remote, *refspecs, check=False)
         refs = _parse_porcelain(proc.stdout.decode(errors="replace"))
         stderr = proc.stderr.decode(errors="replace")
-        messages = [line[len("remote: "):].rstrip() for line in stderr.splitlines()
-                    if line.startswith("remote: ")]
+        messages = [
+            line[len("remote: ") :].rstrip() for line in stderr.splitlines() if line.startswith("remote: ")
+        ]
         rejected = [r for r in refs if r.flag == "!"]
         if proc.returncode != 0 and not rejected:
             raise GitFailed(f"git push to {remote!r} failed: {stderr.strip()}")
@@ -524,8 +567,17 @@ class GitStore:
 
         Hooks are off: a post-checkout hook (DVC installs one) must not run in it.
         """
-        self.git("-c", f"core.hooksPath={os.devnull}", "worktree", "add", "--detach", "--quiet",
-                 "--end-of-options", str(path), commit)
+        self.git(
+            "-c",
+            f"core.hooksPath={os.devnull}",
+            "worktree",
+            "add",
+            "--detach",
+            "--quiet",
+            "--end-of-options",
+            str(path),
+            commit,
+        )
 
     def remove_worktree(self, path: str | os.PathLike) -> None:
         """Remove a worktree made by add_worktree, files and registration, whatever its state."""
@@ -578,8 +630,9 @@ def _common_dir(repo: pygit2.Repository) -> str:
 
 def git_in(path: str | os.PathLike, *args: str, env: Mapping[str, str] | None = None) -> str:
     """Run git as a user would in a work tree (the demo builds projects this way)."""
-    proc = subprocess.run(["git", *args], cwd=str(path), capture_output=True, text=True,
-                          env={**os.environ, **(env or {})})
+    proc = subprocess.run(
+        ["git", *args], cwd=str(path), capture_output=True, text=True, env={**os.environ, **(env or {})}
+    )
     if proc.returncode != 0:
         raise GitFailed(f"git {' '.join(args[:2])} failed: {proc.stderr.strip()}")
     return proc.stdout

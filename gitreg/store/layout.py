@@ -122,6 +122,7 @@ def sort_versions(versions: list[str]) -> list[str]:
 
 # --- refs -----------------------------------------------------------------
 
+
 def branch_ref(branch: str) -> str:
     return f"refs/heads/{branch}"
 
@@ -157,6 +158,7 @@ def register_proposal_branch(name: str, version: str) -> str:
 
 # --- paths on the registry branch -------------------------------------------
 
+
 def model_dir(name: str) -> str:
     return f"{MODELS_DIR}/{name}"
 
@@ -183,6 +185,7 @@ def tag_record_path(name: str, version: str) -> str:
 
 
 # --- references a user types -------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ModelRef:

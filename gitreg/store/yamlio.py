@@ -43,9 +43,7 @@ def _construct_mapping(loader: yaml.BaseLoader, node: yaml.MappingNode, deep: bo
                 None, None, "a mapping key must be a plain value", key_node.start_mark
             ) from None
         if duplicate:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
         seen.add(key)
     return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
 
@@ -91,9 +89,7 @@ def load(data: str | bytes, source: str, *, max_bytes: int = MAX_CARD_BYTES) -> 
         problem = getattr(exc, "problem", None) or str(exc)
         if "could not determine a constructor" in str(exc):
             problem = "YAML tags (such as !!python/object) are not allowed"
-        raise InvalidCard(
-            f"{source}: {problem}{_where(mark)}.", hint="Fix the YAML and try again."
-        ) from None
+        raise InvalidCard(f"{source}: {problem}{_where(mark)}.", hint="Fix the YAML and try again.") from None
 
 
 def load_mapping(data: str | bytes, source: str, *, max_bytes: int = MAX_CARD_BYTES) -> dict:
@@ -110,7 +106,11 @@ def load_mapping(data: str | bytes, source: str, *, max_bytes: int = MAX_CARD_BY
 def dump(value: Any) -> str:
     """Deterministic YAML: the same value always gives the same bytes."""
     return yaml.dump(
-        value, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False,
+        value,
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=False,
         width=100,
     )
 

@@ -27,6 +27,7 @@ _TIMEOUT = 30
 
 # --- SSH keys -------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class SshKey:
     type: str
@@ -63,8 +64,8 @@ def _tokens(line: str) -> list[str]:
 def _ssh_string(data: bytes, at: int) -> tuple[bytes, int]:
     if at + 4 > len(data):
         return b"", len(data) + 1
-    (size,) = struct.unpack(">I", data[at:at + 4])
-    return data[at + 4:at + 4 + size], at + 4 + size
+    (size,) = struct.unpack(">I", data[at : at + 4])
+    return data[at + 4 : at + 4 + size], at + 4 + size
 
 
 def signature_key(signature: bytes) -> SshKey | None:
@@ -123,6 +124,7 @@ def parse_revoked(text: str) -> tuple[set[str], set[str]]:
 
 # --- GPG keys -------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class GpgKey:
     fingerprint: str  # primary key, 40 upper-case hex
@@ -145,8 +147,20 @@ def normalize_fingerprint(text: str) -> str:
 def show_gpg_keys(data: bytes) -> list[GpgKey]:
     """The keys held in KEY DATA (armored or binary), read in a throw-away GnuPG home."""
     with tempfile.TemporaryDirectory(prefix="gitreg-gpg-") as home:
-        proc = run(["gpg", "--homedir", home, "--batch", "--no-tty", "--no-autostart",
-                     "--with-colons", "--show-keys"], input=data, check=False)
+        proc = run(
+            [
+                "gpg",
+                "--homedir",
+                home,
+                "--batch",
+                "--no-tty",
+                "--no-autostart",
+                "--with-colons",
+                "--show-keys",
+            ],
+            input=data,
+            check=False,
+        )
     return _parse_colons(proc.stdout.decode(errors="replace"), "pub")
 
 
@@ -169,21 +183,39 @@ def _parse_colons(text: str, primary: str) -> list[GpgKey]:
     return [GpgKey(k["fpr"], tuple(k["uids"]), tuple(k["subs"])) for k in keys if k["fpr"]]
 
 
-def export_gpg_key(spec: str, program: str = "gpg", env: Mapping[str, str] | None = None
-                   ) -> tuple[GpgKey, bytes]:
+def export_gpg_key(
+    spec: str, program: str = "gpg", env: Mapping[str, str] | None = None
+) -> tuple[GpgKey, bytes]:
     """Export one public key from the user's own keyring: (key, armored bytes)."""
-    listed = run([program, "--batch", "--no-tty", "--with-colons", "--fingerprint", "--", spec],
-                  env=env, check=False)
+    listed = run(
+        [program, "--batch", "--no-tty", "--with-colons", "--fingerprint", "--", spec], env=env, check=False
+    )
     keys = _parse_colons(listed.stdout.decode(errors="replace"), "pub")
     if listed.returncode != 0 or not keys:
-        raise UsageError(f"no GPG public key {spec!r} in your keyring.",
-                         hint="List your keys with: gpg --list-keys --fingerprint")
+        raise UsageError(
+            f"no GPG public key {spec!r} in your keyring.",
+            hint="List your keys with: gpg --list-keys --fingerprint",
+        )
     if len(keys) > 1:
-        raise UsageError(f"{spec!r} matches {len(keys)} GPG keys.",
-                         hint="Give the full 40-character fingerprint of the primary key.")
+        raise UsageError(
+            f"{spec!r} matches {len(keys)} GPG keys.",
+            hint="Give the full 40-character fingerprint of the primary key.",
+        )
     key = keys[0]
-    proc = run([program, "--batch", "--no-tty", "--armor", "--export-options", "export-minimal",
-                 "--export", "--", key.fingerprint], env=env)
+    proc = run(
+        [
+            program,
+            "--batch",
+            "--no-tty",
+            "--armor",
+            "--export-options",
+            "export-minimal",
+            "--export",
+            "--",
+            key.fingerprint,
+        ],
+        env=env,
+    )
     exported = show_gpg_keys(proc.stdout)
     if [k.fingerprint for k in exported] != [key.fingerprint]:
         raise GitFailed(f"gpg exported something other than key {key.fingerprint}.")
@@ -191,19 +223,22 @@ def export_gpg_key(spec: str, program: str = "gpg", env: Mapping[str, str] | Non
 
 
 def has_secret_key(spec: str, program: str = "gpg") -> bool:
-    proc = run([program, "--batch", "--no-tty", "--with-colons", "--list-secret-keys", "--", spec],
-                check=False)
+    proc = run(
+        [program, "--batch", "--no-tty", "--with-colons", "--list-secret-keys", "--", spec], check=False
+    )
     return proc.returncode == 0 and b"\nsec:" in b"\n" + proc.stdout
 
 
-def run(cmd: list[str], *, input: bytes | None = None, env: Mapping[str, str] | None = None,
-         check: bool = True) -> subprocess.CompletedProcess:
+def run(
+    cmd: list[str], *, input: bytes | None = None, env: Mapping[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess:
     full_env = {**os.environ, **(env or {})}
     try:
         proc = subprocess.run(cmd, input=input, capture_output=True, env=full_env, timeout=_TIMEOUT)
     except FileNotFoundError:
-        raise GitFailed(f"{cmd[0]} is not installed.",
-                        hint=f"Install {'OpenSSH' if cmd[0] == 'ssh-keygen' else 'GnuPG'}.") from None
+        raise GitFailed(
+            f"{cmd[0]} is not installed.", hint=f"Install {'OpenSSH' if cmd[0] == 'ssh-keygen' else 'GnuPG'}."
+        ) from None
     except subprocess.TimeoutExpired:
         raise GitFailed(f"{cmd[0]} did not answer within {_TIMEOUT} s.") from None
     if check and proc.returncode != 0:

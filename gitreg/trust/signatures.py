@@ -60,6 +60,7 @@ UNSUPPORTED = "unsupported"
 
 # --- tag objects ----------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class SignedTag:
     """A raw tag object split the way git splits it for verify-tag."""
@@ -103,6 +104,7 @@ def split_tag(raw: bytes) -> SignedTag:
 
 
 # --- verdicts -------------------------------------------------------------------
+
 
 @dataclass
 class SignatureCheck:
@@ -193,27 +195,35 @@ class Verifier:
         if not allowed.exists():
             allowed.write_text(self._allowed_text)
             self._path("revoked").write_text(
-                "".join(f"{a.key.line}\n" for a in self.allowed if a.key.fingerprint in self.revoked_ssh))
+                "".join(f"{a.key.line}\n" for a in self.allowed if a.key.fingerprint in self.revoked_ssh)
+            )
         when = []
         if tag.tagger_time is not None:
             stamp = datetime.fromtimestamp(tag.tagger_time, timezone.utc).strftime("%Y%m%d%H%M%S")
             when = [f"-Overify-time={stamp}Z"]
         principals = self._principals.get(key.fingerprint)
         if principals is None:
-            found = _run(["ssh-keygen", "-Y", "find-principals", "-s", str(sig), "-f", str(allowed),
-                          *when], check=False)
-            principals = [p for p in found.stdout.decode(errors="replace").splitlines()
-                          if p.strip()] if found.returncode == 0 else []
+            found = _run(
+                ["ssh-keygen", "-Y", "find-principals", "-s", str(sig), "-f", str(allowed), *when],
+                check=False,
+            )
+            principals = (
+                [p for p in found.stdout.decode(errors="replace").splitlines() if p.strip()]
+                if found.returncode == 0
+                else []
+            )
             # The answer holds for every tag of this key unless an entry of it is time-limited
             # (valid-before/after, judged at each tagger date) or a certificate (which expires).
-            timed = any(a.key.fingerprint == key.fingerprint and "valid-" in a.options
-                        for a in self.allowed)
+            timed = any(a.key.fingerprint == key.fingerprint and "valid-" in a.options for a in self.allowed)
             if not timed and "-cert-" not in key.type:
                 self._principals[key.fingerprint] = principals
         if not principals:
             # Is the signature itself sound? Then the only problem is the key.
-            sound = _run(["ssh-keygen", "-Y", "check-novalidate", "-n", "git", "-s", str(sig)],
-                         input=tag.payload, check=False)
+            sound = _run(
+                ["ssh-keygen", "-Y", "check-novalidate", "-n", "git", "-s", str(sig)],
+                input=tag.payload,
+                check=False,
+            )
             if sound.returncode != 0:
                 result.detail = "the signature does not match the tag's contents"
                 return result
@@ -224,9 +234,26 @@ class Verifier:
         email = (tag.tagger_email or "").lower()
         principals.sort(key=lambda p: p.lower() != email)
         for principal in principals:
-            proc = _run(["ssh-keygen", "-Y", "verify", "-n", "git", "-f", str(allowed), "-I", principal,
-                         "-s", str(sig), "-r", str(self._path("revoked")), *when],
-                        input=tag.payload, check=False)
+            proc = _run(
+                [
+                    "ssh-keygen",
+                    "-Y",
+                    "verify",
+                    "-n",
+                    "git",
+                    "-f",
+                    str(allowed),
+                    "-I",
+                    principal,
+                    "-s",
+                    str(sig),
+                    "-r",
+                    str(self._path("revoked")),
+                    *when,
+                ],
+                input=tag.payload,
+                check=False,
+            )
             if proc.returncode == 0:
                 result.status, result.signer = VERIFIED, principal
                 result.identities = [p.lower() for p in principals]
@@ -245,8 +272,11 @@ class Verifier:
             data = b""
             for name, armored in self._gpg_files.items():
                 if normalize_fingerprint(name) in self.gpg_keys:
-                    proc = _run(["gpg", "--homedir", str(home), "--batch", "--no-tty",
-                                 "--no-autostart", "--dearmor"], input=armored, check=False)
+                    proc = _run(
+                        ["gpg", "--homedir", str(home), "--batch", "--no-tty", "--no-autostart", "--dearmor"],
+                        input=armored,
+                        check=False,
+                    )
                     data += proc.stdout if proc.returncode == 0 else b""
             keyring.write_bytes(data)
         sig = self._path("tag.asc")
@@ -255,37 +285,73 @@ class Verifier:
         payload.write_bytes(tag.payload)
         home = self._path("gpgv-home")
         home.mkdir(mode=0o700, exist_ok=True)
-        proc = _run(["gpgv", "--homedir", str(home), "--status-fd", "1", "--keyring", str(keyring),
-                     str(sig), str(payload)], check=False)
-        status = [line.split()[1:] for line in proc.stdout.decode(errors="replace").splitlines()
-                  if line.startswith("[GNUPG:] ") and len(line.split()) > 1]
+        proc = _run(
+            [
+                "gpgv",
+                "--homedir",
+                str(home),
+                "--status-fd",
+                "1",
+                "--keyring",
+                str(keyring),
+                str(sig),
+                str(payload),
+            ],
+            check=False,
+        )
+        status = [
+            line.split()[1:]
+            for line in proc.stdout.decode(errors="replace").splitlines()
+            if line.startswith("[GNUPG:] ") and len(line.split()) > 1
+        ]
         kinds = [s[0] for s in status]
         valid = [s for s in status if s[0] == "VALIDSIG" and len(s) >= 11]
         errsig = [s for s in status if s[0] == "ERRSIG"]
-        issuer = errsig[0][7].upper() if errsig and len(errsig[0]) > 7 else (
-            errsig[0][1].upper() if errsig else None)
+        issuer = (
+            errsig[0][7].upper()
+            if errsig and len(errsig[0]) > 7
+            else (errsig[0][1].upper() if errsig else None)
+        )
         if issuer and any(issuer == f or f.endswith(issuer) for f in self.revoked_gpg):
-            return SignatureCheck(REVOKED, GPG, fingerprint=issuer,
-                                  detail=f"key {issuer} is in signers/revoked")
-        if proc.returncode == 0 and len(valid) == 1 and kinds.count("NEWSIG") <= 1 \
-                and "BADSIG" not in kinds and not errsig:
+            return SignatureCheck(
+                REVOKED, GPG, fingerprint=issuer, detail=f"key {issuer} is in signers/revoked"
+            )
+        if (
+            proc.returncode == 0
+            and len(valid) == 1
+            and kinds.count("NEWSIG") <= 1
+            and "BADSIG" not in kinds
+            and not errsig
+        ):
             primary = valid[0][10].upper()
             if primary in self.revoked_gpg:
-                return SignatureCheck(REVOKED, GPG, fingerprint=primary,
-                                      detail=f"key {primary} is in signers/revoked")
+                return SignatureCheck(
+                    REVOKED, GPG, fingerprint=primary, detail=f"key {primary} is in signers/revoked"
+                )
             key = self.gpg_keys.get(primary)
             if key is None:  # cannot happen with a keyring built from gpg_keys; be strict anyway
-                return SignatureCheck(UNKNOWN_KEY, GPG, fingerprint=primary,
-                                      detail=f"key {primary} is not in signers/gpg")
-            return SignatureCheck(VERIFIED, GPG, signer=key.uids[0] if key.uids else primary,
-                                  fingerprint=primary, identities=list(key.emails))
+                return SignatureCheck(
+                    UNKNOWN_KEY, GPG, fingerprint=primary, detail=f"key {primary} is not in signers/gpg"
+                )
+            return SignatureCheck(
+                VERIFIED,
+                GPG,
+                signer=key.uids[0] if key.uids else primary,
+                fingerprint=primary,
+                identities=list(key.emails),
+            )
         if errsig and len(errsig[0]) > 6 and errsig[0][6] == "9":
-            return SignatureCheck(UNKNOWN_KEY, GPG, fingerprint=issuer,
-                                  detail=f"key {issuer} is not in signers/gpg")
+            return SignatureCheck(
+                UNKNOWN_KEY, GPG, fingerprint=issuer, detail=f"key {issuer} is not in signers/gpg"
+            )
         if "BADSIG" in kinds:
-            return SignatureCheck(BAD, GPG, fingerprint=issuer,
-                                  detail="the signature does not match the tag's contents")
+            return SignatureCheck(
+                BAD, GPG, fingerprint=issuer, detail="the signature does not match the tag's contents"
+            )
         said = proc.stderr.decode(errors="replace").strip().splitlines()
-        return SignatureCheck(BAD, GPG, fingerprint=issuer,
-                              detail="gpgv could not verify the signature"
-                              + (f" ({said[-1]})" if said else ""))
+        return SignatureCheck(
+            BAD,
+            GPG,
+            fingerprint=issuer,
+            detail="gpgv could not verify the signature" + (f" ({said[-1]})" if said else ""),
+        )

@@ -47,6 +47,7 @@ _RETRIES = 5
 
 # --- reading signers/ -----------------------------------------------------------------
 
+
 def _text(view: RegistryView, path: str) -> str:
     data = view.read(path)
     return data.decode(errors="replace") if data else ""
@@ -63,8 +64,9 @@ def gpg_files(view: RegistryView) -> dict[str, bytes]:
 
 def verifier_for(view: RegistryView) -> Verifier:
     """A verifier that trusts exactly the signers of VIEW's tree."""
-    return Verifier(_text(view, layout.ALLOWED_SIGNERS_PATH), gpg_files(view),
-                    _text(view, layout.REVOKED_SIGNERS_PATH))
+    return Verifier(
+        _text(view, layout.ALLOWED_SIGNERS_PATH), gpg_files(view), _text(view, layout.REVOKED_SIGNERS_PATH)
+    )
 
 
 @dataclass
@@ -83,9 +85,16 @@ class Signer:
 def list_signers(view: RegistryView) -> list[Signer]:
     revoked_text = _text(view, layout.REVOKED_SIGNERS_PATH)
     revoked_ssh, revoked_gpg = parse_revoked(revoked_text)
-    found = [Signer("ssh", s.key.fingerprint, list(s.principals),
-                    s.key.fingerprint in revoked_ssh, f"{layout.ALLOWED_SIGNERS_PATH}:{s.line}")
-             for s in parse_allowed_signers(_text(view, layout.ALLOWED_SIGNERS_PATH))]
+    found = [
+        Signer(
+            "ssh",
+            s.key.fingerprint,
+            list(s.principals),
+            s.key.fingerprint in revoked_ssh,
+            f"{layout.ALLOWED_SIGNERS_PATH}:{s.line}",
+        )
+        for s in parse_allowed_signers(_text(view, layout.ALLOWED_SIGNERS_PATH))
+    ]
     for name, data in sorted(gpg_files(view).items()):
         keys = show_gpg_keys(data)
         fpr = normalize_fingerprint(name)
@@ -94,39 +103,51 @@ def list_signers(view: RegistryView) -> list[Signer]:
             held = ", ".join(k.fingerprint for k in keys) or "no key"
             problem = f"holds {held}, not the key its name says; it is ignored"
         uids = list(keys[0].uids) if len(keys) == 1 else []
-        found.append(Signer("gpg", fpr, uids, fpr in revoked_gpg,
-                            f"{layout.GPG_KEYS_DIR}/{name}.asc", problem))
+        found.append(
+            Signer("gpg", fpr, uids, fpr in revoked_gpg, f"{layout.GPG_KEYS_DIR}/{name}.asc", problem)
+        )
     return found
 
 
 # --- changing signers/ -----------------------------------------------------------------
 
+
 def add_ssh(registry: Registry, key_file: str | os.PathLike, principal: str) -> dict:
     """Allow the SSH key in KEY_FILE (a .pub) to sign as PRINCIPAL."""
     if not _PRINCIPAL_RE.fullmatch(principal or ""):
-        raise UsageError(f"{principal!r} is not a principal gitreg accepts.",
-                         hint="Use the signer's email, the one in their git user.email.")
+        raise UsageError(
+            f"{principal!r} is not a principal gitreg accepts.",
+            hint="Use the signer's email, the one in their git user.email.",
+        )
     key = _read_public_key(key_file)
 
     def edit(view: RegistryView) -> tuple[dict[str, bytes | None], str]:
         revoked = parse_revoked(_text(view, layout.REVOKED_SIGNERS_PATH))[0]
         if key.fingerprint in revoked:
-            raise RegistryRefusal(f"SSH key {key.fingerprint} is revoked; it cannot be allowed again.",
-                                  hint="Make a new key and add that one.")
+            raise RegistryRefusal(
+                f"SSH key {key.fingerprint} is revoked; it cannot be allowed again.",
+                hint="Make a new key and add that one.",
+            )
         text = _text(view, layout.ALLOWED_SIGNERS_PATH)
         for signer in parse_allowed_signers(text):
             if signer.key.fingerprint == key.fingerprint:
                 raise RegistryRefusal(
                     f"SSH key {key.fingerprint} is already allowed (as {', '.join(signer.principals)}).",
-                    hint="Nothing to do; see 'gitreg signers list'.")
+                    hint="Nothing to do; see 'gitreg signers list'.",
+                )
         if text and not text.endswith("\n"):
             text += "\n"
         text += f'{principal} namespaces="git" {key.line}\n'
-        return ({layout.ALLOWED_SIGNERS_PATH: text.encode()},
-                f"Allow {principal} to sign registrations (ssh {key.fingerprint})")
+        return (
+            {layout.ALLOWED_SIGNERS_PATH: text.encode()},
+            f"Allow {principal} to sign registrations (ssh {key.fingerprint})",
+        )
 
-    return _commit(registry, edit) | {"kind": "ssh", "fingerprint": key.fingerprint,
-                                      "identities": [principal]}
+    return _commit(registry, edit) | {
+        "kind": "ssh",
+        "fingerprint": key.fingerprint,
+        "identities": [principal],
+    }
 
 
 def add_gpg(registry: Registry, spec: str) -> dict:
@@ -136,27 +157,41 @@ def add_gpg(registry: Registry, spec: str) -> dict:
 
     def edit(view: RegistryView) -> tuple[dict[str, bytes | None], str]:
         if key.fingerprint in parse_revoked(_text(view, layout.REVOKED_SIGNERS_PATH))[1]:
-            raise RegistryRefusal(f"GPG key {key.fingerprint} is revoked; it cannot be allowed again.",
-                                  hint="Make a new key and add that one.")
+            raise RegistryRefusal(
+                f"GPG key {key.fingerprint} is revoked; it cannot be allowed again.",
+                hint="Make a new key and add that one.",
+            )
         if view.read(path) is not None:
-            raise RegistryRefusal(f"GPG key {key.fingerprint} is already allowed ({path}).",
-                                  hint="Nothing to do; see 'gitreg signers list'.")
+            raise RegistryRefusal(
+                f"GPG key {key.fingerprint} is already allowed ({path}).",
+                hint="Nothing to do; see 'gitreg signers list'.",
+            )
         who = key.uids[0] if key.uids else key.fingerprint
         return {path: armored}, f"Allow {who} to sign registrations (gpg {key.fingerprint})"
 
-    return _commit(registry, edit) | {"kind": "gpg", "fingerprint": key.fingerprint,
-                                      "identities": list(key.uids)}
+    return _commit(registry, edit) | {
+        "kind": "gpg",
+        "fingerprint": key.fingerprint,
+        "identities": list(key.uids),
+    }
 
 
-def revoke(registry: Registry, *, ssh_key: str | os.PathLike | None = None, gpg: str | None = None,
-           principal: str | None = None) -> dict:
+def revoke(
+    registry: Registry,
+    *,
+    ssh_key: str | os.PathLike | None = None,
+    gpg: str | None = None,
+    principal: str | None = None,
+) -> dict:
     """Revoke an SSH key (its .pub), every SSH key of a principal, or a GPG key (fingerprint)."""
     if sum(x is not None for x in (ssh_key, gpg, principal)) != 1:
         raise UsageError("give exactly one of --ssh KEY.pub, --principal EMAIL, --gpg FINGERPRINT.")
     pub = _read_public_key(ssh_key) if ssh_key is not None else None
     if gpg is not None and not is_fingerprint(gpg):
-        raise UsageError(f"{gpg!r} is not a GPG fingerprint.",
-                         hint="Give the 40-character primary fingerprint ('gitreg signers list').")
+        raise UsageError(
+            f"{gpg!r} is not a GPG fingerprint.",
+            hint="Give the 40-character primary fingerprint ('gitreg signers list').",
+        )
 
     def edit(view: RegistryView) -> tuple[dict[str, bytes | None], str]:
         text = _text(view, layout.REVOKED_SIGNERS_PATH) or REVOKED_HEADER
@@ -165,11 +200,15 @@ def revoke(registry: Registry, *, ssh_key: str | os.PathLike | None = None, gpg:
         if pub is not None:
             lines = [pub.line] if pub.fingerprint not in revoked_ssh else []
         elif principal is not None:
-            keys = [s.key for s in parse_allowed_signers(_text(view, layout.ALLOWED_SIGNERS_PATH))
-                    if principal in s.principals]
+            keys = [
+                s.key
+                for s in parse_allowed_signers(_text(view, layout.ALLOWED_SIGNERS_PATH))
+                if principal in s.principals
+            ]
             if not keys:
-                raise RegistryRefusal(f"no SSH key is allowed for {principal!r}.",
-                                      hint="See 'gitreg signers list'.")
+                raise RegistryRefusal(
+                    f"no SSH key is allowed for {principal!r}.", hint="See 'gitreg signers list'."
+                )
             lines = [k.line for k in keys if k.fingerprint not in revoked_ssh]
         elif gpg is not None:
             fpr = normalize_fingerprint(gpg)
@@ -182,23 +221,29 @@ def revoke(registry: Registry, *, ssh_key: str | os.PathLike | None = None, gpg:
         what = principal or (pub.fingerprint if pub else normalize_fingerprint(gpg or ""))
         return {layout.REVOKED_SIGNERS_PATH: text.encode()}, f"Revoke signing key(s) of {what}"
 
-    return _commit(registry, edit) | {"revoked": principal or (
-        pub.fingerprint if pub else normalize_fingerprint(gpg or ""))}
+    return _commit(registry, edit) | {
+        "revoked": principal or (pub.fingerprint if pub else normalize_fingerprint(gpg or ""))
+    }
 
 
 def _read_public_key(path: str | os.PathLike):
     try:
         text = Path(path).read_text(errors="replace")
     except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}.",
-                         hint="Give the public key file, such as ~/.ssh/id_ed25519.pub.") from None
+        raise UsageError(
+            f"cannot read {path}: {exc.strerror}.",
+            hint="Give the public key file, such as ~/.ssh/id_ed25519.pub.",
+        ) from None
     if "PRIVATE KEY" in text:
-        raise UsageError(f"{path} is a private key.",
-                         hint="Give the public key: the same path ending in .pub.")
+        raise UsageError(
+            f"{path} is a private key.", hint="Give the public key: the same path ending in .pub."
+        )
     keys = [k for k in (parse_public_key(line) for line in text.splitlines()) if k]
     if len(keys) != 1:
-        raise UsageError(f"{path} holds {len(keys)} SSH public keys, not one.",
-                         hint="Give one public key file, such as ~/.ssh/id_ed25519.pub.")
+        raise UsageError(
+            f"{path} holds {len(keys)} SSH public keys, not one.",
+            hint="Give one public key file, such as ~/.ssh/id_ed25519.pub.",
+        )
     if "-cert-" in keys[0].type:
         raise UsageError(f"{path} is an SSH certificate.", hint="Give the plain public key.")
     return keys[0]
@@ -219,11 +264,14 @@ def _commit(registry: Registry, edit) -> dict:
         except ConcurrentUpdate:
             continue
         return {"commit": commit, "message": message}
-    raise ConcurrentUpdate("the registry kept changing; gave up after several tries.",
-                           hint="Nothing was written. Run the command again.")
+    raise ConcurrentUpdate(
+        "the registry kept changing; gave up after several tries.",
+        hint="Nothing was written. Run the command again.",
+    )
 
 
 # --- can this user sign? -----------------------------------------------------------------
+
 
 def _gpg_program(store: GitStore) -> str:
     return store.config("gpg.openpgp.program") or store.config("gpg.program") or "gpg"
@@ -250,14 +298,26 @@ def require_signing_key(store: GitStore, ident: Ident, *, required_by_policy: bo
     elif fmt == "openpgp":
         spec = key or f"{ident.name} <{ident.email}>"
         if not has_secret_key(spec, _gpg_program(store)):
-            why = (f"no GPG secret key matches {spec!r}" if key else
-                   "no signing key is configured (user.signingKey is not set, and GPG has no "
-                   f"secret key for {spec!r})")
+            why = (
+                f"no GPG secret key matches {spec!r}"
+                if key
+                else "no signing key is configured (user.signingKey is not set, and GPG has no "
+                f"secret key for {spec!r})"
+            )
     if why is None:
         return
-    message = ("the policy requires signed registrations, but " if required_by_policy
-               else "cannot sign the registration tag: ") + why + "."
-    hint = ("Set up git signing, then run the command again. SSH: git config gpg.format ssh && "
-            "git config user.signingKey ~/.ssh/id_ed25519.pub. GPG: git config user.signingKey "
-            "FINGERPRINT. Nothing was written.")
+    message = (
+        (
+            "the policy requires signed registrations, but "
+            if required_by_policy
+            else "cannot sign the registration tag: "
+        )
+        + why
+        + "."
+    )
+    hint = (
+        "Set up git signing, then run the command again. SSH: git config gpg.format ssh && "
+        "git config user.signingKey ~/.ssh/id_ed25519.pub. GPG: git config user.signingKey "
+        "FINGERPRINT. Nothing was written."
+    )
     raise (RegistryRefusal if required_by_policy else UsageError)(message, hint=hint)

@@ -91,15 +91,27 @@ class VersionCheck:
 
     def to_dict(self) -> dict:
         return {
-            "name": self.name, "version": self.version, "tag": self.tag, "ok": self.ok,
-            "tag_id": self.tag_id, "recorded": self.recorded,
+            "name": self.name,
+            "version": self.version,
+            "tag": self.tag,
+            "ok": self.ok,
+            "tag_id": self.tag_id,
+            "recorded": self.recorded,
             "signature": self.signature.to_dict() if self.signature else None,
-            "problems": [p.to_dict() for p in self.problems], "warnings": self.warnings,
+            "problems": [p.to_dict() for p in self.problems],
+            "warnings": self.warnings,
         }
 
 
-def verify_version(store: GitStore, view: RegistryView, verifier: Verifier | None, policy: Policy,
-                   name: str, version: str, target: str | None) -> VersionCheck:
+def verify_version(
+    store: GitStore,
+    view: RegistryView,
+    verifier: Verifier | None,
+    policy: Policy,
+    name: str,
+    version: str,
+    target: str | None,
+) -> VersionCheck:
     """Verify NAME@VERSION of VIEW whose tag ref points at TARGET (None: no such ref).
 
     The signature is judged against VERIFIER's signers and POLICY (the check passes the
@@ -121,75 +133,133 @@ def verify_version(store: GitStore, view: RegistryView, verifier: Verifier | Non
         return result
     source = ((card.get("provenance") or {}).get("source") or {}).get("commit")
     recorded = result.recorded
-    restore = (f"Restore the registered tag: git update-ref {ref} {recorded} (then push it with "
-               f"--force), or register a new version." if recorded and store.has_object(recorded)
-               else "Register a new version; this one cannot be proven.")
+    restore = (
+        f"Restore the registered tag: git update-ref {ref} {recorded} (then push it with "
+        f"--force), or register a new version."
+        if recorded and store.has_object(recorded)
+        else "Register a new version; this one cannot be proven."
+    )
     if recorded is None:
-        problem("no-record", BINDING, f"{tag} has no tag record: the registry recorded no tag "
-                f"object for it ({layout.tag_record_path(name, version)} is missing).",
-                "Register versions with 'gitreg register', which writes card and record together.")
+        problem(
+            "no-record",
+            BINDING,
+            f"{tag} has no tag record: the registry recorded no tag "
+            f"object for it ({layout.tag_record_path(name, version)} is missing).",
+            "Register versions with 'gitreg register', which writes card and record together.",
+        )
     if target is None:
-        problem("deleted", BINDING, f"the registration tag {tag} does not exist: it was deleted, "
-                "or never pushed.", restore)
+        problem(
+            "deleted",
+            BINDING,
+            f"the registration tag {tag} does not exist: it was deleted, or never pushed.",
+            restore,
+        )
         return result
     if store.tag_object(target) is None:
-        problem("lightweight", BINDING, f"{tag} is a lightweight tag (it points at {target[:12]} "
-                "directly): a registration tag is an annotated tag carrying the card's digest.",
-                restore)
+        problem(
+            "lightweight",
+            BINDING,
+            f"{tag} is a lightweight tag (it points at {target[:12]} "
+            "directly): a registration tag is an annotated tag carrying the card's digest.",
+            restore,
+        )
         return result
     if recorded is not None and target != recorded:
-        problem("moved", BINDING, f"{tag} is tag object {target[:12]}, but the registry recorded "
-                f"{recorded[:12]} at registration: the tag was moved or replaced.", restore)
+        problem(
+            "moved",
+            BINDING,
+            f"{tag} is tag object {target[:12]}, but the registry recorded "
+            f"{recorded[:12]} at registration: the tag was moved or replaced.",
+            restore,
+        )
     signed = split_tag(store.raw_object(target))
     header = signed.headers.get("tag")
     if header != tag:
-        problem("replayed", TAMPER, f"the tag object under {ref} names itself {header!r}: a tag "
-                "made for another name was copied here (git does not check this).", restore)
+        problem(
+            "replayed",
+            TAMPER,
+            f"the tag object under {ref} names itself {header!r}: a tag "
+            "made for another name was copied here (git does not check this).",
+            restore,
+        )
     if signed.headers.get("type") != "commit" or signed.headers.get("object") != source:
-        problem("target", BINDING, f"{tag} points at {str(signed.headers.get('object'))[:12]}, but "
-                f"the card's source commit is {str(source)[:12]}.",
-                "The tag must sit on the commit that produced the model: register again.")
+        problem(
+            "target",
+            BINDING,
+            f"{tag} points at {str(signed.headers.get('object'))[:12]}, but "
+            f"the card's source commit is {str(source)[:12]}.",
+            "The tag must sit on the commit that produced the model: register again.",
+        )
     carried = parse_tag_message(signed.message).get(TAG_DIGEST)
     digest = yamlio.digest(card)
     if carried is None:
-        problem("no-digest", BINDING, f"{tag}'s message carries no {TAG_DIGEST} trailer: it does "
-                "not bind a card.", restore)
+        problem(
+            "no-digest",
+            BINDING,
+            f"{tag}'s message carries no {TAG_DIGEST} trailer: it does not bind a card.",
+            restore,
+        )
     elif carried != digest:
-        problem("digest", BINDING, f"the card's digest is {digest[:16]}..., but {tag} carries "
-                f"{carried[:16]}...: the card is not the one that was tagged.",
-                "Restore the card that was registered, or register a new version.")
+        problem(
+            "digest",
+            BINDING,
+            f"the card's digest is {digest[:16]}..., but {tag} carries "
+            f"{carried[:16]}...: the card is not the one that was tagged.",
+            "Restore the card that was registered, or register a new version.",
+        )
     if verifier is not None:
         result.signature = sig = verifier.check(signed)
         _judge_signature(result, sig, signed.tagger_email, policy, problem)
     return result
 
 
-def _judge_signature(result: VersionCheck, sig: SignatureCheck, tagger: str | None, policy: Policy,
-                     problem) -> None:
+def _judge_signature(
+    result: VersionCheck, sig: SignatureCheck, tagger: str | None, policy: Policy, problem
+) -> None:
     tag = result.tag
-    add_signer = ("Add the signer through a policy change of its own: gitreg signers add --ssh "
-                  "KEY.pub --principal EMAIL (or --gpg FINGERPRINT), then register again.")
+    add_signer = (
+        "Add the signer through a policy change of its own: gitreg signers add --ssh "
+        "KEY.pub --principal EMAIL (or --gpg FINGERPRINT), then register again."
+    )
     if sig.status == UNSIGNED:
         if policy.signing_required:
-            problem("unsigned", SIGNATURE, f"{tag} is not signed, and the policy requires signed "
-                    "registrations.", "Set up git signing (user.signingKey, gpg.format) and register "
-                    "a new version: gitreg register NAME --sign.")
+            problem(
+                "unsigned",
+                SIGNATURE,
+                f"{tag} is not signed, and the policy requires signed registrations.",
+                "Set up git signing (user.signingKey, gpg.format) and register "
+                "a new version: gitreg register NAME --sign.",
+            )
     elif sig.status == VERIFIED:
         if (tagger or "").lower() not in sig.identities:
-            problem("tagger", SIGNATURE, f"{tag} names {tagger or 'nobody'} as its tagger, but it "
-                    f"was signed by {sig.signer} ({sig.fingerprint}).",
-                    "Register with user.email set to the signer's principal (or add the key for "
-                    "that email with 'gitreg signers add').")
+            problem(
+                "tagger",
+                SIGNATURE,
+                f"{tag} names {tagger or 'nobody'} as its tagger, but it "
+                f"was signed by {sig.signer} ({sig.fingerprint}).",
+                "Register with user.email set to the signer's principal (or add the key for "
+                "that email with 'gitreg signers add').",
+            )
     elif sig.status == REVOKED:
-        problem("revoked", SIGNATURE, f"{tag} is signed by a revoked key: {sig.detail}.",
-                "Register a new version signed by a key that is not revoked.")
+        problem(
+            "revoked",
+            SIGNATURE,
+            f"{tag} is signed by a revoked key: {sig.detail}.",
+            "Register a new version signed by a key that is not revoked.",
+        )
     elif sig.status == BAD:
-        problem("bad-signature", SIGNATURE, f"the signature of {tag} does not verify: "
-                f"{sig.detail}; the tag was edited after it was signed.",
-                "Restore the registered tag, or register a new version.")
+        problem(
+            "bad-signature",
+            SIGNATURE,
+            f"the signature of {tag} does not verify: {sig.detail}; the tag was edited after it was signed.",
+            "Restore the registered tag, or register a new version.",
+        )
     elif sig.status in (UNKNOWN_KEY, UNSUPPORTED):
-        text = (f"{tag} is signed ({sig.kind}) by a key that is not an allowed signer: {sig.detail}."
-                if sig.status == UNKNOWN_KEY else f"{tag}: {sig.detail}.")
+        text = (
+            f"{tag} is signed ({sig.kind}) by a key that is not an allowed signer: {sig.detail}."
+            if sig.status == UNKNOWN_KEY
+            else f"{tag}: {sig.detail}."
+        )
         if policy.signing_required:
             problem(sig.status, SIGNATURE, text, add_signer)
         else:
@@ -198,8 +268,8 @@ def _judge_signature(result: VersionCheck, sig: SignatureCheck, tagger: str | No
 
 # --- the whole registry ---------------------------------------------------------------
 
-def verify(store: GitStore, view: RegistryView, ref: layout.ModelRef | None = None
-           ) -> Iterator[VersionCheck]:
+
+def verify(store: GitStore, view: RegistryView, ref: layout.ModelRef | None = None) -> Iterator[VersionCheck]:
     """Verify every version (or those of one model, or one version) against VIEW's own signers."""
     if ref is not None and (ref.version or ref.stage):
         targets = [(ref.name, view.resolve(ref))]

@@ -59,20 +59,36 @@ def gate(change: Change) -> Iterator[Finding]:
             found, value = metric_value(card, g)
             rule_text = f"the {e.stage} gate {g.describe()}{where} of the base policy ({_where(change)})"
             if not found:
-                yield Finding("gate", path, f"{e.label}: the card has no metric {g.metric!r}{where}, "
-                              f"required by {rule_text}.",
-                              f"Record {g.metric} in the metrics file of the training pipeline and "
-                              "register a new version.", e.model, e.version)
+                yield Finding(
+                    "gate",
+                    path,
+                    f"{e.label}: the card has no metric {g.metric!r}{where}, required by {rule_text}.",
+                    f"Record {g.metric} in the metrics file of the training pipeline and "
+                    "register a new version.",
+                    e.model,
+                    e.version,
+                )
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                yield Finding("gate", path, f"{e.label}: metric {g.metric} is {value!r}, not a number "
-                              f"({rule_text}).", "Register a version whose metric is a number.",
-                              e.model, e.version)
+                yield Finding(
+                    "gate",
+                    path,
+                    f"{e.label}: metric {g.metric} is {value!r}, not a number ({rule_text}).",
+                    "Register a version whose metric is a number.",
+                    e.model,
+                    e.version,
+                )
                 continue
             if (g.min is not None and value < g.min) or (g.max is not None and value > g.max):
-                yield Finding("gate", path, f"{e.label}: {g.metric} = {value} fails {rule_text}.",
-                              f"Promote a version that meets {g.describe()}; a gate is lowered only "
-                              "by a policy change of its own.", e.model, e.version)
+                yield Finding(
+                    "gate",
+                    path,
+                    f"{e.label}: {g.metric} = {value} fails {rule_text}.",
+                    f"Promote a version that meets {g.describe()}; a gate is lowered only "
+                    "by a policy change of its own.",
+                    e.model,
+                    e.version,
+                )
 
 
 def stage_card(change: Change) -> Iterator[Finding]:
@@ -81,8 +97,13 @@ def stage_card(change: Change) -> Iterator[Finding]:
             continue
         errs = schemas.errors(schemas.card_schema_for(spec.card), card)
         if errs:
-            yield Finding("stage-card", layout.card_path(e.model, e.version),
-                          f"{e.label}: the card lacks what the {spec.card} card schema requires:"
-                          + "".join(f"\n  {x}" for x in errs),
-                          "Complete the card's narrative (intended_use.users, out_of_scope, "
-                          "considerations) and register a new version.", e.model, e.version)
+            yield Finding(
+                "stage-card",
+                layout.card_path(e.model, e.version),
+                f"{e.label}: the card lacks what the {spec.card} card schema requires:"
+                + "".join(f"\n  {x}" for x in errs),
+                "Complete the card's narrative (intended_use.users, out_of_scope, "
+                "considerations) and register a new version.",
+                e.model,
+                e.version,
+            )

@@ -18,21 +18,31 @@ def immutable(change: Change) -> Iterator[Finding]:
         verb = "edits" if status == "M" else "deletes"
         if what.kind == "card":
             yield Finding(
-                "immutable", path,
+                "immutable",
+                path,
                 f"the change {verb} the merged card of {what.model}@{what.version}; cards are "
                 "immutable once merged.",
                 f"Restore {path} as it is on the base and register a new version "
                 f"(gitreg register {what.model} --bump patch) for the corrected card.",
-                what.model, what.version)
+                what.model,
+                what.version,
+            )
         elif what.kind == "tag-record":
             yield Finding(
-                "immutable", path,
+                "immutable",
+                path,
                 f"the change {verb} the tag record of {what.model}@{what.version}; it binds the "
                 "card to its registration tag and never changes.",
-                f"Restore {path} as it is on the base.", what.model, what.version)
+                f"Restore {path} as it is on the base.",
+                what.model,
+                what.version,
+            )
         elif what.kind == "model":
             yield Finding(
-                "immutable", path,
+                "immutable",
+                path,
                 f"the change {verb} {path}; a model.yaml is written once, when the model is "
                 "first registered.",
-                f"Restore {path} as it is on the base.", what.model)
+                f"Restore {path} as it is on the base.",
+                what.model,
+            )

@@ -65,8 +65,9 @@ class Subject:
         return str(spec["stage"]) if isinstance(spec, dict) and spec.get("stage") else None
 
     def finding(self, rule_name: str, message: str, fix: str = REREGISTER) -> Finding:
-        return Finding(rule_name, self.file, f"{self.name}@{self.version}: {message}", fix,
-                       self.name, self.version)
+        return Finding(
+            rule_name, self.file, f"{self.name}@{self.version}: {message}", fix, self.name, self.version
+        )
 
     def metrics(self, store, path: str) -> dict[str, float] | str:
         """The metrics file's values (dotted keys), or why it cannot be read."""
@@ -122,30 +123,45 @@ def pipeline_rule(change: Change) -> Iterator[Finding]:
             continue
         tree = (s.prov.get("source") or {}).get("tree")
         if tree and tree != change.store.commit_tree(s.commit):
-            yield s.finding("lineage.pipeline", f"source.tree: the card claims {tree}, commit "
-                            f"{s.commit[:10]} has tree {change.store.commit_tree(s.commit)}.")
+            yield s.finding(
+                "lineage.pipeline",
+                f"source.tree: the card claims {tree}, commit "
+                f"{s.commit[:10]} has tree {change.store.commit_tree(s.commit)}.",
+            )
         if not s.claims_pipeline:
             if required:
-                yield s.finding("lineage.pipeline", "the policy requires DVC lineage (lineage.dvc: "
-                                "required), and the card records no pipeline.",
-                                "Track the model with a DVC pipeline, commit dvc.lock, register again.")
+                yield s.finding(
+                    "lineage.pipeline",
+                    "the policy requires DVC lineage (lineage.dvc: "
+                    "required), and the card records no pipeline.",
+                    "Track the model with a DVC pipeline, commit dvc.lock, register again.",
+                )
             continue
         spec = s.prov["pipeline"]
         if not s.pipe.has_dvc:
-            yield s.finding("lineage.pipeline", f"the card records a DVC pipeline, but there is no "
-                            f"dvc.lock {_at(s)}.")
+            yield s.finding(
+                "lineage.pipeline", f"the card records a DVC pipeline, but there is no dvc.lock {_at(s)}."
+            )
             continue
         if spec.get("lock_digest") != s.pipe.lock_digest:
-            yield s.finding("lineage.pipeline", f"pipeline.lock_digest: the card claims "
-                            f"{spec.get('lock_digest')}, dvc.lock {_at(s)} has sha256 {s.pipe.lock_digest}.")
+            yield s.finding(
+                "lineage.pipeline",
+                f"pipeline.lock_digest: the card claims "
+                f"{spec.get('lock_digest')}, dvc.lock {_at(s)} has sha256 {s.pipe.lock_digest}.",
+            )
         if s.stage not in s.pipe.stages:
-            yield s.finding("lineage.pipeline", f"pipeline.stage: the card claims {s.stage!r}, which is "
-                            f"no stage of dvc.lock {_at(s)} ({', '.join(s.pipe.stages) or 'none'}).")
+            yield s.finding(
+                "lineage.pipeline",
+                f"pipeline.stage: the card claims {s.stage!r}, which is "
+                f"no stage of dvc.lock {_at(s)} ({', '.join(s.pipe.stages) or 'none'}).",
+            )
             continue
         found = s.pipe.upstream(s.stage)
         if list(spec.get("stages") or []) != found:
-            yield s.finding("lineage.pipeline", f"pipeline.stages: the card claims {spec.get('stages')}, "
-                            f"dvc.lock {_at(s)} gives {found}.")
+            yield s.finding(
+                "lineage.pipeline",
+                f"pipeline.stages: the card claims {spec.get('stages')}, dvc.lock {_at(s)} gives {found}.",
+            )
 
 
 def artifact_rule(change: Change) -> Iterator[Finding]:
@@ -162,13 +178,17 @@ def artifact_rule(change: Change) -> Iterator[Finding]:
         out = s.pipe.find_out(path)
         if out is None:
             outs = ", ".join(o.path for o in s.pipe.outs()) or "none"
-            yield s.finding("lineage.artifact", f"artifact {path} is no out of dvc.lock {_at(s)} "
-                            f"(outs: {outs}).")
+            yield s.finding(
+                "lineage.artifact", f"artifact {path} is no out of dvc.lock {_at(s)} (outs: {outs})."
+            )
             continue
         yield from _compare_entry(s, "lineage.artifact", "artifact", art, out, "dvc.lock")
         if art.get("stage") is not None and art.get("stage") != out.stage:
-            yield s.finding("lineage.artifact", f"artifact {path}: the card claims stage "
-                            f"{art.get('stage')!r}, dvc.lock {_at(s)} has it made by {out.stage!r}.")
+            yield s.finding(
+                "lineage.artifact",
+                f"artifact {path}: the card claims stage "
+                f"{art.get('stage')!r}, dvc.lock {_at(s)} has it made by {out.stage!r}.",
+            )
 
 
 def _git_artifact(change: Change, s: Subject, art: dict, path: str) -> Iterator[Finding]:
@@ -176,35 +196,47 @@ def _git_artifact(change: Change, s: Subject, art: dict, path: str) -> Iterator[
 
     entry = change.store.entry(change.store.commit_tree(s.commit), path)
     if entry is None or entry.type_str != "blob":
-        yield s.finding("lineage.artifact", f"artifact {path} is not a file {_at(s)}, and the card "
-                        "records no DVC pipeline.")
+        yield s.finding(
+            "lineage.artifact",
+            f"artifact {path} is not a file {_at(s)}, and the card records no DVC pipeline.",
+        )
         return
     if change.store.blob_size(str(entry.id)) > provenance.MAX_ARTIFACT_BLOB:
-        yield s.finding("lineage.artifact", f"artifact {path} {_at(s)} is too large to hash from Git.",
-                        "Track the model with DVC.")
+        yield s.finding(
+            "lineage.artifact",
+            f"artifact {path} {_at(s)} is too large to hash from Git.",
+            "Track the model with DVC.",
+        )
         return
     data = change.store.read_blob_id(str(entry.id))
     found = Out(path, hashlib.md5(data).hexdigest(), "md5", len(data))
     yield from _compare_entry(s, "lineage.artifact", "artifact", art, found, "the file in Git")
 
 
-def _compare_entry(s: Subject, rule_name: str, what: str, claimed: dict, found: Out,
-                   source: str) -> Iterator[Finding]:
+def _compare_entry(
+    s: Subject, rule_name: str, what: str, claimed: dict, found: Out, source: str
+) -> Iterator[Finding]:
     """md5, hash kind, size and file count of a card entry against dvc.lock (or Git)."""
     path = found.path
     if claimed.get("md5") != found.md5:
-        yield s.finding(rule_name, f"{what} {path}: the card claims md5 {claimed.get('md5')}, "
-                        f"{source} {_at(s)} has {found.md5}.")
+        yield s.finding(
+            rule_name,
+            f"{what} {path}: the card claims md5 {claimed.get('md5')}, {source} {_at(s)} has {found.md5}.",
+        )
     hash_kind = claimed.get("hash")
     if hash_kind is not None and hash_kind != found.hash:
-        yield s.finding(rule_name, f"{what} {path}: the card claims hash {hash_kind!r}, {source} "
-                        f"{_at(s)} has {found.hash!r}" + (" (a DVC 2 entry)" if found.hash !=
-                                                          "md5" else "") + ".")
+        yield s.finding(
+            rule_name,
+            f"{what} {path}: the card claims hash {hash_kind!r}, {source} "
+            f"{_at(s)} has {found.hash!r}" + (" (a DVC 2 entry)" if found.hash != "md5" else "") + ".",
+        )
     for key in ("size", "nfiles"):
         value = getattr(found, key)
         if claimed.get(key) is not None and value is not None and claimed[key] != value:
-            yield s.finding(rule_name, f"{what} {path}: the card claims {key} {claimed[key]}, "
-                            f"{source} {_at(s)} has {value}.")
+            yield s.finding(
+                rule_name,
+                f"{what} {path}: the card claims {key} {claimed[key]}, {source} {_at(s)} has {value}.",
+            )
 
 
 def data_rule(change: Change) -> Iterator[Finding]:
@@ -218,15 +250,21 @@ def data_rule(change: Change) -> Iterator[Finding]:
             path = pipeline.norm(str(entry["path"]))
             dep = in_lock.get(path)
             if dep is None:
-                yield s.finding("lineage.data", f"data {path}: the card claims it as a dependency, "
-                                f"but no stage of dvc.lock {_at(s)} depends on it.")
+                yield s.finding(
+                    "lineage.data",
+                    f"data {path}: the card claims it as a dependency, "
+                    f"but no stage of dvc.lock {_at(s)} depends on it.",
+                )
                 continue
             yield from _compare_entry(s, "lineage.data", "data", entry, dep, "dvc.lock")
         listed = {pipeline.norm(str(d["path"])) for d in claimed}
         for dep in provenance.data_deps(change.store, s.pipe, stages):
             if dep.path not in listed:
-                yield s.finding("lineage.data", f"data {dep.path} (md5 {dep.md5}): stage {dep.stage!r} "
-                                f"depends on it in dvc.lock {_at(s)}, and the card leaves it out.")
+                yield s.finding(
+                    "lineage.data",
+                    f"data {dep.path} (md5 {dep.md5}): stage {dep.stage!r} "
+                    f"depends on it in dvc.lock {_at(s)}, and the card leaves it out.",
+                )
 
 
 def params_rule(change: Change) -> Iterator[Finding]:
@@ -236,12 +274,16 @@ def params_rule(change: Change) -> Iterator[Finding]:
         locked = s.pipe.params(s.pipe.upstream(s.stage))
         claimed = s.prov.get("params") if isinstance(s.prov.get("params"), dict) else {}
         for file in sorted(set(claimed) | set(locked)):
-            yield from _params_file(change, s, file, pipeline.flat_params(claimed.get(file) or {}),
-                                    pipeline.flat_params(locked.get(file) or {}))
+            yield from _params_file(
+                change,
+                s,
+                file,
+                pipeline.flat_params(claimed.get(file) or {}),
+                pipeline.flat_params(locked.get(file) or {}),
+            )
 
 
-def _params_file(change: Change, s: Subject, file: str, claimed: dict, locked: dict
-                 ) -> Iterator[Finding]:
+def _params_file(change: Change, s: Subject, file: str, claimed: dict, locked: dict) -> Iterator[Finding]:
     try:
         in_file = pipeline.read_params_file(change.store, s.pipe, file)
     except RegistryRefusal as exc:
@@ -249,19 +291,29 @@ def _params_file(change: Change, s: Subject, file: str, claimed: dict, locked: d
         yield s.finding("lineage.params", f"params: {exc.message}", "Fix the params file in that commit.")
     for key, value in claimed.items():
         if key not in locked:
-            yield s.finding("lineage.params", f"params {file} {key}: the card claims {value!r}, "
-                            f"dvc.lock {_at(s)} records no such param for the model's stages.")
+            yield s.finding(
+                "lineage.params",
+                f"params {file} {key}: the card claims {value!r}, "
+                f"dvc.lock {_at(s)} records no such param for the model's stages.",
+            )
         elif not _same(value, locked[key]):
-            yield s.finding("lineage.params", f"params {file} {key}: the card claims {value!r}, "
-                            f"dvc.lock {_at(s)} has {locked[key]!r}.")
+            yield s.finding(
+                "lineage.params",
+                f"params {file} {key}: the card claims {value!r}, dvc.lock {_at(s)} has {locked[key]!r}.",
+            )
         elif in_file is not None and key in in_file and not _same(in_file[key], value):
-            yield s.finding("lineage.params", f"params {file} {key}: the card and dvc.lock say "
-                            f"{value!r}, {file} {_at(s)} holds {in_file[key]!r}: dvc.lock is stale.",
-                            "Run 'dvc repro', commit dvc.lock, and register that commit.")
+            yield s.finding(
+                "lineage.params",
+                f"params {file} {key}: the card and dvc.lock say "
+                f"{value!r}, {file} {_at(s)} holds {in_file[key]!r}: dvc.lock is stale.",
+                "Run 'dvc repro', commit dvc.lock, and register that commit.",
+            )
     for key, value in locked.items():
         if key not in claimed:
-            yield s.finding("lineage.params", f"params {file} {key} = {value!r} is in dvc.lock "
-                            f"{_at(s)}, and the card leaves it out.")
+            yield s.finding(
+                "lineage.params",
+                f"params {file} {key} = {value!r} is in dvc.lock {_at(s)}, and the card leaves it out.",
+            )
 
 
 def metrics_rule(change: Change) -> Iterator[Finding]:
@@ -271,22 +323,34 @@ def metrics_rule(change: Change) -> Iterator[Finding]:
         for metric in lineage.metrics_of(s.card):
             source = metric["source"]
             if not isinstance(source, dict) or not source.get("file") or not source.get("key"):
-                yield s.finding("lineage.metrics", f"metric {metric['key']} = {metric['value']} has no "
-                                "source (file and key): a typed-in number cannot be verified.",
-                                "Leave metric values to register, which reads them from metrics files.")
+                yield s.finding(
+                    "lineage.metrics",
+                    f"metric {metric['key']} = {metric['value']} has no "
+                    "source (file and key): a typed-in number cannot be verified.",
+                    "Leave metric values to register, which reads them from metrics files.",
+                )
                 continue
             file = pipeline.norm(str(source["file"]))
             values = s.metrics(change.store, file)
             if isinstance(values, str):
-                yield s.finding("lineage.metrics", f"metric {metric['key']}: {values}",
-                                "Commit the metrics file (cache: false) or 'dvc pull' it before the check.")
+                yield s.finding(
+                    "lineage.metrics",
+                    f"metric {metric['key']}: {values}",
+                    "Commit the metrics file (cache: false) or 'dvc pull' it before the check.",
+                )
             elif source["key"] not in values:
-                yield s.finding("lineage.metrics", f"metric {metric['key']}: the card claims "
-                                f"{metric['value']} from {file} key {source['key']!r}, which {file} "
-                                f"{_at(s)} does not hold.")
+                yield s.finding(
+                    "lineage.metrics",
+                    f"metric {metric['key']}: the card claims "
+                    f"{metric['value']} from {file} key {source['key']!r}, which {file} "
+                    f"{_at(s)} does not hold.",
+                )
             elif not _same(metric["value"], values[source["key"]]):
-                yield s.finding("lineage.metrics", f"metric {metric['key']}: the card claims "
-                                f"{metric['value']}, {file} {_at(s)} holds {values[source['key']]}.")
+                yield s.finding(
+                    "lineage.metrics",
+                    f"metric {metric['key']}: the card claims "
+                    f"{metric['value']}, {file} {_at(s)} holds {values[source['key']]}.",
+                )
 
 
 def remote_rule(change: Change) -> Iterator[Finding]:
@@ -304,9 +368,13 @@ def remote_rule(change: Change) -> Iterator[Finding]:
             dirs = {o.path: o for o in wanted if o.is_dir}
             for obj in storage.missing_from_remote(wanted):
                 inside = next((d for p, d in dirs.items() if obj.path.startswith(p + "/")), None)
-                what = f"file {obj.describe()} inside directory out {inside.path}" if inside else \
-                    obj.describe()
-                yield s.finding("lineage.remote", f"{what} is not in the {storage.remote_label}.",
-                                "Push it: dvc push (from a machine whose cache has it).")
+                what = (
+                    f"file {obj.describe()} inside directory out {inside.path}" if inside else obj.describe()
+                )
+                yield s.finding(
+                    "lineage.remote",
+                    f"{what} is not in the {storage.remote_label}.",
+                    "Push it: dvc push (from a machine whose cache has it).",
+                )
     finally:
         storage.close()

@@ -19,7 +19,9 @@ def policy_alone(change: Change) -> Iterator[Finding]:
         return
     shown = ", ".join(other[:5]) + (f" and {len(other) - 5} more" if len(other) > 5 else "")
     yield Finding(
-        "policy-alone", policy[0],
+        "policy-alone",
+        policy[0],
         f"this change edits the policy ({', '.join(policy[:5])}) and also {shown}. A policy "
         "change must land alone: the rest of the change is judged by the base's policy.",
-        "Split it: merge the policy change on its own first, then propose the rest on top of it.")
+        "Split it: merge the policy change on its own first, then propose the rest on top of it.",
+    )

@@ -27,8 +27,11 @@ MODEL_SCHEMA = {
         "description": {"type": ["string", "null"]},
         "owners": {"type": "array", "items": {"type": "object", "required": ["name"]}},
         "labels": {"type": "array", "items": {"type": "string"}},
-        "artifact": {"type": "object", "required": ["path"],
-                     "properties": {"path": {"type": "string", "minLength": 1}}},
+        "artifact": {
+            "type": "object",
+            "required": ["path"],
+            "properties": {"path": {"type": "string", "minLength": 1}},
+        },
         "created_at": {"type": "string"},
     },
 }
@@ -74,8 +77,9 @@ def _valid_name(name: str) -> bool:
 
 
 def _canonical_version(text: str) -> bool:
-    return layout.Version.is_valid(text) and not text.startswith("v") and \
-        str(layout.Version.parse(text)) == text
+    return (
+        layout.Version.is_valid(text) and not text.startswith("v") and str(layout.Version.parse(text)) == text
+    )
 
 
 def schema(change: Change) -> Iterator[Finding]:
@@ -83,8 +87,12 @@ def schema(change: Change) -> Iterator[Finding]:
         what = classify(path)
         if status == "D":
             if what.kind == "policy":
-                yield Finding("schema", path, "the change deletes the policy (registry.yaml).",
-                              "Keep registry.yaml; change it in a policy change of its own.")
+                yield Finding(
+                    "schema",
+                    path,
+                    "the change deletes the policy (registry.yaml).",
+                    "Keep registry.yaml; change it in a policy change of its own.",
+                )
             continue
         yield from _check_file(change, path, what)
 
@@ -94,17 +102,25 @@ def layout_rule(change: Change) -> Iterator[Finding]:
     for status, path in change.paths:
         what = classify(path)
         if status == "A" and what.kind == "unknown":
-            yield Finding("layout", path, f"{path} has no place on the registry branch.",
-                          "Remove it: the registry branch holds registry.yaml, signers/, checks/ "
-                          "and models/NAME/{model.yaml,stages.yaml,versions/VERSION.yaml|.tag}.",
-                          what.model)
+            yield Finding(
+                "layout",
+                path,
+                f"{path} has no place on the registry branch.",
+                "Remove it: the registry branch holds registry.yaml, signers/, checks/ "
+                "and models/NAME/{model.yaml,stages.yaml,versions/VERSION.yaml|.tag}.",
+                what.model,
+            )
         if status == "A" and what.kind in ("card", "tag-record", "stages"):
             new_models.add(what.model)
     for name in sorted(new_models):
         if change.head.store.entry(change.head.tree, layout.model_path(name)) is None:
-            yield Finding("layout", layout.model_path(name),
-                          f"model {name} has versions or stages but no model.yaml.",
-                          "Register versions with 'gitreg register', which writes model.yaml.", name)
+            yield Finding(
+                "layout",
+                layout.model_path(name),
+                f"model {name} has versions or stages but no model.yaml.",
+                "Register versions with 'gitreg register', which writes model.yaml.",
+                name,
+            )
 
 
 def _check_file(change: Change, path: str, what: RegistryFile) -> Iterator[Finding]:
@@ -122,37 +138,63 @@ def _check_file(change: Change, path: str, what: RegistryFile) -> Iterator[Findi
         yield _finding(path, exc.message, exc.details, exc.hint, what)
         return
     if what.kind == "card":
-        errs = schemas.errors(schemas.CARD, value) if isinstance(value, dict) else [
-            "(top level): a card must be a mapping"]
+        errs = (
+            schemas.errors(schemas.CARD, value)
+            if isinstance(value, dict)
+            else ["(top level): a card must be a mapping"]
+        )
         if isinstance(value, dict):
             for key, want in (("name", what.model), ("version", what.version)):
                 if key in value and value[key] != want:
                     errs.append(f"{key}: is {value[key]!r}, but the card sits at {path}")
         if errs:
-            yield _finding(path, f"{path} does not match the model card schema:", errs,
-                           "Cards are written by 'gitreg register'; register a new version instead "
-                           "of writing cards by hand.", what)
+            yield _finding(
+                path,
+                f"{path} does not match the model card schema:",
+                errs,
+                "Cards are written by 'gitreg register'; register a new version instead "
+                "of writing cards by hand.",
+                what,
+            )
     elif what.kind == "tag-record":
         want = layout.tag_name(what.model, what.version)
-        ok = (isinstance(value, dict) and value.get("tag") == want
-              and isinstance(value.get("object"), str) and _HEX40.fullmatch(value["object"]))
+        ok = (
+            isinstance(value, dict)
+            and value.get("tag") == want
+            and isinstance(value.get("object"), str)
+            and _HEX40.fullmatch(value["object"])
+        )
         if not ok:
-            yield _finding(path, f"{path} must be a mapping 'tag: {want}' and 'object: "
-                           "<40-hex tag object id>'.", [], "Let 'gitreg register' write it.", what)
+            yield _finding(
+                path,
+                f"{path} must be a mapping 'tag: {want}' and 'object: <40-hex tag object id>'.",
+                [],
+                "Let 'gitreg register' write it.",
+                what,
+            )
     elif what.kind == "model":
         errs = _model_errors(value, what.model)
         if errs:
-            yield _finding(path, f"{path} does not have the shape of a model.yaml:", errs,
-                           "Let 'gitreg register' write model.yaml.", what)
+            yield _finding(
+                path,
+                f"{path} does not have the shape of a model.yaml:",
+                errs,
+                "Let 'gitreg register' write model.yaml.",
+                what,
+            )
     elif what.kind == "stages":
         errs = _stages_errors(value)
         if errs:
-            yield _finding(path, f"{path} must map each stage to a list of versions:", errs,
-                           "Change stages only with 'gitreg promote'.", what)
+            yield _finding(
+                path,
+                f"{path} must map each stage to a list of versions:",
+                errs,
+                "Change stages only with 'gitreg promote'.",
+                what,
+            )
 
 
-def _finding(path: str, message: str, details: list[str], hint: str | None,
-             what: RegistryFile) -> Finding:
+def _finding(path: str, message: str, details: list[str], hint: str | None, what: RegistryFile) -> Finding:
     text = message + "".join(f"\n  {d}" for d in details)
     return Finding("schema", path, text, hint or "Fix the file.", what.model, what.version)
 
@@ -167,8 +209,10 @@ def _model_validator():
 def _model_errors(value, name: str) -> list[str]:
     if not isinstance(value, dict):
         return ["(top level): must be a mapping"]
-    errs = [f"{'/'.join(map(str, e.absolute_path)) or '(top level)'}: {e.message}"
-            for e in _model_validator().iter_errors(value)]
+    errs = [
+        f"{'/'.join(map(str, e.absolute_path)) or '(top level)'}: {e.message}"
+        for e in _model_validator().iter_errors(value)
+    ]
     if value.get("name") not in (None, name):
         errs.append(f"name: is {value.get('name')!r}, but the file is that of model {name!r}")
     return errs

@@ -17,17 +17,26 @@ def transition(change: Change) -> Iterator[Finding]:
         path = layout.stages_path(e.model)
         spec = stages.get(e.stage)
         if spec is None:
-            yield Finding("transition", path,
-                          f"{e.label}: the policy has no stage {e.stage!r} "
-                          f"(stages: {', '.join(stages)}).",
-                          f"Promote into one of: {', '.join(stages)}.", e.model, e.version)
+            yield Finding(
+                "transition",
+                path,
+                f"{e.label}: the policy has no stage {e.stage!r} (stages: {', '.join(stages)}).",
+                f"Promote into one of: {', '.join(stages)}.",
+                e.model,
+                e.version,
+            )
         elif spec.sources is not None and not set(e.was) & set(spec.sources):
             was = ", ".join(e.was) or "no stage"
-            yield Finding("transition", path,
-                          f"{e.label}: a version enters {e.stage} only from "
-                          f"{' or '.join(spec.sources)}; {e.model}@{e.version} was in {was}.",
-                          f"Promote it to {spec.sources[0]} first: gitreg promote "
-                          f"{e.model}@{e.version} {spec.sources[0]}", e.model, e.version)
+            yield Finding(
+                "transition",
+                path,
+                f"{e.label}: a version enters {e.stage} only from "
+                f"{' or '.join(spec.sources)}; {e.model}@{e.version} was in {was}.",
+                f"Promote it to {spec.sources[0]} first: gitreg promote "
+                f"{e.model}@{e.version} {spec.sources[0]}",
+                e.model,
+                e.version,
+            )
 
 
 def registered(change: Change) -> Iterator[Finding]:
@@ -36,10 +45,14 @@ def registered(change: Change) -> Iterator[Finding]:
         if (e.model, e.version) in seen or change.head.has_version(e.model, e.version):
             continue
         seen.add((e.model, e.version))
-        yield Finding("registered", layout.stages_path(e.model),
-                      f"{e.model}@{e.version} is in stage {e.stage}, but no such version is registered.",
-                      f"Register it first (gitreg register {e.model}), or promote a registered version.",
-                      e.model, e.version)
+        yield Finding(
+            "registered",
+            layout.stages_path(e.model),
+            f"{e.model}@{e.version} is in stage {e.stage}, but no such version is registered.",
+            f"Register it first (gitreg register {e.model}), or promote a registered version.",
+            e.model,
+            e.version,
+        )
 
 
 def capacity(change: Change) -> Iterator[Finding]:
@@ -58,8 +71,12 @@ def capacity(change: Change) -> Iterator[Finding]:
                 continue
             if len(versions) > spec.max_versions:
                 extra = versions[: len(versions) - spec.max_versions]
-                yield Finding("capacity", path,
-                              f"{name}: stage {stage} holds {len(versions)} versions "
-                              f"({', '.join(versions)}), but the policy allows {spec.max_versions}.",
-                              f"Archive the version(s) replaced ({', '.join(extra)}); 'gitreg promote' "
-                              "does this for you.", name)
+                yield Finding(
+                    "capacity",
+                    path,
+                    f"{name}: stage {stage} holds {len(versions)} versions "
+                    f"({', '.join(versions)}), but the policy allows {spec.max_versions}.",
+                    f"Archive the version(s) replaced ({', '.join(extra)}); 'gitreg promote' "
+                    "does this for you.",
+                    name,
+                )

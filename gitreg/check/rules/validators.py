@@ -49,8 +49,14 @@ def run_validator(command: str, cwd: str, env: dict[str, str], timeout: float) -
     """Run COMMAND with the shell in CWD; kill its whole process group on timeout."""
     try:
         proc = subprocess.Popen(
-            command, shell=True, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+            command,
+            shell=True,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     except OSError as exc:
         return Outcome(False, "could not start", str(exc))
@@ -113,13 +119,18 @@ def _judge(change: Change, e: Entry, spec: dict, scratch: Path, work: Path) -> I
     card_file.write_text(json.dumps(card, indent=2, sort_keys=True))
     env = dict(os.environ)
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
-    env.update({
-        "GITREG_MODEL": e.model, "GITREG_VERSION": e.version, "GITREG_STAGE": e.stage,
-        "GITREG_FROM": ",".join(e.was), "GITREG_CARD": str(card_file),
-        "GITREG_BASE": (change.base.commit or "") if change.base else "",
-        "GITREG_HEAD": change.head.commit or "",
-        "GITREG_REPOSITORY": str(change.store.common_dir),
-    })
+    env.update(
+        {
+            "GITREG_MODEL": e.model,
+            "GITREG_VERSION": e.version,
+            "GITREG_STAGE": e.stage,
+            "GITREG_FROM": ",".join(e.was),
+            "GITREG_CARD": str(card_file),
+            "GITREG_BASE": (change.base.commit or "") if change.base else "",
+            "GITREG_HEAD": change.head.commit or "",
+            "GITREG_REPOSITORY": str(change.store.common_dir),
+        }
+    )
     timeout = float(spec.get("timeout") or DEFAULT_TIMEOUT)
     outcome = run_validator(spec["run"], str(work), env, timeout)
     if outcome.ok:
@@ -127,8 +138,11 @@ def _judge(change: Change, e: Entry, spec: dict, scratch: Path, work: Path) -> I
     name = spec.get("name") or spec["run"]
     output = "\n".join(f"    | {line}" for line in outcome.output.splitlines()) or "    (no output)"
     yield Finding(
-        "validator", layout.stages_path(e.model),
+        "validator",
+        layout.stages_path(e.model),
         f"{e.label}: validator {name!r} {outcome.status}:\n{output}",
         "Fix what the validator reports and promote again; a validator itself changes only "
         "in a policy change of its own (registry.yaml, checks/).",
-        e.model, e.version)
+        e.model,
+        e.version,
+    )
