@@ -60,7 +60,7 @@ from synthetic import (  # noqa: E402
 
 from gitreg.model import card as cards  # noqa: E402
 from gitreg.model.policy import DEFAULT_POLICY  # noqa: E402
-from gitreg.registry import (  # noqa: E402
+from gitreg.ops.register import (  # noqa: E402
     ALLOWED_SIGNERS_HEADER,
     REGISTRY_README,
     TAG_TRAILER,

@@ -64,3 +64,7 @@ class NotFound(RegistryRefusal):
 
 class ConcurrentUpdate(GitregError):
     """A ref moved under us: compare-and-swap lost a race."""
+
+
+class FormatMismatch(GitregError):
+    """The registry's on-disk format is not the one this gitreg reads."""

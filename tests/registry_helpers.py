@@ -11,6 +11,7 @@ from pathlib import Path
 from conftest import CARD, git
 
 from gitreg.check import engine as check
+from gitreg.check.change import CheckOptions
 from gitreg.registry import Registry
 from gitreg.store import layout, yamlio
 
@@ -99,7 +100,7 @@ def set_stages(reg: Registry, name: str, stages: dict, parent: str | None = None
 
 
 def judge(reg: Registry, head: str, base: str | None = None, **options) -> check.Report:
-    return check.run(reg.store, base or reg.require_head(), head, options=options)
+    return check.run(reg.store, base or reg.require_head(), head, options=CheckOptions(**options))
 
 
 def rules_hit(report: check.Report) -> set[str]:

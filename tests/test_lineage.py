@@ -15,6 +15,7 @@ from conftest import git, gitreg
 from registry_helpers import advance, commit
 
 from gitreg.check import engine as check
+from gitreg.check.change import CheckOptions
 from gitreg.lineage import pipeline
 from gitreg.model.card import tag_message
 from gitreg.registry import Registry
@@ -57,7 +58,7 @@ def forge(reg: Registry, card: dict, version: str, source: str | None = None) ->
 
 
 def lineage_findings(reg: Registry, base: str, head: str, **options) -> list:
-    report = check.run(reg.store, base, head, options=options)
+    report = check.run(reg.store, base, head, options=CheckOptions(**options))
     return [f for f in report.findings if f.rule.startswith("lineage")]
 
 
@@ -78,7 +79,7 @@ def lock(project: Path) -> dict:
 
 def test_an_honest_registration_passes_every_lineage_rule_also_against_the_remote(registered):
     reg, base, head = registered
-    report = check.run(reg.store, base, head, options={"remote": True})
+    report = check.run(reg.store, base, head, options=CheckOptions(remote=True))
     assert {
         "lineage.pipeline",
         "lineage.artifact",
@@ -329,6 +330,7 @@ def test_plain_reads_and_check_without_remote_never_import_dvc(registered):
     script = f"""
 import sys
 from gitreg.check import engine as check
+from gitreg.check.change import CheckOptions
 from gitreg.cli import app, load_commands
 from gitreg.store.gitstore import GitStore
 load_commands()

@@ -64,8 +64,20 @@ def test_one_model_reads_do_not_grow_with_the_registry(registries, op):
 
 
 def test_which_reads_one_small_file(registries):
+    reads(registries[(40, 4)], lambda reg: reg.which(NAME, "production"))  # the format verdict is cached
     got = reads(registries[(40, 4)], lambda reg: reg.which(NAME, "production"))
     assert got == [f"models/{NAME}/stages.yaml"]
+
+
+def test_a_cold_command_reads_the_policy_once_for_the_format(registries, tmp_path):
+    path = tmp_path / "copy"
+    shutil.copytree(registries[(3, 4)], path, symlinks=True)
+    shutil.rmtree(directory(path / ".git"), ignore_errors=True)
+    assert reads(path, lambda reg: reg.which(NAME, "production")) == [
+        "registry.yaml",
+        f"models/{NAME}/stages.yaml",
+    ]
+    assert reads(path, lambda reg: reg.which(NAME, "production")) == [f"models/{NAME}/stages.yaml"]
 
 
 @pytest.mark.parametrize("size", [(3, 4), (40, 4), (3, 9)])
@@ -73,8 +85,9 @@ def test_list_reads_two_files_per_model_and_no_card(registries, size):
     models, _ = size
     shutil.rmtree(directory(registries[size] / ".git"), ignore_errors=True)
     got = reads(registries[size], lambda reg: reg.list())
-    assert len(got) == 2 * models
-    assert {p.rsplit("/", 1)[1] for p in got} == {"model.yaml", "stages.yaml"}
+    assert got[0] == "registry.yaml"  # the format verdict, cached with the rest
+    assert len(got) == 1 + 2 * models
+    assert {p.rsplit("/", 1)[1] for p in got[1:]} == {"model.yaml", "stages.yaml"}
 
 
 def test_list_rereads_only_the_models_a_change_touched(registries, tmp_path):
@@ -83,7 +96,7 @@ def test_list_rereads_only_the_models_a_change_touched(registries, tmp_path):
     cache = directory(path / ".git")
     shutil.rmtree(cache, ignore_errors=True)
     first: list = []
-    assert len(reads(path, lambda reg: first.extend(reg.list()))) == 80
+    assert len(reads(path, lambda reg: first.extend(reg.list()))) == 1 + 80
     again: list = []
     assert reads(path, lambda reg: again.extend(reg.list())) == []  # known by subtree ids
     assert again == first
@@ -100,7 +113,7 @@ def test_list_rereads_only_the_models_a_change_touched(registries, tmp_path):
     assert [m for m in after if m.name != NAME] == [m for m in first if m.name != NAME]
     shutil.rmtree(cache)  # disposable: the same answer without it
     fresh: list = []
-    assert len(reads(path, lambda reg: fresh.extend(reg.list()))) == 80 and fresh == after
+    assert len(reads(path, lambda reg: fresh.extend(reg.list()))) == 1 + 80 and fresh == after
 
 
 def test_the_synthetic_registry_is_what_gto_reads(registries):

@@ -7,7 +7,7 @@ policy: a change that edits registry.yaml is judged by the registry.yaml it repl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 
@@ -45,6 +45,20 @@ class Entry:
         return f"{self.model}@{self.version} -> {self.stage}"
 
 
+@dataclass(frozen=True)
+class CheckOptions:
+    """How to judge a change beyond base and head."""
+
+    # A commit whose policy, signers and checks/ judge instead of the base's: a push of several
+    # steps is judged, step by step, by the policy of the push's base.
+    judge: str | None = None
+    # Ref values that are not moved yet: a server-side hook passes what the push would set
+    # (refname -> new object id, or None when deleted); they win over the local refs.
+    refs: Mapping[str, str | None] = field(default_factory=dict)
+    # Check that every object a new version needs is in the DVC remote.
+    remote: bool = False
+
+
 @dataclass
 class Change:
     """What a change does to the registry, computed once and shared by every rule."""
@@ -52,16 +66,16 @@ class Change:
     store: GitStore
     base: RegistryView | None  # None: judging a whole registry from nothing
     head: RegistryView
-    options: dict = field(default_factory=dict)  # e.g. {"remote": True}
+    options: CheckOptions = field(default_factory=CheckOptions)
 
     @cached_property
     def judge(self) -> RegistryView:
         """Whose policy, signers and checks/ judge: the base's, never the head's.
 
-        options["judge"] (a commit) overrides it: a push of several steps is judged,
+        options.judge (a commit) overrides it: a push of several steps is judged,
         step by step, by the policy of the push's base.
         """
-        judge = self.options.get("judge")
+        judge = self.options.judge
         if judge and (self.base is None or judge != self.base.commit):
             return RegistryView(self.store, self.store.commit_tree(judge), judge)
         return self.base or self.head
@@ -106,10 +120,10 @@ class Change:
         """What the registration tag's ref points at: a pushed value wins over the local ref.
 
         A server-side hook judges refs that are not moved yet: it passes them as
-        options["refs"] = {refname: new object id, or None when deleted}.
+        options.refs = {refname: new object id, or None when deleted}.
         """
         ref = layout.tag_ref(name, version)
-        pushed = self.options.get("refs") or {}
+        pushed = self.options.refs
         return pushed[ref] if ref in pushed else self.store.ref_target(ref)
 
     @cached_property

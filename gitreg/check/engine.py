@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gitreg.check.change import Change, Finding
+from gitreg.check.change import Change, CheckOptions, Finding
 from gitreg.check.rules import RULES
 from gitreg.errors import RegistryRefusal
 from gitreg.model.view import RegistryView
+from gitreg.results import to_data
 from gitreg.store.gitstore import GitStore
 
 
@@ -25,14 +26,27 @@ class Report:
     def ok(self) -> bool:
         return not self.findings
 
+    json_properties = ("ok",)
+
     def to_dict(self) -> dict:
-        return {
-            "ok": self.ok,
-            "base": self.base,
-            "head": self.head,
-            "rules": self.rules,
-            "findings": [f.to_dict() for f in self.findings],
-        }
+        return to_data(self)
+
+
+class CheckRefused(RegistryRefusal):
+    """The check said no to a write (promote, merge, register --propose): its report attached."""
+
+    def __init__(self, report: Report, what: str):
+        details = []
+        for f in report.findings:
+            first, *rest = f.message.splitlines() or [""]
+            details.append(f"[{f.rule}] {f.file}: {first}" + "".join(f"\n    {r}" for r in rest))
+            details.append(f"  fix: {f.fix}")
+        super().__init__(
+            f"the check refuses {what} ({len(report.findings)} finding(s)):",
+            details=details,
+            hint=report.findings[0].fix if report.findings else None,
+        )
+        self.report = report
 
 
 def rules() -> list[str]:
@@ -40,11 +54,11 @@ def rules() -> list[str]:
     return [name for name, _ in RULES]
 
 
-def run(store: GitStore, base: str | None, head: str, *, options: dict | None = None) -> Report:
+def run(store: GitStore, base: str | None, head: str, *, options: CheckOptions | None = None) -> Report:
     """Judge HEAD against BASE (commit ids) with every registered rule."""
     base_view = RegistryView(store, store.commit_tree(base), base) if base else None
     head_view = RegistryView(store, store.commit_tree(head), head)
-    change = Change(store, base_view, head_view, options or {})
+    change = Change(store, base_view, head_view, options or CheckOptions())
     findings: list[Finding] = []
     names = []
     for name, fn in RULES:
@@ -59,3 +73,15 @@ def run(store: GitStore, base: str | None, head: str, *, options: dict | None = 
                 )
             )
     return Report(base, head, findings, names)
+
+
+def judge(store: GitStore, base: str | None, head: str, *, options: CheckOptions | None = None) -> Report:
+    """Judge revision HEAD against BASE (default: HEAD's first parent), revisions being anything
+    git resolves, or an all-zero id for "nothing"."""
+    head_id = store.resolve_commit(head)
+    if base is None:
+        parents = store.commit_info(head_id).parents
+        base_id = parents[0] if parents else None
+    else:
+        base_id = None if base.strip("0") == "" else store.resolve_commit(base)
+    return run(store, base_id, head_id, options=options)

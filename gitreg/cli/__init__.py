@@ -53,7 +53,10 @@ def registry():
 
 
 def emit_json(value: Any) -> None:
-    typer.echo(json.dumps(value, indent=2, sort_keys=False, default=str))
+    """Print a result (dataclasses, lists, dicts) as JSON, through the one conversion."""
+    from gitreg.results import to_data
+
+    typer.echo(json.dumps(to_data(value), indent=2, sort_keys=False, default=str))
 
 
 def echo(text: str = "") -> None:

@@ -34,11 +34,12 @@ def check(
 ) -> None:
     """Judge a change to the registry by the policy of its base (exit 1 when it fails)."""
     from gitreg.check import report as render
+    from gitreg.check.change import CheckOptions
     from gitreg.errors import UsageError
 
     if format_ not in ("text", "json", "github"):
         raise UsageError(f"--format {format_!r} is not one of text, json, github.")
-    result = registry().check(base, head, options={"remote": True} if remote else None)
+    result = registry().check(base, head, options=CheckOptions(remote=True) if remote else None)
     if format_ == "json":
         echo(render.as_json(result))
     elif format_ == "github":

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from gitreg.cli import app, echo, emit_json, registry
+
+if TYPE_CHECKING:
+    from gitreg.trust.verification import VersionCheck
 
 JSON = typer.Option(False, "--json", help="Print JSON instead of text.")
 
@@ -32,15 +37,16 @@ def show(
     json_: bool = JSON,
 ) -> None:
     """Show a model, or one version's card (NAME@1.2.0, NAME@production)."""
+    from gitreg.ops.read import ModelInfo
     from gitreg.store import yamlio
 
     info = registry().show(ref)
     if json_:
         emit_json(info)
         return
-    if "card" not in info:
-        model = info["model"]
-        echo(f"{info['name']}: {model.get('description') or ''}".rstrip(": "))
+    if isinstance(info, ModelInfo):
+        model = info.model
+        echo(f"{info.name}: {model.get('description') or ''}".rstrip(": "))
         owners = ", ".join(o.get("name", "") for o in model.get("owners") or [])
         if owners:
             echo(f"owners: {owners}")
@@ -48,35 +54,33 @@ def show(
             echo(f"artifact: {model['artifact'].get('path')}")
         echo("")
         rows = [("VERSION", "STAGES", "TAG")]
-        rows += [
-            (v["version"], ", ".join(v["stages"]) or "-", v.get("signed") or "-") for v in info["versions"]
-        ]
+        rows += [(v.version, ", ".join(v.stages) or "-", v.signed or "-") for v in info.versions]
         _table(rows)
         return
-    stages = ", ".join(info["stages"]) or "none"
-    echo(f"# {info['tag']}  (stages: {stages})")
-    if info.get("verification"):
-        echo(f"# {_verdict(info['verification'])}")
-    echo(yamlio.dump(info["card"]).rstrip())
+    stages = ", ".join(info.stages) or "none"
+    echo(f"# {info.tag}  (stages: {stages})")
+    if info.verification is not None:
+        echo(f"# {_verdict(info.verification)}")
+    echo(yamlio.dump(info.card).rstrip())
 
 
-def _verdict(v: dict) -> str:
+def _verdict(v: VersionCheck) -> str:
     """One line on a version's tag: who signed it and whether it verifies."""
-    sig = v.get("signature") or {}
-    if sig.get("status") == "verified":
-        who = f"signed by {sig['signer']} ({sig['kind']} {sig['fingerprint']})"
-    elif sig.get("status") == "unsigned":
+    sig = v.signature
+    if sig is not None and sig.status == "verified":
+        who = f"signed by {sig.signer} ({sig.kind} {sig.fingerprint})"
+    elif sig is not None and sig.status == "unsigned":
         who = "unsigned"
-    elif sig:
-        who = f"{sig.get('kind')} signature: {sig.get('status')}"
+    elif sig is not None:
+        who = f"{sig.kind} signature: {sig.status}"
     else:
         who = "no signature read"
-    if v["ok"]:
+    if v.ok:
         return f"{who}; verifies"
     return (
         f"{who}; DOES NOT VERIFY: "
-        + "; ".join(p["code"] for p in v["problems"])
-        + f" (run: gitreg verify {v['name']}@{v['version']})"
+        + "; ".join(p.code for p in v.problems)
+        + f" (run: gitreg verify {v.name}@{v.version})"
     )
 
 
@@ -91,12 +95,12 @@ def history(
     """Registrations and stage changes of a model, oldest first (from the registry branch log)."""
     reg = registry()
     found = reg.history(name)
-    checks = {c.version: c.to_dict() for c in reg.verify(name)} if verify else {}
+    checks = {c.version: c for c in reg.verify(name)} if verify else {}
     if json_:
         out = [e.to_dict() for e in found]
         for e in out:
             if verify and e["kind"] == "registered" and e["version"] in checks:
-                e["verification"] = checks[e["version"]]
+                e["verification"] = checks[e["version"]].to_dict()
         emit_json(out)
         return
     rows = [("TIME", "EVENT", "VERSION", "STAGE", "BY", "COMMIT")]

@@ -28,7 +28,7 @@ def add(
     if json_:
         emit_json(result)
         return
-    echo(f"{result['message']}: commit {result['commit'][:10]} on the registry branch.")
+    echo(f"{result.message}: commit {result.commit[:10]} on the registry branch.")
     echo("Push the registry branch on its own: a change to signers/ lands alone.")
 
 
@@ -44,7 +44,7 @@ def revoke(
     if json_:
         emit_json(result)
         return
-    echo(f"{result['message']}: commit {result['commit'][:10]} on the registry branch.")
+    echo(f"{result.message}: commit {result.commit[:10]} on the registry branch.")
 
 
 @signers_app.command("list")

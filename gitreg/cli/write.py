@@ -28,14 +28,13 @@ def init(
 
         planned = ci.plan(reg.store.workdir, ci_, reg.branch)  # refuses before anything is written
     result = reg.init(policy)
-    if planned is not None:
-        result["ci"] = ci.write(planned).to_dict()
+    written = ci.write(planned) if planned is not None else None
     if json_:
-        emit_json(result)
-    elif result["created"]:
-        echo(f"Created registry branch {result['branch']} at {result['commit'][:10]}.")
+        emit_json({**result.to_dict(), **({"ci": written.to_dict()} if written else {})})
+    elif result.created:
+        echo(f"Created registry branch {result.branch} at {result.commit[:10]}.")
     else:
-        echo(f"Registry branch {result['branch']} exists already; nothing to do.")
+        echo(f"Registry branch {result.branch} exists already; nothing to do.")
     if planned is not None and not json_:
         echo("Wrote " + ", ".join(planned.files) + ": commit them to your default branch.")
         if planned.note:

@@ -13,8 +13,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from gitreg.check.engine import CheckRefused
 from gitreg.demo import project as files
-from gitreg.errors import GitFailed, RegistryRefusal, UsageError
+from gitreg.errors import GitFailed, UsageError
+from gitreg.ops.read import ModelInfo
 from gitreg.registry import Registry
 from gitreg.store.gitstore import git_in, init_repo
 
@@ -129,8 +131,9 @@ def run(directory: Path, say: Callable[[str], None]) -> Registry:
     say(f"The registry (cd {project} && gitreg list):")
     for m in reg.list():
         say(f"  {m.name}: {m.versions} versions, latest {m.latest}")
-    for v in reg.show("churn")["versions"]:
-        say(f"    churn@{v['version']}  stages: {', '.join(v['stages']) or '-'}")
+    info = reg.show("churn")
+    for v in info.versions if isinstance(info, ModelInfo) else []:
+        say(f"    churn@{v.version}  stages: {', '.join(v.stages) or '-'}")
     reproduction(reg, "churn@production", say)
     say("")
     say(f"Next, in {project}:")
@@ -159,10 +162,9 @@ def promotions(reg: Registry, say: Callable[[str], None]) -> None:
         )
     try:
         reg.promote("churn@1.0.0", "production")
-    except RegistryRefusal as exc:
-        report = getattr(exc, "report", None)
+    except CheckRefused as exc:
         say("Proposing churn@1.0.0 for production: the check refuses it, nothing is written:")
-        for f in report.findings if report else []:
+        for f in exc.report.findings:
             say(f"  [{f.rule}] {f.file}: {f.message.splitlines()[0]}")
     else:
         raise GitFailed("the demo's policy let churn@1.0.0 into production; it must not.")

@@ -10,17 +10,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from gitreg.model import card as cards
+from gitreg.model import events
 from gitreg.store import layout, yamlio
+from gitreg.trust import verification
 
 if TYPE_CHECKING:
-    from gitreg.registry import Registry
+    from gitreg.model.branch import RegistryBranch
 
 
-def audit(reg: Registry, name: str) -> dict[str, Any]:
+def audit(reg: RegistryBranch, name: str) -> dict[str, Any]:
     layout.check_name(name)
     view = reg.view()
     view.require_model(name)
-    checks = {c.version: c for c in reg.verify(name)}
+    checks = {c.version: c for c in verification.verify(reg.store, view, layout.ModelRef(name))}
     versions = []
     for version in view.versions(name):
         card = view.card(name, version)
@@ -45,7 +47,7 @@ def audit(reg: Registry, name: str) -> dict[str, Any]:
             }
         )
     trail = []
-    for event in reg.history(name):
+    for event in events.history(reg.store, view.commit or reg.require_head(), name):
         entry = event.to_dict()
         info = reg.store.commit_info(event.commit)
         if len(info.parents) > 1:  # a merged proposal: the merger approved, the proposer wrote it
@@ -73,7 +75,7 @@ def to_markdown(report: dict[str, Any]) -> str:
         out += [meta["description"], ""]
     owners = ", ".join(o.get("name", "") for o in meta.get("owners") or [] if isinstance(o, dict))
     out += [
-        f"- Registry commit: `{report['registry_commit']}`",
+        f"- RegistryBranch commit: `{report['registry_commit']}`",
         f"- Owners: {owners or '-'}",
         f"- Versions: {len(report['versions'])}; "
         + (

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitreg.check import engine as check
-from gitreg.check.change import Finding
+from gitreg.check.change import CheckOptions, Finding
 from gitreg.errors import UsageError
 from gitreg.store import layout
 from gitreg.store.gitstore import ZERO_OID, GitStore
@@ -189,7 +189,7 @@ def _judge_steps(store: GitStore, u: RefUpdate, pushed: dict, verdict: Verdict) 
         base_tree = store.commit_tree(base) if base else None
         for _, path in store.changed_paths(base_tree, store.commit_tree(commit)):
             (touched_policy if is_policy_path(path) else touched_models).append(path)
-        options = {"refs": pushed, "judge": u.old} if u.old else {"refs": pushed}
+        options = CheckOptions(judge=u.old or None, refs=pushed)
         report = check.run(store, base, commit, options=options)
         for finding in report.findings:
             key = (finding.rule, finding.message)

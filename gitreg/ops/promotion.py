@@ -13,14 +13,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from gitreg.check import engine as check
+from gitreg.check.change import CheckOptions
 from gitreg.errors import ConcurrentUpdate, RegistryRefusal, UsageError
+from gitreg.model import events
 from gitreg.model.events import Event
 from gitreg.model.policy import Policy
 from gitreg.model.view import RegistryView
 from gitreg.store import layout, yamlio
 
 if TYPE_CHECKING:
-    from gitreg.registry import Registry
+    from gitreg.model.branch import RegistryBranch
 
 ARCHIVE_STAGE = "archived"
 PROPOSAL_TRAILER = "gitreg-proposal"
@@ -67,20 +69,9 @@ class MergeResult:
         return out
 
 
-def refusal(report: check.Report, what: str) -> RegistryRefusal:
+def refusal(report: check.Report, what: str) -> check.CheckRefused:
     """The check said no: a refusal listing each finding, with the report attached."""
-    details = []
-    for f in report.findings:
-        first, *rest = f.message.splitlines() or [""]
-        details.append(f"[{f.rule}] {f.file}: {first}" + "".join(f"\n    {r}" for r in rest))
-        details.append(f"  fix: {f.fix}")
-    exc = RegistryRefusal(
-        f"the check refuses {what} ({len(report.findings)} finding(s)):",
-        details=details,
-        hint=report.findings[0].fix if report.findings else None,
-    )
-    exc.report = report  # type: ignore[attr-defined]
-    return exc
+    return check.CheckRefused(report, what)
 
 
 # --- planning a promotion -------------------------------------------------------------
@@ -126,7 +117,7 @@ def plan(
     return {s: after[s] for s in order if after.get(s)}, moves
 
 
-def promote(reg: Registry, ref: str | layout.ModelRef, stage: str) -> Proposal:
+def promote(reg: RegistryBranch, ref: str | layout.ModelRef, stage: str) -> Proposal:
     """Build, check and create the proposal branch that promotes REF into STAGE."""
     model_ref = layout.ModelRef.parse(ref) if isinstance(ref, str) else ref
     if model_ref.version is None and model_ref.stage is None:
@@ -167,12 +158,12 @@ def promote(reg: Registry, ref: str | layout.ModelRef, stage: str) -> Proposal:
 
 
 def propose_registration(
-    reg: Registry, head: str, commit: str, name: str, version: str, tag_id: str
+    reg: RegistryBranch, head: str, commit: str, name: str, version: str, tag_id: str
 ) -> Proposal:
     """Check a registration commit (its tag not created yet) and create its proposal branch and
     the tag in one ref transaction."""
     tag_ref = layout.tag_ref(name, version)
-    report = check.run(reg.store, head, commit, options={"refs": {tag_ref: tag_id}})
+    report = check.run(reg.store, head, commit, options=CheckOptions(refs={tag_ref: tag_id}))
     if not report.ok:
         raise refusal(report, f"registering {layout.tag_name(name, version)}")
     branch = layout.register_proposal_branch(name, version)
@@ -181,7 +172,7 @@ def propose_registration(
 
 
 def _create_branch(
-    reg: Registry, branch: str, commit: str, registry_head: str, also: list | None = None
+    reg: RegistryBranch, branch: str, commit: str, registry_head: str, also: list | None = None
 ) -> None:
     ref = layout.branch_ref(branch)
     old = reg.store.ref_target(ref)
@@ -198,7 +189,7 @@ def _create_branch(
 # --- merging ------------------------------------------------------------------------------
 
 
-def resolve_proposal(reg: Registry, proposal: str) -> tuple[str, str | None]:
+def resolve_proposal(reg: RegistryBranch, proposal: str) -> tuple[str, str | None]:
     """(commit, branch ref or None) of a proposal given as a branch name, ref or commit."""
     for ref in (proposal, layout.branch_ref(proposal)):
         if ref.startswith("refs/") and (target := reg.store.ref_target(ref)) is not None:
@@ -206,7 +197,7 @@ def resolve_proposal(reg: Registry, proposal: str) -> tuple[str, str | None]:
     return reg.store.resolve_commit(proposal), None
 
 
-def merge(reg: Registry, proposal: str, *, push: bool = False, ff: bool = False) -> MergeResult:
+def merge(reg: RegistryBranch, proposal: str, *, push: bool = False, ff: bool = False) -> MergeResult:
     """Check what merging PROPOSAL would make of the registry; if it passes, move the branch.
 
     The merge is a merge commit even when a fast-forward would do: its author is who
@@ -227,21 +218,19 @@ def merge(reg: Registry, proposal: str, *, push: bool = False, ff: bool = False)
             reg.store.update_refs([(reg.branch_ref, result, head)], f"gitreg: merge {proposal}")
         except ConcurrentUpdate:
             continue  # the registry moved: merge again onto its new head, and check again
-        found = reg.events(head, result)
-        pushed = False
+        found = events.history(reg.store, result, stop=head)
         if push:
-            pusher = getattr(reg, "push", None)
-            if pusher is not None:
-                pusher()
-                pushed = True
-        return MergeResult(proposal, result, head, True, fast, report, found, pushed)
+            from gitreg.ops import remote
+
+            remote.push(reg)
+        return MergeResult(proposal, result, head, True, fast, report, found, push)
     raise ConcurrentUpdate(
         "the registry kept changing; gave up after several tries.",
         hint="Nothing was written. Run the command again.",
     )
 
 
-def _merge_commit(reg: Registry, head: str, tip: str, proposal: str) -> str:
+def _merge_commit(reg: RegistryBranch, head: str, tip: str, proposal: str) -> str:
     tree, conflicts = reg.store.merge_tree(head, tip)
     if tree is None:
         if not conflicts:

@@ -22,7 +22,7 @@ from gitreg.store import layout
 from gitreg.store.gitstore import GitStore, PushResult
 
 if TYPE_CHECKING:
-    from gitreg.registry import Registry
+    from gitreg.model.branch import RegistryBranch
 
 REMOTE_CONFIG_KEY = "gitreg.remote"
 TAG_PATTERN = "refs/tags/*@v*"
@@ -76,7 +76,7 @@ def last_seen_ref(remote: str, branch: str) -> str:
     return f"refs/gitreg/remotes/{remote}/{branch}"
 
 
-def push(reg: Registry, remote: str | None = None) -> PushReport:
+def push(reg: RegistryBranch, remote: str | None = None) -> PushReport:
     """Publish the registry branch and the registration tags the remote lacks, atomically."""
     store = reg.store
     remote = resolve_remote(store, remote)
@@ -151,7 +151,7 @@ def _see(store: GitStore, remote: str, branch: str, oid: str) -> None:
         store.update_refs([(ref, oid, old)], f"gitreg: seen on {remote}")
 
 
-def sync(reg: Registry, remote: str | None = None) -> SyncReport:
+def sync(reg: RegistryBranch, remote: str | None = None) -> SyncReport:
     """Fetch the registry branch and registration tags; refuse moved tags and force-pushes."""
     store = reg.store
     remote = resolve_remote(store, remote)
@@ -283,7 +283,7 @@ def _diverged(store: GitStore, local: str, remote_head: str) -> bool:
     return not (store.is_ancestor(local, remote_head) or store.is_ancestor(remote_head, local))
 
 
-def _merge(reg: Registry, remote: str, local: str, remote_head: str) -> str:
+def _merge(reg: RegistryBranch, remote: str, local: str, remote_head: str) -> str:
     """A merge commit putting this repository's unpublished registry commits on top of the
     remote's (first parent: the remote's line). Refused, changing nothing, on a conflict."""
     store = reg.store
@@ -305,7 +305,7 @@ def _merge(reg: Registry, remote: str, local: str, remote_head: str) -> str:
 
 
 def publish(
-    reg: Registry, branch: str, remote: str | None = None, push_options: tuple[str, ...] = ()
+    reg: RegistryBranch, branch: str, remote: str | None = None, push_options: tuple[str, ...] = ()
 ) -> tuple[str, PushResult]:
     """Push a proposal branch (with the registration tags its new cards need), atomically.
 

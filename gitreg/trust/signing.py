@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gitreg.errors import ConcurrentUpdate, RegistryRefusal, UsageError
 from gitreg.model.view import RegistryView
+from gitreg.results import to_data
 from gitreg.store import layout
 from gitreg.store.gitstore import GitStore, Ident
 from gitreg.trust.keys import (
@@ -35,7 +36,7 @@ from gitreg.trust.keys import (
 from gitreg.trust.signatures import Verifier
 
 if TYPE_CHECKING:
-    from gitreg.registry import Registry
+    from gitreg.model.branch import RegistryBranch
 
 REVOKED_HEADER = (
     "# Revoked signing keys: nothing they signed verifies, whatever its date.\n"
@@ -79,7 +80,22 @@ class Signer:
     problem: str | None = None  # e.g. a .asc that does not hold the key its name says
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return to_data(self)
+
+
+@dataclass
+class SignerChange:
+    """A commit that changed signers/: what it allowed or revoked."""
+
+    commit: str
+    message: str
+    kind: str | None = None  # ssh | gpg, for an added key
+    fingerprint: str | None = None
+    identities: list[str] = field(default_factory=list)
+    revoked: str | None = None  # the principal or fingerprint revoked
+
+    def to_dict(self) -> dict:
+        return to_data(self)
 
 
 def list_signers(view: RegistryView) -> list[Signer]:
@@ -112,7 +128,22 @@ def list_signers(view: RegistryView) -> list[Signer]:
 # --- changing signers/ -----------------------------------------------------------------
 
 
-def add_ssh(registry: Registry, key_file: str | os.PathLike, principal: str) -> dict:
+def add(
+    registry: RegistryBranch,
+    *,
+    ssh_key: str | os.PathLike | None = None,
+    principal: str | None = None,
+    gpg: str | None = None,
+) -> SignerChange:
+    """Allow an SSH key (as PRINCIPAL) or a GPG key to sign."""
+    if (ssh_key is None) == (gpg is None) or (ssh_key is not None and not principal):
+        raise UsageError("give either --ssh KEY.pub --principal EMAIL, or --gpg FINGERPRINT.")
+    if ssh_key is not None:
+        return add_ssh(registry, ssh_key, principal or "")
+    return add_gpg(registry, gpg or "")
+
+
+def add_ssh(registry: RegistryBranch, key_file: str | os.PathLike, principal: str) -> SignerChange:
     """Allow the SSH key in KEY_FILE (a .pub) to sign as PRINCIPAL."""
     if not _PRINCIPAL_RE.fullmatch(principal or ""):
         raise UsageError(
@@ -143,14 +174,10 @@ def add_ssh(registry: Registry, key_file: str | os.PathLike, principal: str) -> 
             f"Allow {principal} to sign registrations (ssh {key.fingerprint})",
         )
 
-    return _commit(registry, edit) | {
-        "kind": "ssh",
-        "fingerprint": key.fingerprint,
-        "identities": [principal],
-    }
+    return SignerChange(*_commit(registry, edit), "ssh", key.fingerprint, [principal])
 
 
-def add_gpg(registry: Registry, spec: str) -> dict:
+def add_gpg(registry: RegistryBranch, spec: str) -> SignerChange:
     """Allow the GPG key SPEC, exported from the user's own keyring."""
     key, armored = export_gpg_key(spec, _gpg_program(registry.store))
     path = f"{layout.GPG_KEYS_DIR}/{key.fingerprint}.asc"
@@ -169,20 +196,16 @@ def add_gpg(registry: Registry, spec: str) -> dict:
         who = key.uids[0] if key.uids else key.fingerprint
         return {path: armored}, f"Allow {who} to sign registrations (gpg {key.fingerprint})"
 
-    return _commit(registry, edit) | {
-        "kind": "gpg",
-        "fingerprint": key.fingerprint,
-        "identities": list(key.uids),
-    }
+    return SignerChange(*_commit(registry, edit), "gpg", key.fingerprint, list(key.uids))
 
 
 def revoke(
-    registry: Registry,
+    registry: RegistryBranch,
     *,
     ssh_key: str | os.PathLike | None = None,
     gpg: str | None = None,
     principal: str | None = None,
-) -> dict:
+) -> SignerChange:
     """Revoke an SSH key (its .pub), every SSH key of a principal, or a GPG key (fingerprint)."""
     if sum(x is not None for x in (ssh_key, gpg, principal)) != 1:
         raise UsageError("give exactly one of --ssh KEY.pub, --principal EMAIL, --gpg FINGERPRINT.")
@@ -221,9 +244,8 @@ def revoke(
         what = principal or (pub.fingerprint if pub else normalize_fingerprint(gpg or ""))
         return {layout.REVOKED_SIGNERS_PATH: text.encode()}, f"Revoke signing key(s) of {what}"
 
-    return _commit(registry, edit) | {
-        "revoked": principal or (pub.fingerprint if pub else normalize_fingerprint(gpg or ""))
-    }
+    revoked = principal or (pub.fingerprint if pub else normalize_fingerprint(gpg or ""))
+    return SignerChange(*_commit(registry, edit), revoked=revoked)
 
 
 def _read_public_key(path: str | os.PathLike):
@@ -249,7 +271,7 @@ def _read_public_key(path: str | os.PathLike):
     return keys[0]
 
 
-def _commit(registry: Registry, edit) -> dict:
+def _commit(registry: RegistryBranch, edit) -> tuple[str, str]:
     """One commit on the registry branch made by EDIT(view) -> (changes, message), with CAS."""
     store = registry.store
     ident = store.ident()
@@ -263,7 +285,7 @@ def _commit(registry: Registry, edit) -> dict:
             store.update_refs([(registry.branch_ref, commit, head)], f"gitreg: {message}")
         except ConcurrentUpdate:
             continue
-        return {"commit": commit, "message": message}
+        return commit, message
     raise ConcurrentUpdate(
         "the registry kept changing; gave up after several tries.",
         hint="Nothing was written. Run the command again.",

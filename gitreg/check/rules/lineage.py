@@ -13,7 +13,7 @@ When the rules apply, by the base's policy (`lineage.dvc`):
   full DVC checks, cards without one (an artifact committed to Git) have their artifact
   md5 checked against the Git blob and their metrics against the metrics files. A claim
   is checked whenever it is made; the policy only decides whether a pipeline must exist.
-- `check --remote` (options["remote"]): every object the version needs (model, data deps,
+- `check --remote` (options.remote): every object the version needs (model, data deps,
   each file inside directory outs, from the .dir listing) must exist in the DVC remote,
   asked through DVC's own API. DVC is imported for that option only.
 """
@@ -354,7 +354,7 @@ def metrics_rule(change: Change) -> Iterator[Finding]:
 
 
 def remote_rule(change: Change) -> Iterator[Finding]:
-    if not change.options.get("remote"):
+    if not change.options.remote:
         return
     todo = [s for s in subjects(change) if not s.problem and s.claims_pipeline]
     if not todo:

@@ -1,0 +1,151 @@
+"""Reads of the registry branch: the model list (cached by subtree id), a model, a version.
+
+Reads import neither DVC nor jsonschema; a version's verification (signature tools) is done
+only when a version is shown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from gitreg.model.branch import RegistryBranch
+from gitreg.model.view import RegistryView
+from gitreg.results import to_data
+from gitreg.store import layout
+
+if TYPE_CHECKING:  # verification runs only when a version is shown
+    from gitreg.trust.verification import VersionCheck
+
+
+@dataclass
+class ModelSummary:
+    name: str
+    latest: str | None
+    versions: int
+    stages: dict[str, str]  # stage -> version it serves
+    owners: list[str]
+    description: str | None
+
+    def to_dict(self) -> dict:
+        return to_data(self)
+
+
+@dataclass
+class VersionSummary:
+    version: str
+    stages: list[str]
+    signed: str  # ssh / gpg / unsigned / lightweight / missing (the tag object's kind, not verified)
+
+
+@dataclass
+class ModelInfo:
+    """A model: its model.yaml, its versions and its stages."""
+
+    name: str
+    model: dict
+    versions: list[VersionSummary]
+    stages: dict[str, list[str]]
+
+    def to_dict(self) -> dict:
+        return to_data(self)
+
+
+@dataclass
+class VersionInfo:
+    """One version: its card, the stages it is in, and its verification."""
+
+    name: str
+    version: str
+    tag: str
+    stages: list[str]
+    card: dict = field(repr=False)
+    verification: VersionCheck | None = None
+
+    def to_dict(self) -> dict:
+        return to_data(self)
+
+
+def list_models(reg: RegistryBranch) -> list[ModelSummary]:
+    """Every model's summary. A summary depends on the model's subtree only, so it is cached by
+    that subtree's id (store/cache.py): a list after a change re-reads only the models it touched."""
+    from gitreg.store import cache
+
+    view = reg.view()
+    known = cache.summaries(reg.store.common_dir).get("models") or {}
+    found, fresh = [], {}
+    for name, oid, is_tree in sorted(reg.store.list_dir(view.tree, layout.MODELS_DIR)):
+        if not is_tree:
+            continue
+        key = f"{name} {oid}"
+        try:
+            summary = ModelSummary(**known[key])
+        except (KeyError, TypeError):  # not cached, or cached by another shape of summary
+            summary = _summary(view, name)
+        found.append(summary)
+        fresh[key] = to_data(summary)
+    if fresh.keys() != known.keys():
+        cache.store_summaries(reg.store.common_dir, fresh)
+    return found
+
+
+def _summary(view: RegistryView, name: str) -> ModelSummary:
+    meta = view.model_meta(name)
+    versions = view.versions(name)
+    served = {stage: vs[-1] for stage, vs in view.stages(name).items() if vs}
+    owners = [o.get("name") for o in meta.get("owners") or [] if isinstance(o, dict)]
+    return ModelSummary(
+        name, versions[-1] if versions else None, len(versions), served, owners, meta.get("description")
+    )
+
+
+def show(reg: RegistryBranch, ref: layout.ModelRef) -> ModelInfo | VersionInfo:
+    """A model (NAME) or one version's card (NAME@VERSION, NAME@STAGE)."""
+    view = reg.view()
+    if ref.version is None and ref.stage is None:
+        view.require_model(ref.name)
+        return ModelInfo(
+            ref.name,
+            view.model_meta(ref.name),
+            [
+                VersionSummary(v, view.stages_of(ref.name, v), signed_kind(reg, ref.name, v))
+                for v in view.versions(ref.name)
+            ],
+            view.stages(ref.name),
+        )
+    version = view.resolve(ref)
+    return VersionInfo(
+        ref.name,
+        version,
+        layout.tag_name(ref.name, version),
+        view.stages_of(ref.name, version),
+        view.card(ref.name, version),
+        verify_one(reg, view, ref.name, version),
+    )
+
+
+def signed_kind(reg: RegistryBranch, name: str, version: str) -> str:
+    """ssh / gpg / unsigned / lightweight / missing, from the tag object alone (not verified)."""
+    from gitreg.trust.signatures import split_tag
+
+    target = reg.store.ref_target(layout.tag_ref(name, version))
+    if target is None:
+        return "missing"
+    if reg.store.tag_object(target) is None:
+        return "lightweight"
+    return split_tag(reg.store.raw_object(target)).kind or "unsigned"
+
+
+def verify_one(reg: RegistryBranch, view: RegistryView, name: str, version: str) -> VersionCheck:
+    from gitreg.trust import signing, verification
+
+    with signing.verifier_for(view) as verifier:
+        return verification.verify_version(
+            reg.store,
+            view,
+            verifier,
+            view.policy,
+            name,
+            version,
+            reg.store.ref_target(layout.tag_ref(name, version)),
+        )

@@ -1,0 +1,308 @@
+"""Registration: the registry branch's creation, a version's card and tag written together, and
+the repair of a registration a crash interrupted.
+
+Writes follow one order so that a crash at any point leaves a repairable
+state and never a tag without its card: every object first (card blobs,
+trees, the registry commit, the tag object), then one `update-ref`
+transaction that moves the registry branch and creates the tag, branch
+first. If the process dies between the two, the card records the tag
+object's id and `repair` (run by every write) creates the missing ref.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+
+from gitreg.errors import ConcurrentUpdate, RegistryRefusal, UsageError
+from gitreg.lineage import provenance
+from gitreg.model import card as cards
+from gitreg.model.branch import RegistryBranch
+from gitreg.model.policy import DEFAULT_POLICY, Policy
+from gitreg.model.view import RegistryView
+from gitreg.results import to_data
+from gitreg.store import layout, yamlio
+from gitreg.store.gitstore import Ident
+
+REGISTRY_README = """\
+# The gitreg registry branch
+
+This branch is a model registry, written by gitreg. Do not edit it by hand:
+use `gitreg register` and `gitreg promote`, and let the check judge changes.
+
+- registry.yaml: the policy (stages, transitions, gates, signing, lineage)
+- signers/: who may sign registrations
+- models/NAME/model.yaml: the model; versions/VERSION.yaml: its cards;
+  stages.yaml: which versions each stage holds
+"""
+ALLOWED_SIGNERS_HEADER = (
+    "# Keys allowed to sign registrations, in git's allowed_signers format:\n"
+    '# PRINCIPAL namespaces="git" ssh-ed25519 AAAA...\n'
+)
+TAG_TRAILER = "gitreg-tag"
+_RETRIES = 16  # each lost race means another writer won: progress is certain
+
+
+@dataclass
+class Registration:
+    name: str
+    version: str
+    tag: str
+    tag_id: str
+    source_commit: str
+    registry_commit: str
+    card_path: str
+    digest: str
+    signed: bool
+    card: dict = field(repr=False)
+    proposal: str | None = None  # the proposal branch, when registered with propose=True
+
+    def to_dict(self) -> dict:
+        return to_data(self)
+
+
+@dataclass
+class Initialized:
+    branch: str
+    commit: str
+    created: bool
+
+    def to_dict(self) -> dict:
+        return to_data(self)
+
+
+def init_registry(reg: RegistryBranch, policy_file: str | os.PathLike | None = None) -> Initialized:
+    """Create the registry branch; a no-op when it exists with the same policy."""
+    policy_text = DEFAULT_POLICY
+    if policy_file is not None:
+        try:
+            with open(policy_file, encoding="utf-8") as f:
+                policy_text = f.read()
+        except OSError as exc:
+            raise UsageError(f"cannot read policy {policy_file}: {exc.strerror}.") from None
+        Policy.parse(policy_text, str(policy_file))
+    head = reg.head()
+    if head is not None:
+        if policy_file is not None:
+            current = reg.view().read(layout.POLICY_PATH) or b""
+            if current.decode() != policy_text:
+                raise RegistryRefusal(
+                    f"the registry branch {reg.branch!r} exists already with another policy.",
+                    hint="Change registry.yaml through a proposal; policy changes land alone.",
+                )
+        return Initialized(reg.branch, head, False)
+    ident = reg.store.ident()
+    tree = reg.store.write_tree(
+        None,
+        {
+            layout.POLICY_PATH: policy_text.encode(),
+            layout.ALLOWED_SIGNERS_PATH: ALLOWED_SIGNERS_HEADER.encode(),
+            "README.md": REGISTRY_README.encode(),
+            f"{layout.MODELS_DIR}/.gitkeep": b"",
+        },
+    )
+    commit = reg.store.write_commit(
+        tree,
+        [],
+        f"Initialize the gitreg registry\n\n{TAG_TRAILER}-format: {layout.FORMAT_VERSION}\n",
+        ident,
+    )
+    reg.store.update_refs([(reg.branch_ref, commit, None)], "gitreg: init")
+    return Initialized(reg.branch, commit, True)
+
+
+# --- register ------------------------------------------------------------------
+
+
+def register(
+    reg: RegistryBranch,
+    name: str,
+    narrative: dict | str | os.PathLike,
+    *,
+    version: str | None = None,
+    bump: str | None = None,
+    rev: str = "HEAD",
+    artifact: str | None = None,
+    metrics: str | None = None,
+    sign: bool | None = None,
+    image: str | None = None,
+    propose: bool = False,
+) -> Registration:
+    """Register NAME at source revision REV: write its card and create its tag, atomically.
+
+    With PROPOSE the card lands on a proposal branch (gitreg-register/NAME/vVERSION), judged
+    by the check first, instead of on the registry branch; the tag is created with it.
+    """
+    layout.check_name(name)
+    if version is not None and bump is not None:
+        raise UsageError("give --version or --bump, not both.")
+    if bump is not None and bump not in ("major", "minor", "patch"):
+        raise UsageError(f"{bump!r} is not a version part.", hint="Use major, minor or patch.")
+    if version is not None:
+        version = str(layout.Version.parse(version))
+    if image is not None and not _is_image_digest(image):
+        raise UsageError(
+            f"{image!r} is not a container image digest.",
+            hint="Give IMAGE@sha256:<64 hex> or sha256:<64 hex>.",
+        )
+    repair(reg)  # finish a registration a crash interrupted before starting another
+    head = reg.require_head()
+    source = reg.store.resolve_commit(rev)
+    if not isinstance(narrative, dict):
+        narrative = cards.read_narrative(narrative)
+    view = RegistryView(reg.store, reg.store.commit_tree(head), head)
+    policy = view.policy
+    if policy.signing_required and sign is False:
+        raise RegistryRefusal(
+            "the policy requires signed registrations; --no-sign was given.",
+            hint="Drop --no-sign: the tag is signed with your git signing key.",
+        )
+    sign = bool(sign) or policy.signing_required or (sign is None and reg.store.config_bool("tag.gpgSign"))
+    ident = reg.store.ident()
+    if sign:  # no key: refuse now, before anything is written
+        from gitreg.trust.signing import require_signing_key
+
+        require_signing_key(reg.store, ident, required_by_policy=policy.signing_required)
+    version = _next_version(reg, view, name, version, bump)
+    evidence = provenance.collect(
+        reg.store,
+        name,
+        source,
+        artifact=artifact,
+        metrics_file=metrics,
+        image=image,
+        ident=ident,
+        require_dvc=policy.dvc_required,
+    )
+    card = cards.build(name, version, narrative, evidence)
+    cards.validate(card, source=f"the card of {layout.tag_name(name, version)}")
+    digest = yamlio.digest(card)
+    tag = layout.tag_name(name, version)
+    if reg.store.ref_target(layout.tag_ref(name, version)) is not None:
+        raise RegistryRefusal(
+            f"tag {tag} exists already, but the registry has no such version.",
+            hint=f"Register another version, or delete the stray tag: git tag -d {tag}",
+        )
+    tag_id = reg.store.make_tag(tag, source, cards.tag_message(name, version, digest), sign=sign, ident=ident)
+    for _ in range(_RETRIES):
+        try:
+            commit = _commit_registration(reg, head, name, version, card, tag, tag_id, ident)
+            if propose:
+                from gitreg.ops import promotion
+
+                proposal = promotion.propose_registration(reg, head, commit, name, version, tag_id).branch
+                break
+            reg.store.update_refs(
+                [(reg.branch_ref, commit, head), (layout.tag_ref(name, version), tag_id, None)],
+                f"gitreg: register {tag}",
+            )
+            break
+        except ConcurrentUpdate:
+            head = reg.require_head()
+            view = RegistryView(reg.store, reg.store.commit_tree(head), head)
+            if view.has_version(name, version) or reg.store.ref_target(layout.tag_ref(name, version)):
+                raise RegistryRefusal(
+                    f"{tag} was registered by someone else while this ran.",
+                    hint="Register the next version: drop --version or use --bump.",
+                ) from None
+    else:
+        raise ConcurrentUpdate(
+            "the registry kept changing; gave up after several tries.",
+            hint="Nothing was written. Run the command again.",
+        )
+    return Registration(
+        name,
+        version,
+        tag,
+        tag_id,
+        source,
+        commit,
+        layout.card_path(name, version),
+        digest,
+        sign,
+        card,
+        proposal if propose else None,
+    )
+
+
+def _next_version(
+    reg: RegistryBranch, view: RegistryView, name: str, version: str | None, bump: str | None
+) -> str:
+    existing = view.versions(name) if view.has_model(name) else []
+    if version is None:
+        latest = layout.latest(existing)
+        if latest is None:
+            return "1.0.0" if bump in (None, "major") else str(layout.Version(0, 0, 0).bump(bump))
+        return str(layout.Version.parse(latest).bump(bump or "minor"))
+    if version in existing:
+        raise RegistryRefusal(
+            f"{layout.tag_name(name, version)} is registered already; cards are immutable.",
+            hint="Register a new version: --bump patch|minor|major, or another --version.",
+        )
+    return version
+
+
+def _commit_registration(
+    reg: RegistryBranch, head: str, name: str, version: str, card: dict, tag: str, tag_id: str, ident: Ident
+) -> str:
+    view = RegistryView(reg.store, reg.store.commit_tree(head), head)
+    changes: dict[str, bytes | None] = {
+        layout.card_path(name, version): yamlio.dump(card).encode(),
+        layout.tag_record_path(name, version): yamlio.dump({"tag": tag, "object": tag_id}).encode(),
+    }
+    if not view.has_model(name):
+        changes[layout.model_path(name)] = yamlio.dump(_model_meta(name, card)).encode()
+    tree = reg.store.write_tree(view.tree, changes)
+    message = f"Register {tag}\n\n{TAG_TRAILER}: {tag} {tag_id}\n"
+    return reg.store.write_commit(tree, [head], message, ident)
+
+
+# --- repair --------------------------------------------------------------------
+
+
+def repair(reg: RegistryBranch) -> list[str]:
+    """Create registration tag refs that a crash left behind; returns the tags made.
+
+    Only the newest registry commit can have lost its tag ref (the branch moves
+    first); its message names the tag and the tag object's id.
+    """
+    head = reg.head()
+    if head is None:
+        return []
+    made = []
+    for line in reg.store.commit_info(head).message.splitlines():
+        key, _, value = line.partition(": ")
+        if key != TAG_TRAILER or len(value.split()) != 2:
+            continue
+        tag, tag_id = value.split()
+        parsed = layout.parse_tag_name(tag)
+        if parsed is None or not reg.store.has_object(tag_id):
+            continue
+        ref = layout.tag_ref(*parsed)
+        if reg.store.ref_target(ref) is None:
+            try:
+                reg.store.update_refs([(ref, tag_id, None)], f"gitreg: repair {tag}")
+                made.append(tag)
+            except ConcurrentUpdate:
+                pass
+    return made
+
+
+# --- reads -----------------------------------------------------------------------
+
+
+def _model_meta(name: str, card: dict) -> dict:
+    art = card["provenance"]["artifact"]
+    return {
+        "name": name,
+        "description": card.get("overview"),
+        "owners": card.get("owners", []),
+        "labels": card.get("labels", []),
+        "artifact": {"path": art["path"]},
+        "created_at": card["provenance"]["registered_at"],
+    }
+
+
+def _is_image_digest(image: str) -> bool:
+    return bool(re.fullmatch(r"(\S+@)?sha256:[0-9a-f]{64}", image))
