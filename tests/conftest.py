@@ -8,33 +8,19 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
+from helpers import CARD, git, gitreg
 
 # Fixtures of the signature tests (keys made once per session), shared by their test modules.
 pytest_plugins = ["signing_support"]
 
-CARD = """\
-overview: Churn classifier for monthly B2C accounts.
-owners: [{name: Data Science, contact: ds@example.com}]
-license: proprietary
-intended_use:
-  primary_uses: [Rank accounts by 30-day churn risk]
-  users: [CRM analysts]
-  out_of_scope: [Credit or pricing decisions]
-considerations:
-  limitations: [Trained on EU accounts only]
-  ethical_risks:
-    - {name: Higher error for accounts under 3 months old, mitigation: Exclude them from automated outreach}
-"""
-
 
 def pytest_configure(config):
     home = Path(tempfile.mkdtemp(prefix="gitreg-test-home-"))
+    config.gitreg_home = home  # removed again in pytest_unconfigure
     os.environ.update(
         {
             "HOME": str(home),
@@ -64,40 +50,10 @@ def pytest_configure(config):
     )
 
 
-def git(cwd, *args: str, check: bool = True) -> str:
-    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"git {' '.join(args)} failed: {proc.stderr}")
-    return proc.stdout.strip()
-
-
-def gitreg(
-    cwd, *args: str, input: str | None = None, env: dict | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess:
-    """The real CLI in a real process, as a user runs it."""
-    return subprocess.run(
-        [sys.executable, "-m", "gitreg", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        input=input,
-        env={**os.environ, **(env or {})},
-        timeout=timeout,
-    )
-
-
-def snapshot(repo) -> dict:
-    """Everything a failed command must leave alone: refs, HEAD, index and work tree."""
-    return {
-        "refs": git(repo, "for-each-ref", "--format=%(refname) %(objectname)"),
-        "head": git(repo, "rev-parse", "HEAD", check=False),
-        "symbolic": git(repo, "symbolic-ref", "-q", "HEAD", check=False),
-        "status": git(repo, "status", "--porcelain=v2", "--untracked-files=all"),
-        "index": (Path(repo) / ".git" / "index").read_bytes()
-        if (Path(repo) / ".git" / "index").exists()
-        else b"",
-        "worktrees": git(repo, "worktree", "list", "--porcelain"),
-    }
+def pytest_unconfigure(config):
+    home = getattr(config, "gitreg_home", None)
+    if home is not None:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture

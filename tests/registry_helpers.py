@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import CARD, git
+from helpers import CARD, git
 
 from gitreg.check import engine as check
 from gitreg.check.change import CheckOptions

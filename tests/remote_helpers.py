@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import git, gitreg
+from helpers import git, gitreg
 from registry_helpers import GOOD, POLICY, WEAK, advance, make_project, set_stages, train
 
 from gitreg.registry import Registry

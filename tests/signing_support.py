@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import git, gitreg
+from helpers import git, gitreg
 
 POLICY_REQUIRED = """\
 version: 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import git, gitreg
+from helpers import git, gitreg
 from registry_helpers import GOOD, WEAK, make_project, train
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import git, gitreg
+from helpers import git, gitreg
 from registry_helpers import GOOD, POLICY, WEAK, advance, commit, make_project, set_stages, train
 
 from gitreg.check import engine as check

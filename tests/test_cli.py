@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import gitreg
+from helpers import gitreg, gitreg_process
 
 from gitreg.cli import app, load_commands
 
@@ -43,7 +43,7 @@ def test_usage_errors_exit_2(tmp_path):
 def test_traceback_only_on_request(tmp_path):
     plain = gitreg(tmp_path, "list")
     assert plain.returncode == 2 and "Traceback" not in plain.stderr
-    traced = gitreg(tmp_path, "--traceback", "list")
+    traced = gitreg_process(tmp_path, "--traceback", "list")  # a traceback is a process's last words
     assert traced.returncode != 0 and "Traceback" in traced.stderr
 
 

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import yaml
-from conftest import git, gitreg
+from helpers import git, gitreg
 
 RUNS = 30
 
@@ -117,7 +117,7 @@ def test_repair_finishes_a_registration_whose_tag_ref_was_lost(registry_repo, ca
 
 
 def test_a_stale_lock_gives_a_clear_error_and_changes_nothing(registry_repo, card_file):
-    from conftest import snapshot
+    from helpers import snapshot
 
     repo = registry_repo
     lock = repo / ".git" / "refs" / "heads" / "gitreg.lock"

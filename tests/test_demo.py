@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import git, gitreg
+from helpers import git, gitreg
 
 
 def test_demo_builds_trains_and_registers_two_versions(tmp_path):

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 import yaml
-from conftest import CARD, git, gitreg
+from helpers import CARD, git, gitreg
 from registry_helpers import advance, set_stages
 
 from gitreg.demo.project import V2_FEATURES

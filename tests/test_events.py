@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import gitreg
+from helpers import gitreg
 from registry_helpers import GOOD, make_project, train
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import git, gitreg
+from helpers import git, gitreg
 
 from gitreg.demo import project as demo_project
 from gitreg.demo.run import train

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import gitreg
+from helpers import gitreg
 from registry_helpers import advance, set_stages
 
 from gitreg.lineage import pipeline

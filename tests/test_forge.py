@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import git, gitreg
+from helpers import git, gitreg
 from remote_helpers import build_team, copy_team, remote_refs
 
 from gitreg.ops import forge

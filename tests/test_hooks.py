@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import git, gitreg
+from helpers import git, gitreg
 from registry_helpers import GOOD, POLICY, advance, commit, set_stages, train
 from remote_helpers import build_team, copy_team, git_push, path_without_gitreg, registry, remote_refs
 

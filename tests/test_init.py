@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import git, gitreg, snapshot
+from helpers import git, gitreg, snapshot
 
 from gitreg.model.policy import DEFAULT_POLICY
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import git, gitreg
+from helpers import git, gitreg
 from registry_helpers import advance, commit
 
 from gitreg.check import engine as check

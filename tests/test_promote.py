@@ -7,7 +7,7 @@ import json
 
 import pytest
 import yaml
-from conftest import git, gitreg, snapshot
+from helpers import git, gitreg, snapshot
 from registry_helpers import GOOD, WEAK, advance, make_project, set_stages, train
 
 from gitreg.errors import RegistryRefusal

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import yaml
-from conftest import git
+from helpers import git
 
 from gitreg.store import yamlio
 

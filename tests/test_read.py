@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import git, gitreg
+from helpers import git, gitreg
 
 from gitreg.store import layout, yamlio
 from gitreg.store.gitstore import GitStore

@@ -7,7 +7,7 @@ import json
 
 import pytest
 import yaml
-from conftest import CARD, git, gitreg, snapshot
+from helpers import CARD, git, gitreg, snapshot
 
 from gitreg.store import yamlio
 

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import git, gitreg, snapshot
+from helpers import git, gitreg, snapshot
 from registry_helpers import GOOD, WEAK, set_stages, train
 from remote_helpers import build_team, copy_team, registry, remote_refs
 

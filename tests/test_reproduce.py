@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import git, gitreg, snapshot
+from helpers import git, gitreg, snapshot
 
 from gitreg.demo.run import train
 from gitreg.lineage import pipeline

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from conftest import git, gitreg, snapshot
+from helpers import git, gitreg, snapshot
 from signing_support import (
     SIGNER_EMAIL,
     branch,

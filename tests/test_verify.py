@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import git, gitreg
+from helpers import git, gitreg
 from signing_support import (
     SIGNER_EMAIL,
     branch,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import git, gitreg, snapshot
+from helpers import git, gitreg, snapshot
 
 from gitreg.ops import ci
 
