@@ -8,12 +8,12 @@ describes the commit and not whatever is checked out.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from typing import Any
 
 from gitreg.errors import RegistryRefusal
 from gitreg.lineage import pipeline
 from gitreg.lineage.pipeline import Out, Pipeline
+from gitreg.model.card import Evidence
 from gitreg.store.gitstore import GitStore, Ident
 
 LOCK_FILES = (
@@ -27,15 +27,6 @@ LOCK_FILES = (
     "environment.yml",
 )
 MAX_ARTIFACT_BLOB = 512 * 1024 * 1024
-
-
-@dataclass
-class Evidence:
-    """Provenance and the metrics found, before they are merged into a card."""
-
-    provenance: dict
-    metrics: dict[str, dict[str, Any]]  # dotted key -> {value, source: {file, key}}
-    artifact_type: str | None = None
 
 
 def collect(

@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import copy
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gitreg.errors import InvalidCard, UsageError
-from gitreg.lineage.provenance import Evidence
 from gitreg.store import layout, schemas, yamlio
+
+
+@dataclass
+class Evidence:
+    """Provenance and the metrics found, before they are merged into a card."""
+
+    provenance: dict
+    metrics: dict[str, dict[str, Any]]  # dotted key -> {value, source: {file, key}}
+    artifact_type: str | None = None
+
 
 WRITTEN_BY_REGISTER = ("name", "version", "provenance")
 
