@@ -68,3 +68,7 @@ class ConcurrentUpdate(GitregError):
 
 class FormatMismatch(GitregError):
     """The registry's on-disk format is not the one this gitreg reads."""
+
+
+class MissingExtra(GitregError):
+    """An optional dependency (an extra) that this command needs is not installed."""

@@ -16,6 +16,7 @@ from pathlib import Path
 from gitreg.check.engine import CheckRefused
 from gitreg.demo import project as files
 from gitreg.errors import GitFailed, UsageError
+from gitreg.lineage.extra import require_dvc
 from gitreg.ops.read import ModelInfo
 from gitreg.registry import Registry
 from gitreg.store.gitstore import git_in, init_repo
@@ -108,6 +109,7 @@ def run(directory: Path, say: Callable[[str], None]) -> Registry:
         raise UsageError(
             f"{directory} exists and is not empty.", hint="Give a new directory: gitreg demo DIR"
         )
+    require_dvc("gitreg demo (a real DVC project)")
     say(f"Building a sample ML project in {directory}/project (git + DVC, remote {directory}/dvc-remote)")
     project = build_project(directory)
     say("Training v1 (3 features): dvc repro, dvc push, git commit")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gitreg.errors import GitregError, RegistryRefusal, UsageError
-from gitreg.lineage import pipeline
+from gitreg.lineage import extra, pipeline
 
 MAX_DIR_LISTING = 64 * 1024 * 1024
 _CHUNK = 1024 * 1024
@@ -108,6 +108,7 @@ class Storage:
     def _odb(self, hash_name: str):
         kind = "md5" if hash_name == "md5" else "md5-dos2unix"
         if kind not in self._odbs:
+            extra.require_dvc("reading the DVC remote")
             from dvc.exceptions import DvcException
             from dvc.repo import Repo
 

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from gitreg.errors import GitFailed, GitregError, UsageError
-from gitreg.lineage import pipeline
+from gitreg.lineage import extra, pipeline
 from gitreg.lineage import trace as lineage
 from gitreg.lineage.dvcstore import MissingObjects, Obj, Storage
 from gitreg.lineage.pipeline import Out, Pipeline
@@ -109,6 +109,7 @@ def reproduce(
     pipe = pipeline.read(store, commit)
     if not pipe.has_dvc:
         raise UsageError(f"commit {commit[:10]} has no dvc.lock: nothing to reproduce.")
+    extra.require_dvc("gitreg reproduce")
     stages = lineage.version_stages(pipe, card)
     frozen = [s for s in stages if pipe.is_frozen(s)]
     run = [s for s in stages if s not in frozen]
