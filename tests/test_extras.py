@@ -5,9 +5,9 @@ that need DVC say which extra to install. DVC is made un-importable for a real g
 from __future__ import annotations
 
 import json
-import tomllib
 from pathlib import Path
 
+import tomllib
 from helpers import gitreg, gitreg_process
 
 BLOCK_DVC = """\
