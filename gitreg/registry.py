@@ -24,7 +24,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from gitreg.check.engine import CheckOptions, Report
+    from gitreg.lineage.diff import Diff
     from gitreg.lineage.reproduce import Reproduction
+    from gitreg.lineage.trace import Lineage
     from gitreg.ops.promotion import MergeResult, Proposal
     from gitreg.ops.remote import PushReport, SyncReport
     from gitreg.trust.signing import Signer, SignerChange
@@ -136,7 +138,7 @@ class Registry:
 
     # --- lineage, reproduce, diff, fetch (DVC is imported only by reproduce and fetch) -------
 
-    def lineage(self, ref: Ref) -> dict[str, Any]:
+    def lineage(self, ref: Ref) -> Lineage:
         """Code commit, pipeline stages, data, params, metrics with sources, environment."""
         from gitreg.lineage import trace
 
@@ -150,7 +152,7 @@ class Registry:
 
         return reproduce.reproduce(self.store, self.card(ref), progress=progress, env=env)
 
-    def diff(self, a: Ref, b: Ref) -> dict[str, Any]:
+    def diff(self, a: Ref, b: Ref) -> Diff:
         """Metrics (with deltas), params, data, artifact and code commit of A against B."""
         from gitreg.lineage import diff
 

@@ -8,12 +8,13 @@ policy: a change that edits registry.yaml is judged by the registry.yaml it repl
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from gitreg.errors import RegistryRefusal
 from gitreg.model.policy import Policy
 from gitreg.model.view import RegistryView
+from gitreg.results import to_data
 from gitreg.store import layout
 from gitreg.store.gitstore import GitStore
 
@@ -28,7 +29,7 @@ class Finding:
     version: str | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return to_data(self)
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,14 @@ and DVC only by reproduce and fetch (and only when they need it)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from gitreg.cli import app, echo, emit_json, registry
+
+if TYPE_CHECKING:
+    from gitreg.lineage.trace import Lineage
 
 JSON = typer.Option(False, "--json", help="Print JSON instead of text.")
 
@@ -33,17 +36,17 @@ def lineage(
         _lineage_text(info)
 
 
-def _lineage_text(info: dict[str, Any]) -> None:
-    stages = ", ".join(info["stages"]) or "none"
-    echo(f"{info['name']}@{info['version']}  (tag {info['tag']}; stages: {stages})")
-    code = info["code"]
-    line = f"code:         {code['commit']}"
-    if code.get("available"):
-        line += f"  {code['time']}  {code['author']}  {code['subject']}"
+def _lineage_text(info: Lineage) -> None:
+    stages = ", ".join(info.stages) or "none"
+    echo(f"{info.name}@{info.version}  (tag {info.tag}; stages: {stages})")
+    code = info.code
+    line = f"code:         {code.commit}"
+    if code.available:
+        line += f"  {code.time}  {code.author}  {code.subject}"
     else:
         line += "  (commit not in this repository)"
     echo(line)
-    pipe = info.get("pipeline")
+    pipe = info.pipeline
     if pipe:
         echo(f"pipeline:     dvc, stage {pipe['stage']} (dvc.lock sha256 {pipe['lock_digest']})")
         for stage in pipe["stages"]:
@@ -56,35 +59,34 @@ def _lineage_text(info: dict[str, Any]) -> None:
                 echo(f"    <- {dep['path']}  {dep['md5']}{'  (git)' if dep['in_git'] else ''}")
             for out in stage["outs"]:
                 echo(f"    -> {out['path']}  {out['md5']}")
-    art = info.get("artifact") or {}
+    art = info.artifact or {}
     size = f"  {art['size']} bytes" if art.get("size") is not None else ""
     echo(f"artifact:     {art.get('path')}  md5 {art.get('md5')}{size}")
-    if info["data"]:
+    if info.data:
         echo("data:")
-        for d in info["data"]:
+        for d in info.data:
             echo(f"  {d['path']}  md5 {d['md5']}" + (f"  (stage {d['stage']})" if d.get("stage") else ""))
-    if info["params"]:
+    if info.params:
         from gitreg.lineage.pipeline import flat_params
 
         echo("params:")
-        for file, values in info["params"].items():
+        for file, values in info.params.items():
             for key, value in flat_params(values).items():
                 echo(f"  {file}  {key} = {value}")
-    if info["metrics"]:
+    if info.metrics:
         echo("metrics:")
-        for m in info["metrics"]:
+        for m in info.metrics:
             src = m.get("source") or {}
             where = f"  ({src.get('file')}: {src.get('key')})" if src else "  (no source)"
             echo(f"  {m['key']} = {m['value']}{where}")
-    env = info.get("environment") or {}
-    if env:
+    if info.environment:
         echo("environment:")
-        for key, value in env.items():
+        for key, value in info.environment.items():
             if isinstance(value, dict):
                 value = "  ".join(f"{k} {v}" for k, v in value.items())
             echo(f"  {key}: {value}")
-    by = info.get("registered_by") or {}
-    echo(f"registered:   {info.get('registered_at')} by {by.get('name')} <{by.get('email')}>")
+    by = info.registered_by or {}
+    echo(f"registered:   {info.registered_at} by {by.get('name')} <{by.get('email')}>")
 
 
 @app.command()
@@ -137,25 +139,22 @@ def diff(
     if json_:
         emit_json(result)
         return
-    echo(
-        f"a: {result['a']['ref']} ({str(result['a']['commit'])[:10]})   "
-        f"b: {result['b']['ref']} ({str(result['b']['commit'])[:10]})"
-    )
-    code = result["code"]
-    echo(f"code commit: {'same' if code['status'] == 'same' else 'changed'}")
-    art = result["artifact"]["md5"]
+    echo(f"a: {result.a.ref} ({str(result.a.commit)[:10]})   b: {result.b.ref} ({str(result.b.commit)[:10]})")
+    echo(f"code commit: {'same' if result.code['status'] == 'same' else 'changed'}")
+    art = result.artifact["md5"]
     echo(
         f"artifact md5: {art['a']} -> {art['b']}"
         if art["status"] != "same"
         else f"artifact md5: same ({art['a']})"
     )
-    if result["metrics"]:
+    if result.metrics:
         echo("metrics:")
-        for m in result["metrics"]:
+        for m in result.metrics:
             delta = f"  ({m['delta']:+g})" if m.get("delta") is not None else ""
             echo(f"  {m['key']}: {_show(m['a'])} -> {_show(m['b'])}{delta}")
-    for section, key in (("params", "key"), ("data", "path"), ("environment", "key")):
-        changed = [r for r in result[section] if r["status"] != "same"]
+    sections = (("params", result.params, "key"), ("data", result.data, "path"))
+    for section, rows, key in (*sections, ("environment", result.environment, "key")):
+        changed = [r for r in rows if r["status"] != "same"]
         if changed:
             echo(f"{section}:")
             for r in changed:

@@ -4,45 +4,61 @@ code commit and environment. Read from the two cards alone: no checkout, no DVC.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from gitreg.lineage import pipeline
 from gitreg.lineage import trace as lineage
+from gitreg.lineage.trace import Lineage
+from gitreg.model.view import RegistryView
+from gitreg.results import to_data
+from gitreg.store.gitstore import GitStore
 
 
-def compare(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    """Compare two lineages (as lineage.build returns them)."""
-    return {
-        "a": _side(a),
-        "b": _side(b),
-        "code": _pair((a.get("code") or {}).get("commit"), (b.get("code") or {}).get("commit")),
-        "artifact": {
-            "path": _pair(_get(a, "artifact", "path"), _get(b, "artifact", "path")),
-            "md5": _pair(_get(a, "artifact", "md5"), _get(b, "artifact", "md5")),
-            "size": _pair(_get(a, "artifact", "size"), _get(b, "artifact", "size")),
-        },
-        "metrics": _rows(_metric_values(a), _metric_values(b), numeric=True),
-        "params": _rows(_param_values(a), _param_values(b), key_names=("file", "key")),
-        "data": _rows(_data_values(a), _data_values(b), key_names=("path",)),
-        "environment": _rows(_env_values(a), _env_values(b)),
-    }
+@dataclass
+class Side:
+    ref: str
+    name: str
+    version: str
+    commit: str | None
+    stages: list[str]
 
 
-def _side(lin: dict) -> dict:
-    return {
-        "ref": f"{lin['name']}@{lin['version']}",
-        "name": lin["name"],
-        "version": lin["version"],
-        "commit": (lin.get("code") or {}).get("commit"),
-        "stages": lin.get("stages") or [],
-    }
+@dataclass
+class Diff:
+    """A against B. Each compared value is a row {…identity…, a, b, status} with status same,
+    changed, added or removed; metric rows add the delta b - a when both are numbers."""
+
+    a: Side
+    b: Side
+    code: dict[str, Any]
+    artifact: dict[str, dict[str, Any]]
+    metrics: list[dict[str, Any]]
+    params: list[dict[str, Any]]
+    data: list[dict[str, Any]]
+    environment: list[dict[str, Any]]
+
+    def to_dict(self) -> dict:
+        return to_data(self)
 
 
-def _get(lin: dict, *keys: str) -> Any:
-    value: Any = lin
-    for key in keys:
-        value = value.get(key) if isinstance(value, dict) else None
-    return value
+def compare(a: Lineage, b: Lineage) -> Diff:
+    """Compare two lineages (as trace.build returns them)."""
+    art_a, art_b = a.artifact or {}, b.artifact or {}
+    return Diff(
+        a=_side(a),
+        b=_side(b),
+        code=_pair(a.code.commit, b.code.commit),
+        artifact={key: _pair(art_a.get(key), art_b.get(key)) for key in ("path", "md5", "size")},
+        metrics=_rows(_metric_values(a), _metric_values(b), numeric=True),
+        params=_rows(_param_values(a), _param_values(b), key_names=("file", "key")),
+        data=_rows(_data_values(a), _data_values(b), key_names=("path",)),
+        environment=_rows(_env_values(a), _env_values(b)),
+    )
+
+
+def _side(lin: Lineage) -> Side:
+    return Side(f"{lin.name}@{lin.version}", lin.name, lin.version, lin.code.commit, lin.stages)
 
 
 def _pair(a: Any, b: Any) -> dict:
@@ -57,27 +73,27 @@ def _status(a: Any, b: Any) -> str:
     return "same" if a == b else "changed"
 
 
-def _metric_values(lin: dict) -> dict[tuple, Any]:
+def _metric_values(lin: Lineage) -> dict[tuple, Any]:
     values: dict[tuple, Any] = {}
-    for metric in lin.get("metrics") or []:
+    for metric in lin.metrics:
         values.setdefault((metric["key"],), metric.get("value"))
     return values
 
 
-def _param_values(lin: dict) -> dict[tuple, Any]:
+def _param_values(lin: Lineage) -> dict[tuple, Any]:
     values: dict[tuple, Any] = {}
-    for file, params in (lin.get("params") or {}).items():
+    for file, params in lin.params.items():
         for key, value in pipeline.flat_params(params).items():
             values[(file, key)] = value
     return values
 
 
-def _data_values(lin: dict) -> dict[tuple, Any]:
-    return {(d["path"],): d.get("md5") for d in lin.get("data") or [] if isinstance(d, dict)}
+def _data_values(lin: Lineage) -> dict[tuple, Any]:
+    return {(d["path"],): d.get("md5") for d in lin.data if isinstance(d, dict)}
 
 
-def _env_values(lin: dict) -> dict[tuple, Any]:
-    return {(k,): v for k, v in pipeline.flat_params(lin.get("environment") or {}).items()}
+def _env_values(lin: Lineage) -> dict[tuple, Any]:
+    return {(k,): v for k, v in pipeline.flat_params(lin.environment).items()}
 
 
 def _rows(
@@ -96,6 +112,6 @@ def _rows(
     return rows
 
 
-def lineages(store, view, a: tuple[str, str], b: tuple[str, str]) -> dict[str, Any]:
+def lineages(store: GitStore, view: RegistryView, a: tuple[str, str], b: tuple[str, str]) -> Diff:
     """Compare (name, version) A with B in VIEW."""
     return compare(lineage.build(store, view, *a, detail=False), lineage.build(store, view, *b, detail=False))

@@ -22,7 +22,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitreg.errors import GitFailed, GitregError, UsageError
@@ -30,6 +30,7 @@ from gitreg.lineage import extra, pipeline
 from gitreg.lineage import trace as lineage
 from gitreg.lineage.dvcstore import MissingObjects, Obj, Storage
 from gitreg.lineage.pipeline import Out, Pipeline
+from gitreg.results import to_data
 from gitreg.store import layout, yamlio
 from gitreg.store.gitstore import GitStore
 
@@ -54,7 +55,7 @@ class OutResult:
     status: str  # same | differs | missing | not reproduced
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return to_data(self)
 
 
 @dataclass
@@ -74,18 +75,18 @@ class Reproduction:
     def differing(self) -> list[OutResult]:
         return [o for o in self.outs if o.status not in ("same", "not reproduced")]
 
+    json_properties = ("tag", "ok", "result")
+
+    @property
+    def tag(self) -> str:
+        return layout.tag_name(self.name, self.version)
+
+    @property
+    def result(self) -> str:
+        return "PASS" if self.ok else "FAIL"
+
     def to_dict(self) -> dict:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "tag": layout.tag_name(self.name, self.version),
-            "commit": self.commit,
-            "ok": self.ok,
-            "result": "PASS" if self.ok else "FAIL",
-            "stages": self.stages,
-            "frozen": self.frozen,
-            "outs": [o.to_dict() for o in self.outs],
-        }
+        return to_data(self)
 
 
 def reproduce(

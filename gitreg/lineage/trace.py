@@ -7,13 +7,51 @@ and outs) is read from dvc.lock at the source commit, from Git objects, without 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from gitreg.lineage import pipeline
 from gitreg.lineage.pipeline import Pipeline
 from gitreg.model.view import RegistryView
+from gitreg.results import to_data
 from gitreg.store import layout
 from gitreg.store.gitstore import GitStore
+
+
+@dataclass
+class Code:
+    """The source commit, and what the repository knows of it."""
+
+    commit: str | None
+    tree: str | None
+    available: bool  # the commit is in this repository
+    author: str | None = None
+    email: str | None = None
+    time: str | None = None
+    subject: str | None = None
+
+
+@dataclass
+class Lineage:
+    """Where a version came from: code, pipeline (stages from dvc.lock), data, params, metrics
+    (each with the file and key it came from), environment, and who registered it."""
+
+    name: str
+    version: str
+    tag: str
+    stages: list[str]  # the registry stages the version is in
+    code: Code
+    pipeline: dict[str, Any] | None
+    artifact: dict[str, Any] | None
+    data: list[dict[str, Any]] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    environment: dict[str, Any] = field(default_factory=dict)
+    registered_by: dict[str, Any] | None = None
+    registered_at: str | None = None
+
+    def to_dict(self) -> dict:
+        return to_data(self)
 
 
 def provenance_of(card: dict) -> dict:
@@ -66,39 +104,31 @@ def version_stages(pipe: Pipeline, card: dict) -> list[str]:
     return pipe.closure([t for t in targets if t in pipe.stages])
 
 
-def build(
-    store: GitStore, view: RegistryView, name: str, version: str, *, detail: bool = True
-) -> dict[str, Any]:
+def build(store: GitStore, view: RegistryView, name: str, version: str, *, detail: bool = True) -> Lineage:
     """The lineage of NAME@VERSION; DETAIL adds each stage's command, deps and outs from dvc.lock."""
     card = view.card(name, version)
     prov = provenance_of(card)
     commit = source_commit(card)
-    code: dict[str, Any] = {"commit": commit, "tree": (prov.get("source") or {}).get("tree")}
-    present = bool(commit) and store.has_object(commit)
-    if present:
+    code = Code(commit, (prov.get("source") or {}).get("tree"), bool(commit) and store.has_object(commit))
+    if code.available and commit:
         info = store.commit_info(commit)
-        code.update(
-            author=info.author,
-            email=info.email,
-            time=info.time,
-            subject=info.message.strip().splitlines()[0] if info.message.strip() else "",
-        )
-    code["available"] = present
-    return {
-        "name": name,
-        "version": version,
-        "tag": layout.tag_name(name, version),
-        "stages": view.stages_of(name, version),
-        "code": code,
-        "pipeline": _pipeline(store, card, commit if present and detail else None),
-        "artifact": prov.get("artifact"),
-        "data": prov.get("data") or [],
-        "params": prov.get("params") or {},
-        "metrics": metrics_of(card),
-        "environment": prov.get("environment") or {},
-        "registered_by": prov.get("registered_by"),
-        "registered_at": prov.get("registered_at"),
-    }
+        code.author, code.email, code.time = info.author, info.email, info.time
+        code.subject = info.message.strip().splitlines()[0] if info.message.strip() else ""
+    return Lineage(
+        name=name,
+        version=version,
+        tag=layout.tag_name(name, version),
+        stages=view.stages_of(name, version),
+        code=code,
+        pipeline=_pipeline(store, card, commit if code.available and detail else None),
+        artifact=prov.get("artifact"),
+        data=prov.get("data") or [],
+        params=prov.get("params") or {},
+        metrics=metrics_of(card),
+        environment=prov.get("environment") or {},
+        registered_by=prov.get("registered_by"),
+        registered_at=prov.get("registered_at"),
+    )
 
 
 def _pipeline(store: GitStore, card: dict, commit: str | None) -> dict[str, Any] | None:
@@ -139,14 +169,14 @@ def _entry(store: GitStore, pipe: Pipeline, raw: dict) -> dict[str, Any]:
 # --- mermaid ----------------------------------------------------------------------------------
 
 
-def mermaid(lin: dict[str, Any]) -> str:
+def mermaid(lin: Lineage) -> str:
     """The lineage as a mermaid flowchart: data and code into stages, stages into outs."""
     lines = ["flowchart LR"]
     ids: dict[str, str] = {}
-    artifact = (lin.get("artifact") or {}).get("path")
+    artifact = (lin.artifact or {}).get("path")
     metric_files = {
         pipeline.norm(str(m["source"]["file"]))
-        for m in lin.get("metrics") or []
+        for m in lin.metrics
         if isinstance(m.get("source"), dict) and m["source"].get("file")
     }
 
@@ -168,12 +198,11 @@ def mermaid(lin: dict[str, Any]) -> str:
             return node(path, path, "code")
         return node(path, f"{path}<br/>md5 {md5}", "data")
 
-    code = lin.get("code") or {}
-    pipe = lin.get("pipeline")
+    pipe = lin.pipeline
     if not pipe or not any("deps" in s for s in pipe.get("stages") or []):
-        commit = node("commit", f"commit {str(code.get('commit'))[:10]}", "code")
-        if artifact:
-            lines.append(f"  {commit} --> {file_node(lin['artifact'])}")
+        commit = node("commit", f"commit {str(lin.code.commit)[:10]}", "code")
+        if artifact and lin.artifact:
+            lines.append(f"  {commit} --> {file_node(lin.artifact)}")
         return "\n".join(lines) + "\n"
     for stage in pipe["stages"]:
         label = stage["name"] + (" (frozen)" if stage.get("frozen") else "")

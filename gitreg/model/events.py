@@ -7,9 +7,10 @@ change (one tree-entry comparison each), so the cost follows the change.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from gitreg.model.view import RegistryView
+from gitreg.results import to_data
 from gitreg.store import layout
 from gitreg.store.gitstore import CommitInfo, GitStore
 
@@ -27,7 +28,7 @@ class Event:
     time: str
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return to_data(self)
 
 
 def changed_models(store: GitStore, old_tree: str | None, new_tree: str) -> list[str]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitreg.errors import UsageError
+from gitreg.results import to_data
 from gitreg.version import __version__
 
 KINDS = ("github", "gitlab")
@@ -125,11 +126,11 @@ class Written:
     kind: str
     files: list[str] = field(default_factory=list)  # paths relative to the work tree
     note: str | None = None
-    root: Path = field(default=Path("."), repr=False)
-    texts: dict[str, str] = field(default_factory=dict, repr=False)
+    root: Path = field(default=Path("."), repr=False, metadata={"json": None})
+    texts: dict[str, str] = field(default_factory=dict, repr=False, metadata={"json": None})
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "files": self.files, "note": self.note}
+        return to_data(self)
 
 
 def plan(workdir: str | os.PathLike | None, kind: str, branch: str) -> Written:

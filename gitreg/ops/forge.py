@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gitreg.errors import GitFailed, UsageError
+from gitreg.results import to_data
 from gitreg.version import __version__
 
 FORGES = ("github", "gitlab", "none")
@@ -50,7 +51,7 @@ class Opened:
     note: str | None = None
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        return to_data(self)
 
 
 def parse_url(url: str) -> tuple[str | None, str | None]:

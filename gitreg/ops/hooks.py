@@ -24,6 +24,7 @@ from pathlib import Path
 from gitreg.check import engine as check
 from gitreg.check.change import CheckOptions, Finding
 from gitreg.errors import UsageError
+from gitreg.results import to_data
 from gitreg.store import layout
 from gitreg.store.gitstore import ZERO_OID, GitStore
 
@@ -271,7 +272,7 @@ class Installed:
     chained: str | None  # where an existing hook was moved to, if one was
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        return to_data(self)
 
 
 def install(store: GitStore, *, server: bool, python: str) -> list[Installed]:

@@ -19,6 +19,7 @@ from gitreg.model import events
 from gitreg.model.events import Event
 from gitreg.model.policy import Policy
 from gitreg.model.view import RegistryView
+from gitreg.results import to_data
 from gitreg.store import layout, yamlio
 
 if TYPE_CHECKING:
@@ -38,17 +39,15 @@ class Proposal:
     commit: str
     base: str  # the registry head the proposal was built on
     moves: list[str] = field(default_factory=list)  # "1.0.0: production -> archived"
-    report: check.Report | None = field(default=None, repr=False)
+    report: check.Report | None = field(default=None, repr=False, metadata={"json": "check"})
+    json_properties = ("ref",)
 
     @property
     def ref(self) -> str:
         return layout.branch_ref(self.branch)
 
     def to_dict(self) -> dict:
-        out = {k: v for k, v in self.__dict__.items() if k != "report"}
-        out["ref"] = self.ref
-        out["check"] = self.report.to_dict() if self.report else None
-        return out
+        return to_data(self)
 
 
 @dataclass
@@ -58,15 +57,12 @@ class MergeResult:
     previous: str  # the registry branch before
     merged: bool  # False: the proposal was merged already
     fast_forward: bool
-    report: check.Report | None = field(default=None, repr=False)
+    report: check.Report | None = field(default=None, repr=False, metadata={"json": "check"})
     events: list[Event] = field(default_factory=list)
     pushed: bool = False
 
     def to_dict(self) -> dict:
-        out = {k: v for k, v in self.__dict__.items() if k not in ("report", "events")}
-        out["check"] = self.report.to_dict() if self.report else None
-        out["events"] = [e.to_dict() for e in self.events]
-        return out
+        return to_data(self)
 
 
 def refusal(report: check.Report, what: str) -> check.CheckRefused:

@@ -13,11 +13,12 @@ never touches (unlike refs/remotes/..., which it force-updates).
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from gitreg.errors import NotInitialized, RegistryRefusal, UsageError
 from gitreg.model.view import RegistryView
+from gitreg.results import to_data
 from gitreg.store import layout
 from gitreg.store.gitstore import GitStore, PushResult
 
@@ -42,8 +43,10 @@ class PushReport:
     def up_to_date(self) -> bool:
         return self.old == self.new and not self.tags
 
+    json_properties = ("up_to_date",)
+
     def to_dict(self) -> dict:
-        return {**asdict(self), "up_to_date": self.up_to_date}
+        return to_data(self)
 
 
 @dataclass
@@ -57,7 +60,7 @@ class SyncReport:
     tags: list[str] = field(default_factory=list)  # registration tags fetched
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return to_data(self)
 
 
 def resolve_remote(store: GitStore, remote: str | None) -> str:

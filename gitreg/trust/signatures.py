@@ -22,11 +22,12 @@ import re
 import shutil
 import tempfile
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from gitreg.errors import GitFailed
+from gitreg.results import to_data
 from gitreg.trust.keys import (
     GpgKey,
     normalize_fingerprint,
@@ -120,7 +121,7 @@ class SignatureCheck:
         return self.status == VERIFIED
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return to_data(self)
 
 
 class Verifier:

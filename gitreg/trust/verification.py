@@ -29,6 +29,7 @@ from gitreg.errors import GitregError
 from gitreg.model.card import TAG_DIGEST, parse_tag_message
 from gitreg.model.policy import Policy
 from gitreg.model.view import RegistryView
+from gitreg.results import to_data
 from gitreg.store import layout, yamlio
 from gitreg.store.gitstore import GitStore
 from gitreg.trust.signatures import (
@@ -55,7 +56,7 @@ class Problem:
     fix: str
 
     def to_dict(self) -> dict:
-        return {"code": self.code, "rule": self.rule, "message": self.message, "fix": self.fix}
+        return to_data(self)
 
 
 @dataclass
@@ -89,18 +90,10 @@ class VersionCheck:
             return f"{sig.kind} {sig.signer}"
         return f"{sig.kind} {sig.status}"
 
+    json_properties = ("ok",)
+
     def to_dict(self) -> dict:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "tag": self.tag,
-            "ok": self.ok,
-            "tag_id": self.tag_id,
-            "recorded": self.recorded,
-            "signature": self.signature.to_dict() if self.signature else None,
-            "problems": [p.to_dict() for p in self.problems],
-            "warnings": self.warnings,
-        }
+        return to_data(self)
 
 
 def verify_version(
