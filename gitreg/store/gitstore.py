@@ -20,13 +20,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import cast
 
 import pygit2
 
 from gitreg.errors import ConcurrentUpdate, GitFailed, NotARepository, UsageError
 
 ZERO_OID = "0" * 40
-_BLOB = pygit2.enums.ObjectType.BLOB if hasattr(pygit2, "enums") else pygit2.GIT_OBJ_BLOB
+_BLOB = pygit2.enums.ObjectType.BLOB
 _TREE_MODE = pygit2.GIT_FILEMODE_TREE
 _BLOB_MODE = pygit2.GIT_FILEMODE_BLOB
 _EXEC_MODE = pygit2.GIT_FILEMODE_BLOB_EXECUTABLE
@@ -118,6 +119,18 @@ class GitStore:
 
     # --- reads ---------------------------------------------------------------
 
+    # pygit2 types every lookup as Object. These name the kind the caller's id
+    # guarantees (a commit id, a tree id, a blob id); nothing is checked at run time.
+
+    def _commit(self, oid: str | pygit2.Oid) -> pygit2.Commit:
+        return cast(pygit2.Commit, self.repo[oid])
+
+    def _tree(self, oid: str | pygit2.Oid) -> pygit2.Tree:
+        return cast(pygit2.Tree, self.repo[oid])
+
+    def _blob(self, oid: str | pygit2.Oid) -> pygit2.Blob:
+        return cast(pygit2.Blob, self.repo[oid])
+
     def ref_target(self, refname: str) -> str | None:
         try:
             ref = self.repo.references.get(refname)
@@ -140,10 +153,10 @@ class GitStore:
         return str(commit.id)
 
     def commit_tree(self, commit_id: str) -> str:
-        return str(self.repo[commit_id].tree_id)
+        return str(self._commit(commit_id).tree_id)
 
     def commit_info(self, commit_id: str) -> CommitInfo:
-        c = self.repo[commit_id]
+        c = self._commit(commit_id)
         return CommitInfo(
             id=str(c.id),
             parents=tuple(str(p) for p in c.parent_ids),
@@ -155,7 +168,7 @@ class GitStore:
 
     def entry(self, tree_id: str, path: str) -> pygit2.Object | None:
         try:
-            return self.repo[tree_id][path]
+            return self._tree(tree_id)[path]
         except KeyError:
             return None
 
@@ -178,10 +191,10 @@ class GitStore:
             _, size = self.repo.odb.read_header(entry.id)
             if size > max_bytes:
                 raise BlobTooLarge(path, size)
-        return self.repo[entry.id].data
+        return self._blob(entry.id).data
 
     def read_blob_id(self, oid: str) -> bytes:
-        return self.repo[oid].data
+        return self._blob(oid).data
 
     def blob_size(self, oid: str) -> int:
         return self.repo.odb.read_header(pygit2.Oid(hex=oid))[1]
@@ -191,7 +204,8 @@ class GitStore:
         tree = self.repo[tree_id] if not path else self.entry(tree_id, path)
         if tree is None or not isinstance(tree, pygit2.Tree):
             return []
-        return [(e.name, str(e.id), e.type_str == "tree") for e in tree]
+        # a tree entry always has a name; the stub types Object.name as optional
+        return [(e.name, str(e.id), e.type_str == "tree") for e in tree if e.name is not None]
 
     def export(self, tree_id: str, path: str, dest: str | os.PathLike) -> int:
         """Write the files under PATH of a tree into DEST (PATH kept); returns how many.
@@ -210,7 +224,7 @@ class GitStore:
                 stack += [
                     (self.repo[e.id], where / e.name, e.filemode)
                     for e in obj
-                    if e.name not in ("", ".", "..", ".git") and "/" not in e.name
+                    if e.name is not None and e.name not in ("", ".", "..", ".git") and "/" not in e.name
                 ]
             elif isinstance(obj, pygit2.Blob) and mode in (_BLOB_MODE, _EXEC_MODE):
                 where.write_bytes(obj.data)
@@ -254,8 +268,8 @@ class GitStore:
 
         libgit2 skips subtrees whose ids are equal, so the cost follows the change.
         """
-        old = self.repo[old_tree] if old_tree else None
-        new = self.repo[new_tree]
+        old = self._tree(old_tree) if old_tree else None
+        new = self._tree(new_tree)
         diff = old.diff_to_tree(new) if old is not None else new.diff_to_tree(swap=True)
         out = []
         for delta in diff.deltas:
@@ -277,7 +291,7 @@ class GitStore:
             return None, []
         index = self.repo.merge_trees(self.repo[base].tree, self.repo[ours].tree, self.repo[theirs].tree)
         if index.conflicts is not None:
-            paths = set()
+            paths: set[str] = set()
             for entries in index.conflicts:
                 paths.update(e.path for e in entries if e is not None)
             return None, sorted(paths)
@@ -300,7 +314,7 @@ class GitStore:
             for part in parts[:-1]:
                 node = node.setdefault(part, {})
             node[parts[-1]] = data
-        return self._build(self.repo[base_tree] if base_tree else None, nested)
+        return self._build(self._tree(base_tree) if base_tree else None, nested)
 
     def _build(self, base: pygit2.Tree | None, changes: dict) -> str:
         builder = self.repo.TreeBuilder(base) if base is not None else self.repo.TreeBuilder()
@@ -311,7 +325,7 @@ class GitStore:
                     candidate = base[name]
                     sub = candidate if isinstance(candidate, pygit2.Tree) else None
                 oid = self._build(sub, change)
-                if len(self.repo[oid]) == 0:
+                if len(self._tree(oid)) == 0:
                     if builder.get(name) is not None:
                         builder.remove(name)
                 else:
