@@ -62,8 +62,8 @@ def errors(name: str, instance: Any) -> list[str]:
             path = "/".join(str(p) for p in leaf.absolute_path) or "(top level)"
             found.append((list(map(str, leaf.absolute_path)), f"{path}: {_say(leaf)}"))
     found.sort(key=lambda pair: pair[0])
-    seen: set[str] = set()
-    return [m for _, m in found if not (m in seen or seen.add(m))]
+    # dict keys keep insertion order: the first occurrence of each message wins
+    return list(dict.fromkeys(m for _, m in found))
 
 
 def _leaves(err) -> list:

@@ -98,8 +98,8 @@ def split_tag(raw: bytes) -> SignedTag:
     payload, signature = raw[:start], (raw[start:] if kind else None)
     head, _, message = payload.partition(b"\n\n")
     headers: dict[str, str] = {}
-    for line in head.decode(errors="replace").splitlines():
-        key, _, value = line.partition(" ")
+    for header in head.decode(errors="replace").splitlines():
+        key, _, value = header.partition(" ")
         headers.setdefault(key, value)
     return SignedTag(headers, message.decode(errors="replace"), payload, signature, kind)
 
