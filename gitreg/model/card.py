@@ -123,9 +123,12 @@ def validate(card: dict, kind: str | None = None, source: str = "card") -> None:
         )
 
 
-def metric_values(card: dict) -> dict[str, float]:
-    """type -> value for every metric of a card (first result wins on repeats)."""
-    values: dict[str, float] = {}
+def metric_values(card: dict) -> dict[str, Any]:
+    """type -> value for every metric of a card (first result wins on repeats).
+
+    The value is what the card holds: a number in a card that passed its schema.
+    """
+    values: dict[str, Any] = {}
     for result in card.get("evaluation") or []:
         for metric in (result or {}).get("metrics") or []:
             if isinstance(metric, dict) and "type" in metric:

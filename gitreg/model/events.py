@@ -47,8 +47,8 @@ def between(
     """Events of one step from OLD to NEW (OLD None: the registry was empty)."""
     if only is not None:  # one model: compare its subtree, not the whole models/ listing
         path = layout.model_dir(only)
-        before = store.entry_id(old.tree, path) if old else None
-        names = [only] if before != store.entry_id(new.tree, path) else []
+        before_id = store.entry_id(old.tree, path) if old else None
+        names = [only] if before_id != store.entry_id(new.tree, path) else []
     else:
         names = changed_models(store, old.tree if old else None, new.tree)
     events: list[Event] = []
