@@ -50,8 +50,8 @@ class Obj:
         return f"{self.path} (md5 {self.md5})"
 
 
-def objects_of(entries: Iterable[dict]) -> list[Obj]:
-    """Obj for each card or dvc.lock entry ({path, md5, hash})."""
+def objects_of(entries: Iterable[object]) -> list[Obj]:
+    """Obj for each card or dvc.lock entry ({path, md5, hash}); anything else is skipped."""
     return [
         Obj(str(e["path"]), str(e["md5"]), str(e.get("hash") or "md5-dos2unix"))
         for e in entries

@@ -12,7 +12,7 @@ import json
 import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from gitreg.errors import InvalidCard, RegistryRefusal
 from gitreg.store import yamlio
@@ -198,6 +198,12 @@ def flatten(value: Any, prefix: str = "") -> dict[str, float]:
     return flat
 
 
+@overload
+def dvc_cache_dir(workdir: Path) -> Path: ...
+@overload
+def dvc_cache_dir(workdir: None) -> None: ...
+@overload
+def dvc_cache_dir(workdir: Path | None) -> Path | None: ...
 def dvc_cache_dir(workdir: Path | None) -> Path | None:
     """The local DVC cache of a work tree, as .dvc/config (and config.local) set it."""
     if workdir is None:
