@@ -64,6 +64,16 @@ class Subject:
         spec = self.prov.get("pipeline")
         return str(spec["stage"]) if isinstance(spec, dict) and spec.get("stage") else None
 
+    def source(self) -> Pipeline:
+        """What the source commit holds (pipe.commit is the source commit).
+
+        Only for a subject without a problem: subjects() reads the pipeline whenever it
+        records no problem.
+        """
+        if self.pipe is None:
+            raise AssertionError(f"{self.name}@{self.version}: no pipeline was read ({self.problem})")
+        return self.pipe
+
     def finding(self, rule_name: str, message: str, fix: str = REREGISTER) -> Finding:
         return Finding(
             rule_name, self.file, f"{self.name}@{self.version}: {message}", fix, self.name, self.version
@@ -73,7 +83,7 @@ class Subject:
         """The metrics file's values (dotted keys), or why it cannot be read."""
         if path not in self._metrics:
             try:
-                self._metrics[path] = pipeline.read_metrics(store, self.pipe, path)
+                self._metrics[path] = pipeline.read_metrics(store, self.source(), path)
             except RegistryRefusal as exc:
                 self._metrics[path] = exc.message
         return self._metrics[path]
@@ -121,12 +131,13 @@ def pipeline_rule(change: Change) -> Iterator[Finding]:
         if s.problem:
             yield s.finding("lineage.pipeline", f"cannot verify its lineage: {s.problem}.", FETCH_FIX)
             continue
+        pipe = s.source()
         tree = (s.prov.get("source") or {}).get("tree")
-        if tree and tree != change.store.commit_tree(s.commit):
+        if tree and tree != change.store.commit_tree(pipe.commit):
             yield s.finding(
                 "lineage.pipeline",
                 f"source.tree: the card claims {tree}, commit "
-                f"{s.commit[:10]} has tree {change.store.commit_tree(s.commit)}.",
+                f"{pipe.commit[:10]} has tree {change.store.commit_tree(pipe.commit)}.",
             )
         if not s.claims_pipeline:
             if required:
@@ -138,25 +149,25 @@ def pipeline_rule(change: Change) -> Iterator[Finding]:
                 )
             continue
         spec = s.prov["pipeline"]
-        if not s.pipe.has_dvc:
+        if not pipe.has_dvc:
             yield s.finding(
                 "lineage.pipeline", f"the card records a DVC pipeline, but there is no dvc.lock {_at(s)}."
             )
             continue
-        if spec.get("lock_digest") != s.pipe.lock_digest:
+        if spec.get("lock_digest") != pipe.lock_digest:
             yield s.finding(
                 "lineage.pipeline",
                 f"pipeline.lock_digest: the card claims "
-                f"{spec.get('lock_digest')}, dvc.lock {_at(s)} has sha256 {s.pipe.lock_digest}.",
+                f"{spec.get('lock_digest')}, dvc.lock {_at(s)} has sha256 {pipe.lock_digest}.",
             )
-        if s.stage not in s.pipe.stages:
+        if s.stage not in pipe.stages:
             yield s.finding(
                 "lineage.pipeline",
                 f"pipeline.stage: the card claims {s.stage!r}, which is "
-                f"no stage of dvc.lock {_at(s)} ({', '.join(s.pipe.stages) or 'none'}).",
+                f"no stage of dvc.lock {_at(s)} ({', '.join(pipe.stages) or 'none'}).",
             )
             continue
-        found = s.pipe.upstream(s.stage)
+        found = pipe.upstream(s.stage)
         if list(spec.get("stages") or []) != found:
             yield s.finding(
                 "lineage.pipeline",
@@ -173,11 +184,12 @@ def artifact_rule(change: Change) -> Iterator[Finding]:
         if not s.claims_pipeline:
             yield from _git_artifact(change, s, art, path)
             continue
-        if not s.pipe.has_dvc:
+        pipe = s.source()
+        if not pipe.has_dvc:
             continue
-        out = s.pipe.find_out(path)
+        out = pipe.find_out(path)
         if out is None:
-            outs = ", ".join(o.path for o in s.pipe.outs()) or "none"
+            outs = ", ".join(o.path for o in pipe.outs()) or "none"
             yield s.finding(
                 "lineage.artifact", f"artifact {path} is no out of dvc.lock {_at(s)} (outs: {outs})."
             )
@@ -194,7 +206,7 @@ def artifact_rule(change: Change) -> Iterator[Finding]:
 def _git_artifact(change: Change, s: Subject, art: dict, path: str) -> Iterator[Finding]:
     import hashlib
 
-    entry = change.store.entry(change.store.commit_tree(s.commit), path)
+    entry = change.store.entry(change.store.commit_tree(s.source().commit), path)
     if entry is None or entry.type_str != "blob":
         yield s.finding(
             "lineage.artifact",
@@ -241,10 +253,13 @@ def _compare_entry(
 
 def data_rule(change: Change) -> Iterator[Finding]:
     for s in subjects(change):
-        if s.problem or not s.claims_pipeline or not s.pipe.has_dvc or s.stage not in s.pipe.stages:
+        if s.problem or not s.claims_pipeline:
             continue
-        stages = s.pipe.upstream(s.stage)
-        in_lock = {d.path: d for d in s.pipe.deps(list(s.pipe.stages))}
+        pipe = s.source()
+        if not pipe.has_dvc or s.stage not in pipe.stages:
+            continue
+        stages = pipe.upstream(s.stage)
+        in_lock = {d.path: d for d in pipe.deps(list(pipe.stages))}
         claimed = [d for d in s.prov.get("data") or [] if isinstance(d, dict) and d.get("path")]
         for entry in claimed:
             path = pipeline.norm(str(entry["path"]))
@@ -258,7 +273,7 @@ def data_rule(change: Change) -> Iterator[Finding]:
                 continue
             yield from _compare_entry(s, "lineage.data", "data", entry, dep, "dvc.lock")
         listed = {pipeline.norm(str(d["path"])) for d in claimed}
-        for dep in provenance.data_deps(change.store, s.pipe, stages):
+        for dep in provenance.data_deps(change.store, pipe, stages):
             if dep.path not in listed:
                 yield s.finding(
                     "lineage.data",
@@ -269,10 +284,15 @@ def data_rule(change: Change) -> Iterator[Finding]:
 
 def params_rule(change: Change) -> Iterator[Finding]:
     for s in subjects(change):
-        if s.problem or not s.claims_pipeline or not s.pipe.has_dvc or s.stage not in s.pipe.stages:
+        if s.problem or not s.claims_pipeline:
             continue
-        locked = s.pipe.params(s.pipe.upstream(s.stage))
-        claimed = s.prov.get("params") if isinstance(s.prov.get("params"), dict) else {}
+        pipe = s.source()
+        if not pipe.has_dvc or s.stage not in pipe.stages:
+            continue
+        locked = pipe.params(pipe.upstream(s.stage))
+        claimed = s.prov.get("params")
+        if not isinstance(claimed, dict):
+            claimed = {}
         for file in sorted(set(claimed) | set(locked)):
             yield from _params_file(
                 change,
@@ -285,7 +305,7 @@ def params_rule(change: Change) -> Iterator[Finding]:
 
 def _params_file(change: Change, s: Subject, file: str, claimed: dict, locked: dict) -> Iterator[Finding]:
     try:
-        in_file = pipeline.read_params_file(change.store, s.pipe, file)
+        in_file = pipeline.read_params_file(change.store, s.source(), file)
     except RegistryRefusal as exc:
         in_file = None
         yield s.finding("lineage.params", f"params: {exc.message}", "Fix the params file in that commit.")
