@@ -22,6 +22,8 @@ def binding(change: Change) -> Iterator[Finding]:
         if (
             status == "A"
             and what.kind == "tag-record"
+            and what.model is not None  # classify() sets both for a tag record
+            and what.version is not None
             and (what.model, what.version) not in new
             and not change.head.has_version(what.model, what.version)
         ):

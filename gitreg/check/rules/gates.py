@@ -18,7 +18,9 @@ def metric_value(card: dict, gate: Gate) -> tuple[bool, Any]:
     for result in card.get("evaluation") or []:
         if not isinstance(result, dict):
             continue
-        dataset = result.get("dataset") if isinstance(result.get("dataset"), dict) else {}
+        dataset = result.get("dataset")
+        if not isinstance(dataset, dict):
+            dataset = {}
         if gate.dataset is not None and dataset.get("name") != gate.dataset:
             continue
         if gate.slice is not None and dataset.get("slice") != gate.slice:
@@ -26,7 +28,9 @@ def metric_value(card: dict, gate: Gate) -> tuple[bool, Any]:
         for metric in result.get("metrics") or []:
             if not isinstance(metric, dict):
                 continue
-            source = metric.get("source") if isinstance(metric.get("source"), dict) else {}
+            source = metric.get("source")
+            if not isinstance(source, dict):
+                source = {}
             if gate.metric in (metric.get("type"), metric.get("name"), source.get("key")):
                 return True, metric.get("value")
     return False, None

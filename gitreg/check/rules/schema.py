@@ -42,8 +42,8 @@ class RegistryFile:
     """What a path on the registry branch is, by the layout's grammar."""
 
     kind: str  # card | tag-record | model | stages | policy | policy-dir | top | unknown
-    model: str | None = None
-    version: str | None = None
+    model: str | None = None  # set for card, tag-record, model and stages (and some unknown)
+    version: str | None = None  # set for card and tag-record
 
 
 def classify(path: str) -> RegistryFile:
@@ -98,7 +98,7 @@ def schema(change: Change) -> Iterator[Finding]:
 
 
 def layout_rule(change: Change) -> Iterator[Finding]:
-    new_models = set()
+    new_models: set[str] = set()
     for status, path in change.paths:
         what = classify(path)
         if status == "A" and what.kind == "unknown":
@@ -110,7 +110,7 @@ def layout_rule(change: Change) -> Iterator[Finding]:
                 "and models/NAME/{model.yaml,stages.yaml,versions/VERSION.yaml|.tag}.",
                 what.model,
             )
-        if status == "A" and what.kind in ("card", "tag-record", "stages"):
+        if status == "A" and what.kind in ("card", "tag-record", "stages") and what.model is not None:
             new_models.add(what.model)
     for name in sorted(new_models):
         if change.head.store.entry(change.head.tree, layout.model_path(name)) is None:
@@ -156,7 +156,7 @@ def _check_file(change: Change, path: str, what: RegistryFile) -> Iterator[Findi
                 "of writing cards by hand.",
                 what,
             )
-    elif what.kind == "tag-record":
+    elif what.kind == "tag-record" and what.model is not None and what.version is not None:
         want = layout.tag_name(what.model, what.version)
         ok = (
             isinstance(value, dict)
@@ -172,7 +172,7 @@ def _check_file(change: Change, path: str, what: RegistryFile) -> Iterator[Findi
                 "Let 'gitreg register' write it.",
                 what,
             )
-    elif what.kind == "model":
+    elif what.kind == "model" and what.model is not None:
         errs = _model_errors(value, what.model)
         if errs:
             yield _finding(
