@@ -20,6 +20,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import cast
 
 from gitreg.errors import GitFailed, UsageError
 from gitreg.results import to_data
@@ -144,8 +145,8 @@ def open_github(forge: Forge, base: str, head: str, title: str, body: str, env: 
     api = f"{github_api(forge, env)}/repos/{forge.project}/pulls"
     payload = {"title": title, "head": head, "base": base, "body": body, "maintainer_can_modify": True}
     status, answer = _request("POST", api, token, payload)
-    if status == 201:
-        return Opened("pull-request", answer.get("html_url"), True)
+    if status == 201:  # GitHub answers 201 with the created pull request, a JSON object
+        return Opened("pull-request", cast(dict, answer).get("html_url"), True)
     if status == 422 and "already exists" in json.dumps(answer):
         owner = forge.project.split("/")[0]
         query = urllib.parse.urlencode({"head": f"{owner}:{head}", "base": base, "state": "open"})

@@ -164,10 +164,10 @@ def _judge_branch(store: GitStore, u: RefUpdate, pushed: dict, verdict: Verdict)
             "gitreg merge) instead of rewriting it.",
         )
         return
-    _judge_steps(store, u, pushed, verdict)
+    _judge_steps(store, u, u.new, pushed, verdict)
 
 
-def _judge_steps(store: GitStore, u: RefUpdate, pushed: dict, verdict: Verdict) -> None:
+def _judge_steps(store: GitStore, u: RefUpdate, new: str, pushed: dict, verdict: Verdict) -> None:
     """Judge each first-parent step of the pushed range by the policy of the push's base.
 
     A push may carry several merged proposals (staging, then production): each step
@@ -176,11 +176,11 @@ def _judge_steps(store: GitStore, u: RefUpdate, pushed: dict, verdict: Verdict) 
     checks/) anywhere in its range may change nothing else anywhere in it: so a push
     cannot lower a gate in one commit and use it in the next. A push that creates the
     registry branch has no base policy to keep: each of its steps is judged by its
-    parent's policy, as the registry's own history was.
+    parent's policy, as the registry's own history was. NEW is u.new (not a deletion).
     """
     from gitreg.check.rules.schema import is_policy_path
 
-    steps = list(reversed(list(store.walk(u.new, u.old))))
+    steps = list(reversed(list(store.walk(new, u.old))))
     touched_policy: list[str] = []
     touched_models: list[str] = []
     seen: set[tuple[str, str]] = set()
@@ -207,7 +207,7 @@ def _judge_steps(store: GitStore, u: RefUpdate, pushed: dict, verdict: Verdict) 
                 "Push the policy change on its own first; the change it allows is then judged by it.",
             )
         )
-    verdict.checked.append(f"{(u.old or 'nothing')[:10]}..{u.new[:10]} ({len(steps)} step(s))")
+    verdict.checked.append(f"{(u.old or 'nothing')[:10]}..{new[:10]} ({len(steps)} step(s))")
 
 
 def _judge_tag(

@@ -24,7 +24,7 @@ class ModelSummary:
     latest: str | None
     versions: int
     stages: dict[str, str]  # stage -> version it serves
-    owners: list[str]
+    owners: list[str | None]  # None: an owner entry without a name (a hand-edited model.yaml)
     description: str | None
 
     def to_dict(self) -> dict:

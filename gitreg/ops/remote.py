@@ -215,7 +215,8 @@ def sync(reg: RegistryBranch, remote: str | None = None) -> SyncReport:
     fetched = []
     for ref, oid in wanted.items():
         parsed = layout.parse_tag_name(ref[len("refs/tags/") :])
-        if not view.has_version(*parsed):
+        # parsed is never None: WANTED holds registration tags only
+        if parsed is None or not view.has_version(*parsed):
             continue  # a tag of an unmerged proposal, or not a registration here
         recorded = view.tag_record(*parsed)
         if recorded is not None and recorded != oid:
@@ -238,6 +239,8 @@ def sync(reg: RegistryBranch, remote: str | None = None) -> SyncReport:
         state = "merged"
     new = {"ahead": local, "merged": None}.get(state, remote_head)
     if new is None:
+        if local is None:  # cannot happen: without a local branch the state is "created"
+            raise AssertionError("sync: a merge needs a local registry branch")
         new = _merge(reg, remote, local, remote_head)
     if new != local:
         updates.insert(0, (reg.branch_ref, new, local))
