@@ -7,6 +7,7 @@ facade. Modules behind DVC or signature tools are imported on first use, so plai
 
 from __future__ import annotations
 
+import builtins  # the method Registry.list shadows the builtin inside the class body
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -85,7 +86,7 @@ class Registry:
         Options: version, bump, rev, artifact, metrics, sign, image, propose (see ops/register.py)."""
         return registration.register(self.reg, name, narrative, **options)
 
-    def repair(self) -> list[str]:
+    def repair(self) -> builtins.list[str]:
         """Create registration tag refs that a crash left behind; returns the tags made."""
         return registration.repair(self.reg)
 
@@ -103,7 +104,7 @@ class Registry:
 
     # --- reads -------------------------------------------------------------------------
 
-    def list(self) -> list[ModelSummary]:
+    def list(self) -> builtins.list[ModelSummary]:
         """Every model's summary (cached by each model's subtree id)."""
         return read.list_models(self.reg)
 
@@ -124,13 +125,13 @@ class Registry:
     def resolve(self, ref: str) -> str:
         return self.view().resolve(layout.ModelRef.parse(ref))
 
-    def history(self, name: str) -> list[events.Event]:
+    def history(self, name: str) -> builtins.list[events.Event]:
         layout.check_name(name)
         view = self.view()
         view.require_model(name)
         return events.history(self.store, view.commit or self.require_head(), name)
 
-    def events(self, old: str | None, new: str) -> list[events.Event]:
+    def events(self, old: str | None, new: str) -> builtins.list[events.Event]:
         """What the registry's history between OLD and NEW did, oldest first (for deploy jobs)."""
         new_id = self.store.resolve_commit(new)
         old_id = None if old is None or old.strip("0") == "" else self.store.resolve_commit(old)
@@ -182,13 +183,13 @@ class Registry:
 
     # --- signatures and signers ------------------------------------------------------------
 
-    def verify(self, ref: Ref | None = None) -> list[VersionCheck]:
+    def verify(self, ref: Ref | None = None) -> builtins.list[VersionCheck]:
         """Verify tags, bindings and signatures of every version (or of NAME, or NAME@VERSION)."""
         from gitreg.trust import verification
 
         return list(verification.verify(self.store, self.view(), None if ref is None else _ref(ref)))
 
-    def signers(self) -> list[Signer]:
+    def signers(self) -> builtins.list[Signer]:
         """Who may sign registrations (signers/ on the registry branch)."""
         from gitreg.trust import signing
 
