@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import Any, TypedDict
 
 import typer
 
@@ -25,7 +25,13 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-_state = {"traceback": False, "repo": "."}
+
+class _State(TypedDict):
+    traceback: bool  # --traceback
+    repo: str  # -C/--repo
+
+
+_state: _State = {"traceback": False, "repo": "."}
 
 
 def _version(value: bool) -> None:

@@ -24,7 +24,7 @@ def list_(json_: bool = JSON) -> None:
     if not models:
         echo("No models registered yet. Register one with: gitreg register NAME --card CARD.yaml")
         return
-    rows = [("MODEL", "LATEST", "VERSIONS", "STAGES")]
+    rows: list[tuple[str, ...]] = [("MODEL", "LATEST", "VERSIONS", "STAGES")]
     for m in models:
         stages = ", ".join(f"{s}={v}" for s, v in m.stages.items()) or "-"
         rows.append((m.name, m.latest or "-", str(m.versions), stages))
@@ -53,7 +53,7 @@ def show(
         if model.get("artifact"):
             echo(f"artifact: {model['artifact'].get('path')}")
         echo("")
-        rows = [("VERSION", "STAGES", "TAG")]
+        rows: list[tuple[str, ...]] = [("VERSION", "STAGES", "TAG")]
         rows += [(v.version, ", ".join(v.stages) or "-", v.signed or "-") for v in info.versions]
         _table(rows)
         return
@@ -103,7 +103,7 @@ def history(
                 e["verification"] = checks[e["version"]].to_dict()
         emit_json(out)
         return
-    rows = [("TIME", "EVENT", "VERSION", "STAGE", "BY", "COMMIT")]
+    rows: list[tuple[str, ...]] = [("TIME", "EVENT", "VERSION", "STAGE", "BY", "COMMIT")]
     if verify:
         rows[0] += ("SIGNATURE",)
     for e in found:
@@ -112,7 +112,7 @@ def history(
             if e.to_stage
             else (f"{e.from_stage} -> -" if e.from_stage else "")
         )
-        row = (e.time, e.kind, e.version, stage, e.author, e.commit[:10])
+        row: tuple[str, ...] = (e.time, e.kind, e.version, stage, e.author, e.commit[:10])
         if verify:
             check = checks.get(e.version) if e.kind == "registered" else None
             row += (_verdict(check) if check else "",)
