@@ -52,7 +52,13 @@ def pytest_configure(config):
 
 # End-to-end modules that train, re-run pipelines, race or kill processes: `pytest -m "not slow"`
 # is the quick loop while developing; CI runs everything.
-SLOW_MODULES = {"test_demo.py", "test_reproduce.py", "test_races.py", "test_crash.py", "test_example_policy.py"}
+SLOW_MODULES = {
+    "test_demo.py",
+    "test_reproduce.py",
+    "test_races.py",
+    "test_crash.py",
+    "test_example_policy.py",
+}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -5,7 +5,7 @@ code commit and environment. Read from the two cards alone: no checkout, no DVC.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from gitreg.lineage import pipeline
 from gitreg.lineage import trace as lineage
@@ -96,6 +96,10 @@ def _env_values(lin: Lineage) -> dict[tuple, Any]:
     return {(k,): v for k, v in pipeline.flat_params(lin.environment).items()}
 
 
+def _number(value: Any) -> TypeGuard[float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _rows(
     a: dict[tuple, Any], b: dict[tuple, Any], *, numeric: bool = False, key_names: tuple[str, ...] = ("key",)
 ) -> list[dict[str, Any]]:
@@ -106,8 +110,7 @@ def _rows(
         row: dict[str, Any] = dict(zip(key_names, key, strict=True))
         row.update(a=va, b=vb, status=_status(va, vb))
         if numeric:
-            both = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (va, vb))
-            row["delta"] = round(vb - va, 12) if both else None
+            row["delta"] = round(vb - va, 12) if _number(va) and _number(vb) else None
         rows.append(row)
     return rows
 

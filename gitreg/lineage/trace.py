@@ -72,7 +72,8 @@ def metrics_of(card: dict) -> list[dict[str, Any]]:
     for result in card.get("evaluation") or []:
         if not isinstance(result, dict):
             continue
-        dataset = result.get("dataset") if isinstance(result.get("dataset"), dict) else {}
+        raw_dataset = result.get("dataset")
+        dataset: dict[str, Any] = raw_dataset if isinstance(raw_dataset, dict) else {}
         qualifier = "/".join(str(dataset[k]) for k in ("name", "split", "slice") if dataset.get(k))
         for metric in result.get("metrics") or []:
             if not isinstance(metric, dict) or "type" not in metric:
@@ -109,7 +110,9 @@ def build(store: GitStore, view: RegistryView, name: str, version: str, *, detai
     card = view.card(name, version)
     prov = provenance_of(card)
     commit = source_commit(card)
-    code = Code(commit, (prov.get("source") or {}).get("tree"), bool(commit) and store.has_object(commit))
+    code = Code(
+        commit, (prov.get("source") or {}).get("tree"), commit is not None and store.has_object(commit)
+    )
     if code.available and commit:
         info = store.commit_info(commit)
         code.author, code.email, code.time = info.author, info.email, info.time
@@ -215,7 +218,8 @@ def mermaid(lin: Lineage) -> str:
             lines.append(f"  {pid} -.-> {sid}")
         for out in stage.get("outs") or []:
             lines.append(f"  {sid} --> {file_node(out)}")
-    lines.append(f"  classDef artifact stroke-width:3px\n  class {ids.get(artifact, 'none')} artifact")
+    styled = ids.get(artifact, "none") if artifact else "none"
+    lines.append(f"  classDef artifact stroke-width:3px\n  class {styled} artifact")
     return "\n".join(lines) + "\n"
 
 
