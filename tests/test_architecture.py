@@ -7,9 +7,8 @@ import ast
 import re
 from pathlib import Path
 
-import gitreg
-
-PACKAGE = Path(gitreg.__file__).parent
+# The source tree, not the installed copy (which also holds the data package schema_files).
+PACKAGE = Path(__file__).resolve().parent.parent / "gitreg"
 BASE = {"gitreg.errors", "gitreg.version", "gitreg.results"}  # any module may use these
 # Top-level modules that are not packages, and what they may import ("*": all but the CLI).
 TOP = {"gitreg.errors": set(), "gitreg.version": set(), "gitreg.results": set(), "gitreg.registry": {"*"}}

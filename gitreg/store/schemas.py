@@ -27,7 +27,7 @@ def _schema_dir():
     except ModuleNotFoundError:
         pass
     # A source checkout that is not installed: the schemas sit at the top level.
-    return Path(__file__).resolve().parent.parent / "schemas"
+    return Path(__file__).resolve().parents[2] / "schemas"
 
 
 @cache
