@@ -70,7 +70,19 @@ def echo(text: str = "") -> None:
 
 
 # The modules that register commands on `app`, in the order `gitreg --help` lists them.
-COMMAND_MODULES = ("audit", "check", "hooks", "lineage", "promote", "read", "remote", "signers", "write")
+COMMAND_MODULES = (
+    "audit",
+    "check",
+    "hooks",
+    "lineage",
+    "promote",
+    "read",
+    "remote",
+    "review",
+    "signers",
+    "site",
+    "write",
+)
 
 
 def load_commands() -> None:

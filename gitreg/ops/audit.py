@@ -7,11 +7,18 @@ registry commit it was read at, so the same commit always gives the same report.
 
 from __future__ import annotations
 
+import re
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from gitreg.errors import UsageError
 from gitreg.model import card as cards
 from gitreg.model import events
+from gitreg.model.view import RegistryView
 from gitreg.store import layout, yamlio
+from gitreg.store.gitstore import GitStore
 from gitreg.trust import verification
 
 if TYPE_CHECKING:
@@ -160,3 +167,262 @@ def _flat(values: Any, prefix: str = "") -> list[tuple[str, Any]]:
             out += _flat(sub, f"{prefix}{key}.")
         return out
     return [(prefix[:-1], values)]
+
+
+# --- the registry at a date, and who approved each change (issue 11) -----------------------------
+
+
+@dataclass
+class Approver:
+    """A person behind a registry change, named from a signature that verifies against the
+    signers of the change's base, or 'unsigned (claims NAME <EMAIL>)' from the author field."""
+
+    name: str
+    role: str  # proposed | approved | merged | wrote
+    verified: bool
+    commit: str
+
+
+@dataclass
+class Holding:
+    """A version sitting in a stage at the date asked, and how it got there."""
+
+    stage: str
+    version: str
+    serving: bool  # the last promoted into the stage: the one it serves
+    since: str | None  # when the registry commit that put it there landed
+    commit: str | None  # that commit (a merge for an approved promotion)
+    merge: bool
+    approvers: list[Approver]
+    source_commit: str | None
+    registered_by: str | None
+    data: list[dict[str, Any]]
+    params: dict[str, Any]
+    metrics: dict[str, Any]
+
+
+@dataclass
+class ModelAt:
+    model: str
+    holdings: list[Holding]
+
+    def serving(self, stage: str) -> Holding | None:
+        return next((h for h in self.holdings if h.stage == stage and h.serving), None)
+
+
+@dataclass
+class StateAt:
+    at: str  # the date asked, as an ISO time in UTC
+    registry_commit: str | None  # the registry branch as it stood then (None: not created yet)
+    landed_at: str | None
+    models: list[ModelAt]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def parse_date(text: str, *, now: float | None = None) -> int:
+    """Seconds since the epoch for DATE: YYYY-MM-DD (the end of that day, UTC), an ISO time
+    (UTC unless it names a zone), @SECONDS, or an age such as 7d, 12h, 2w before NOW."""
+    text = text.strip()
+    age = re.fullmatch(r"(\d+)([hdw])", text)
+    if age:
+        base = time.time() if now is None else now
+        return int(base - int(age[1]) * {"h": 3600, "d": 86400, "w": 7 * 86400}[age[2]])
+    if re.fullmatch(r"@\d+", text):
+        return int(text[1:])
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+            return int(day.timestamp()) + 86400 - 1
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"{text!r} is not a date.",
+            hint="Give YYYY-MM-DD, an ISO time such as 2026-03-01T12:00:00+01:00, or an age such as 7d.",
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return int(when.timestamp())
+
+
+def iso(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat()
+
+
+def commit_at(store: GitStore, head: str, when: int) -> str | None:
+    """The registry branch as it stood at WHEN: the newest first-parent commit landed by then."""
+    for commit in store.walk(head):
+        if store.commit_time(commit) <= when:
+            return commit
+    return None
+
+
+class Signatures:
+    """Verifies commit signatures against the signers of each change's base, one verifier per
+    distinct signers/ tree (they rarely change)."""
+
+    def __init__(self, store: GitStore):
+        self.store = store
+        self._verifiers: dict[str | None, Any] = {}
+
+    def close(self) -> None:
+        for verifier in self._verifiers.values():
+            verifier.close()
+        self._verifiers.clear()
+
+    def __enter__(self) -> Signatures:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def name(self, commit: str, base: str | None) -> tuple[str, bool]:
+        """(who, verified): the principal of a good signature, else what the author field claims."""
+        from gitreg.trust import commits
+        from gitreg.trust.signatures import SignedTag
+
+        raw = self.store.raw_object(commit)
+        parts: SignedTag = commits.split_commit(raw)
+        info = self.store.commit_info(commit)
+        claim = f"{info.author} <{info.email}>"
+        if parts.signature is None or base is None:
+            return f"unsigned (claims {claim})", False
+        key = self.store.entry_id(self.store.commit_tree(base), layout.SIGNERS_DIR)
+        verifier = self._verifiers.get(key)
+        if verifier is None:
+            from gitreg.trust import signing
+
+            view = RegistryView(self.store, self.store.commit_tree(base), base)
+            verifier = self._verifiers[key] = signing.verifier_for(view)
+        check = verifier.check(parts)
+        if check.ok and check.signer:
+            return check.signer, True
+        return f"not verified: {check.status} (claims {claim})", False
+
+
+def approvers(store: GitStore, commit: str, signatures: Signatures) -> list[Approver]:
+    """Who is behind registry commit COMMIT: for a merge, the proposal's author, each approval
+    commit on the proposal branch, and the merger; for a plain commit, its writer."""
+    info = store.commit_info(commit)
+    base = info.parents[0] if info.parents else None
+    if len(info.parents) < 2:
+        who, ok = signatures.name(commit, base)
+        return [Approver(who, "wrote", ok, commit)]
+    side = list(store.walk(info.parents[1], info.parents[0], first_parent=False))
+    side.reverse()  # oldest first: the change commit, then its approvals
+    found = []
+    for i, c in enumerate(side):
+        who, ok = signatures.name(c, base)
+        found.append(Approver(who, "proposed" if i == 0 else "approved", ok, c))
+    who, ok = signatures.name(commit, base)
+    found.append(Approver(who, "merged", ok, commit))
+    return found
+
+
+def state_at(store: GitStore, head: str, when: int, name: str | None = None) -> StateAt:
+    """Every model (or NAME) as the registry branch held it at WHEN: per stage the versions in
+    it, the commit that put each there with its approvers, and each version's lineage."""
+    commit = commit_at(store, head, when)
+    if commit is None:
+        return StateAt(iso(when), None, None, [])
+    view = RegistryView(store, store.commit_tree(commit), commit)
+    if name is not None:
+        layout.check_name(name)
+        view.require_model(name)
+    names = [name] if name is not None else view.model_names()
+    # Where each (model, version, stage) entered: the last such event up to COMMIT.
+    entered: dict[tuple[str, str, str], events.Event] = {}
+    for event in events.history(store, commit, name):
+        if event.to_stage:
+            entered[(event.model, event.version, event.to_stage)] = event
+    models = []
+    with Signatures(store) as signatures:
+        for model in names:
+            holdings = []
+            for stage, versions in view.stages(model).items():
+                for version in versions:
+                    holdings.append(
+                        _holding(
+                            store,
+                            view,
+                            signatures,
+                            model,
+                            stage,
+                            version,
+                            versions[-1] == version,
+                            entered.get((model, version, stage)),
+                        )
+                    )
+            models.append(ModelAt(model, holdings))
+    return StateAt(iso(when), commit, iso(store.commit_time(commit)), models)
+
+
+def _holding(
+    store: GitStore,
+    view: RegistryView,
+    signatures: Signatures,
+    model: str,
+    stage: str,
+    version: str,
+    serving: bool,
+    event: events.Event | None,
+) -> Holding:
+    card = view.card(model, version) if view.has_version(model, version) else {}
+    prov = card.get("provenance") or {}
+    who = prov.get("registered_by") or {}
+    landed = event.commit if event else None
+    return Holding(
+        stage=stage,
+        version=version,
+        serving=serving,
+        since=iso(store.commit_time(landed)) if landed else None,
+        commit=landed,
+        merge=bool(landed and len(store.commit_info(landed).parents) > 1),
+        approvers=approvers(store, landed, signatures) if landed else [],
+        source_commit=(prov.get("source") or {}).get("commit"),
+        registered_by=f"{who.get('name')} <{who.get('email')}>" if who else None,
+        data=list(prov.get("data") or []),
+        params=dict(prov.get("params") or {}),
+        metrics=cards.metric_values(card),
+    )
+
+
+def state_markdown(state: StateAt) -> str:
+    out = [f"# The registry at {state.at}", ""]
+    if state.registry_commit is None:
+        return "\n".join([*out, "The registry branch did not exist yet.", ""])
+    out += [f"- Registry commit: `{state.registry_commit}` (landed {state.landed_at})", ""]
+    for m in state.models:
+        out += [f"## {m.model}", ""]
+        if not m.holdings:
+            out += ["In no stage.", ""]
+            continue
+        out += [
+            "| stage | version | serving | since | commit | approvers | source commit |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for h in m.holdings:
+            names = "; ".join(f"{a.role}: {a.name}" for a in h.approvers) or "-"
+            kind = "merge " if h.merge else ""
+            commit = f"{kind}`{h.commit[:10]}`" if h.commit else "-"
+            out.append(
+                f"| {h.stage} | {h.version} | {'yes' if h.serving else ''} | {h.since or '-'} | {commit} | "
+                f"{_cell(names)} | `{(h.source_commit or '-')[:10]}` |"
+            )
+        out.append("")
+        for h in m.holdings:
+            if not h.serving:
+                continue
+            out.append(f"- {h.stage} serves {h.version}: registered by {h.registered_by or '-'}")
+            out += [f"  - data `{d.get('path')}` md5 `{d.get('md5')}`" for d in h.data]
+            for file, values in h.params.items():
+                out.append(f"  - params ({file}): " + ", ".join(f"{k}={v}" for k, v in _flat(values)))
+            if h.metrics:
+                out.append("  - metrics: " + ", ".join(f"{k} = {v}" for k, v in h.metrics.items()))
+        out.append("")
+    return "\n".join(out)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")

@@ -166,6 +166,14 @@ class GitStore:
             message=c.message,
         )
 
+    def commit_time(self, commit_id: str) -> int:
+        """When the commit was made (committer date, seconds since the epoch): when it landed."""
+        return int(self.repo[commit_id].commit_time)
+
+    def merge_base(self, a: str, b: str) -> str | None:
+        base = self.repo.merge_base(a, b)
+        return str(base) if base is not None else None
+
     def entry(self, tree_id: str, path: str) -> pygit2.Object | None:
         try:
             return self._tree(tree_id)[path]
