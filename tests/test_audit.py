@@ -42,4 +42,6 @@ def test_audit_fails_when_a_version_does_not_verify(tmp_path):
     assert proc.returncode == 1
     assert "**1 do not verify**: 1.0.0" in proc.stdout and "Verifies: NO" in proc.stdout
     assert gitreg(root, "audit", "nope").returncode == 1
-    assert gitreg(root, "audit", "churn", "--format", "html").returncode == 2
+    page = gitreg(root, "audit", "churn", "--format", "html")
+    assert page.returncode == 1 and '<span class="bad">NO</span>' in page.stdout
+    assert gitreg(root, "audit", "churn", "--format", "pdf").returncode == 2
