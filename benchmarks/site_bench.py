@@ -43,7 +43,13 @@ def main() -> None:
         repo, out = work / "registry", work / "site"
         if not repo.exists():
             subprocess.run(
-                [sys.executable, str(HERE / "make_registry.py"), str(args.models), str(args.versions), str(repo)],
+                [
+                    sys.executable,
+                    str(HERE / "make_registry.py"),
+                    str(args.models),
+                    str(args.versions),
+                    str(repo),
+                ],
                 check=True,
                 capture_output=True,
             )
@@ -52,8 +58,8 @@ def main() -> None:
         full = timed([*gitreg, "site", "-o", str(out)], repo)
         name = "churn-0000"
         card = HERE.parent / "examples" / "card.yaml"
-        register = [*gitreg, "register", name, "--card", str(card), "--rev", "main",
-                    "--artifact", f"models/{name}.json", "--metrics", f"metrics/{name}.json", "--no-sign"]  # fmt: skip
+        register = [*gitreg, "register", name, "--card", str(card), "--rev", "main", "--no-sign",
+                    "--artifact", f"models/{name}.json", "--metrics", f"metrics/{name}.json"]  # fmt: skip
         subprocess.run(register, cwd=repo, check=True, capture_output=True)
         again = timed([*gitreg, "site", "-o", str(out)], repo)
         index = (out / "index.html").stat().st_size

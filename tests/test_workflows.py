@@ -49,7 +49,7 @@ def high(findings: list[dict]) -> list[str]:
 def test_the_repository_has_the_workflows_it_promises():
     names = {p.name for p in WORKFLOWS}
     assert {"ci.yml", "gitreg-check.yml", "example-deploy.yml"} <= names
-    assert [p.name for p in GITLAB_FILES] == ["gitreg-check.gitlab-ci.yml"]
+    assert [p.name for p in GITLAB_FILES] == ["gitreg-check.gitlab-ci.yml", "gitreg-pages.gitlab-ci.yml"]
 
 
 def test_every_workflow_matches_githubs_schema():
@@ -93,7 +93,11 @@ def _steps(workflow: dict) -> list[dict]:
 def test_actions_are_pinned_credentials_dropped_permissions_least(path):
     workflow = yaml.safe_load(path.read_text())
     assert workflow["permissions"] == {}
-    for job in workflow["jobs"].values():
+    for name, job in workflow["jobs"].items():
+        if name == "pages":  # GitHub Pages' deploy: exactly what deploy-pages needs, no contents
+            assert job["permissions"] == {"pages": "write", "id-token": "write"}
+            assert [s["uses"].split("@")[0] for s in job["steps"]] == ["actions/deploy-pages"]
+            continue
         assert job["permissions"] == {"contents": "read"}
     for step in _steps(workflow):
         if "uses" in step:
@@ -121,6 +125,21 @@ def test_the_deploy_example_reads_gitreg_events():
     assert workflow[True]["push"]["branches"] == ["gitreg"]
     runs = "\n".join(s.get("run", "") for s in _steps(workflow))
     assert 'gitreg events "$BEFORE" "$AFTER" --json' in runs
+
+
+def test_the_deploy_example_publishes_the_site_on_github_pages():
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "example-deploy.yml").read_text())
+    site, pages = workflow["jobs"]["site"], workflow["jobs"]["pages"]
+    runs = "\n".join(s.get("run", "") for s in site["steps"])
+    assert 'gitreg site -o "$RUNNER_TEMP/site"' in runs
+    assert any(s.get("uses", "").startswith("actions/upload-pages-artifact@") for s in site["steps"])
+    assert pages["needs"] == "site" and pages["environment"]["name"] == "github-pages"
+
+
+def test_the_gitlab_pages_job_builds_the_site_into_public():
+    job = yaml.safe_load((ROOT / "gitlab" / "gitreg-pages.gitlab-ci.yml").read_text())["pages"]
+    assert job["rules"] == [{"if": '$CI_COMMIT_BRANCH == "gitreg"'}]
+    assert "gitreg site -o public" in job["script"] and job["artifacts"]["paths"] == ["public"]
 
 
 def test_the_shipped_gitlab_template_is_what_init_writes():

@@ -58,7 +58,8 @@ def metric_chart(
     for i, (version, value) in enumerate(points):
         cls = "point prod" if version in serving else "point"
         out.append(
-            f'<circle class="{cls}" data-version="{esc(version)}" cx="{x(i):.1f}" cy="{y(value):.1f}" r="4.5">'
+            f'<circle class="{cls}" data-version="{esc(version)}" '
+            f'cx="{x(i):.1f}" cy="{y(value):.1f}" r="4.5">'
             f"<title>{esc(version)}: {number(value)}</title></circle>"
         )
     out.append("</svg>")
@@ -79,7 +80,7 @@ def lineage_graph(card: dict[str, Any]) -> str:
                for r in card.get("evaluation") or [] if isinstance(r, dict)
                for m in r.get("metrics") or [] if isinstance(m, dict)]  # fmt: skip
     columns = [c for c in (inputs, stages, model, metrics) if c]
-    box_w, box_h, gap_x, gap_y = 190, 30, 50, 14
+    box_w, box_h, gap_x, gap_y = 190.0, 30.0, 50.0, 14.0
     rows = max(len(c) for c in columns)
     width = len(columns) * box_w + (len(columns) - 1) * gap_x + 20
     height = rows * (box_h + gap_y) + 20
@@ -92,15 +93,17 @@ def lineage_graph(card: dict[str, Any]) -> str:
     for ci in range(len(columns) - 1):
         for x0, y0 in pos[ci]:
             for x1, y1 in pos[ci + 1]:
+                a, b, mid = y0 + box_h / 2, y1 + box_h / 2, gap_x / 2
                 out.append(
-                    f'<path class="edge" d="M{x0 + box_w:.0f},{y0 + box_h / 2:.0f} C{x0 + box_w + gap_x / 2:.0f},'
-                    f'{y0 + box_h / 2:.0f} {x1 - gap_x / 2:.0f},{y1 + box_h / 2:.0f} {x1:.0f},{y1 + box_h / 2:.0f}"/>'
+                    f'<path class="edge" d="M{x0 + box_w:.0f},{a:.0f} C{x0 + box_w + mid:.0f},{a:.0f} '
+                    f'{x1 - mid:.0f},{b:.0f} {x1:.0f},{b:.0f}"/>'
                 )
     for ci, column in enumerate(columns):
         for (kind, label), (x0, y0) in zip(column, pos[ci], strict=True):
             text = label if len(label) <= 28 else label[:27] + "…"
             out.append(
-                f'<g><rect class="node {esc(kind)}" x="{x0:.0f}" y="{y0:.0f}" width="{box_w}" height="{box_h}" rx="6"/>'
+                f'<g><rect class="node {esc(kind)}" x="{x0:.0f}" y="{y0:.0f}" '
+                f'width="{box_w}" height="{box_h}" rx="6"/>'
                 f'<text class="node-label" x="{x0 + 8:.0f}" y="{y0 + 19:.0f}">{esc(text)}</text>'
                 f"<title>{esc(label)}</title></g>"
             )

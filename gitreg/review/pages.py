@@ -51,7 +51,7 @@ function render(){
 }
 a.addEventListener('change',render);b.addEventListener('change',render);render();
 })();
-"""
+"""  # noqa: E501
 
 
 @dataclass
@@ -121,7 +121,7 @@ def model_page(
             '<div class="compare"><label>A ' + select("cmp-a", default_a) + "</label><label>B "
             + select("cmp-b", default_b) + "</label></div>"
             '<table id="compare"><thead><tr><th></th><th class="num" id="cmp-a-label">A</th>'
-            '<th class="num" id="cmp-b-label">B</th><th class="num">B − A</th></tr></thead>'
+            '<th class="num" id="cmp-b-label">B</th><th class="num">B - A</th></tr></thead>'
             '<tbody id="cmp-body"></tbody></table>'
         )  # fmt: skip
     out.append("<h2>Versions</h2>")
@@ -205,12 +205,10 @@ def version_page(name: str, f: VersionFacts) -> str:
         for o in card.get("owners") or []
         if isinstance(o, dict)
     )
-    out.append(
-        f'<dl class="kv"><dt>Owners</dt><dd>{esc(owners)}</dd><dt>License</dt><dd>{esc(card.get("license"))}</dd>'
-    )
-    out.append(
-        f"<dt>Signature</dt><dd>{'<span class=ok>' if f.verified else '<span class=bad>'}{esc(f.signature)}</span></dd>"
-    )
+    license_ = esc(card.get("license"))
+    out.append(f'<dl class="kv"><dt>Owners</dt><dd>{esc(owners)}</dd><dt>License</dt><dd>{license_}</dd>')
+    verdict = "ok" if f.verified else "bad"
+    out.append(f'<dt>Signature</dt><dd><span class="{verdict}">{esc(f.signature)}</span></dd>')
     out.append(f"<dt>Registered</dt><dd>{esc(prov.get('registered_at'))}</dd></dl>")
     out += [f'<p class="bad">{esc(p)}</p>' for p in f.problems]
     use = card.get("intended_use") or {}

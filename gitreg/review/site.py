@@ -45,7 +45,7 @@ function apply(){var n=q.value.trim().toLowerCase(),st=s.value,ow=o.value,shown=
   r.hidden=!ok;if(ok)shown++;});count.textContent=shown+' of '+rows.length+' models';}
 [q,s,o].forEach(function(e){e.addEventListener('input',apply);e.addEventListener('change',apply);});apply();
 })();
-"""
+"""  # noqa: E501
 
 
 @dataclass
@@ -227,12 +227,15 @@ def _index(store: GitStore, view: RegistryView, subtrees: dict[str, str]) -> str
     stage_opts = "".join(f'<option value="{esc(s)}">{esc(s)}</option>' for s in stage_names)
     owner_opts = "".join(f'<option value="{esc(o)}">{esc(o)}</option>' for o in sorted(owners_all))
     body = (
-        f"<h1>Models</h1><p class='muted'>Registry commit {short(view.commit)} · built {esc(iso(int(_now())))}</p>"
-        '<div class="filters"><label>Name<input id="f-name" type="search" placeholder="filter by name"></label>'
+        f"<h1>Models</h1><p class='muted'>Registry commit {short(view.commit)} · "
+        f"built {esc(iso(int(_now())))}</p>"
+        '<div class="filters"><label>Name'
+        '<input id="f-name" type="search" placeholder="filter by name"></label>'
         f'<label>Stage<select id="f-stage"><option value="">any stage</option>{stage_opts}</select></label>'
         f'<label>Owner<select id="f-owner"><option value="">any owner</option>{owner_opts}</select></label>'
         '<span id="f-count" class="muted"></span></div>'
-        '<table id="models"><thead><tr><th>model</th><th>stages</th><th>latest</th><th class="num">versions</th>'
+        '<table id="models"><thead><tr><th>model</th><th>stages</th><th>latest</th>'
+        '<th class="num">versions</th>'
         f"<th>owners</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
     return page("Models", body, script=FILTER_JS)
