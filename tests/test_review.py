@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import git, gitreg
+from helpers import git, gitreg
 from registry_helpers import GOOD, WEAK, make_project, train
 from signing_support import keys  # noqa: F401  (session fixture)
 

@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 import yaml
-from conftest import CARD, gitreg
+from helpers import CARD, gitreg
 from registry_helpers import GOOD, make_project, train
 
 from gitreg.registry import Registry
