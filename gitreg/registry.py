@@ -28,8 +28,11 @@ if TYPE_CHECKING:
     from gitreg.lineage.diff import Diff
     from gitreg.lineage.reproduce import Reproduction
     from gitreg.lineage.trace import Lineage
+    from gitreg.ops.audit import StateAt
     from gitreg.ops.promotion import MergeResult, Proposal
     from gitreg.ops.remote import PushReport, SyncReport
+    from gitreg.review.report import Review
+    from gitreg.review.site import SiteBuild
     from gitreg.trust.signing import Signer, SignerChange
     from gitreg.trust.verification import VersionCheck
 
@@ -228,3 +231,35 @@ class Registry:
         from gitreg.check import engine
 
         return engine.judge(self.store, base, head or self.require_head(), options=options)
+
+    # --- review: the registry at a date, the weekly review, card exports, the site -------------
+
+    def state_at(self, when: str | int, name: str | None = None) -> StateAt:
+        """Every model (or NAME) as the registry branch held it at WHEN (a date, an age such as
+        7d, or seconds since the epoch): versions per stage, the merge, its approvers, lineage."""
+        from gitreg.ops import audit
+
+        seconds = when if isinstance(when, int) else audit.parse_date(when)
+        return audit.state_at(self.store, self.require_head(), seconds, name)
+
+    def review(
+        self, *, since: int | None = None, until: int | None = None, start: str | None = None
+    ) -> Review:
+        """The weekly review of (SINCE, UNTIL] (seconds since the epoch), or of every registry
+        commit after START (a revision)."""
+        from gitreg.review import report
+
+        start_id = self.store.resolve_commit(start) if start is not None else None
+        return report.build(self.store, self.require_head(), since=since, until=until, start=start_id)
+
+    def export_card(self, ref: Ref, to: str) -> str:
+        """The card of REF as a Hugging Face README or Model Card Toolkit JSON (TO)."""
+        from gitreg.review import cards
+
+        return cards.export(self.card(ref), to)
+
+    def build_site(self, out: str | os.PathLike, *, progress=None) -> SiteBuild:
+        """Write the static HTML site into OUT; pages of unchanged models are kept."""
+        from gitreg.review import site
+
+        return site.build(self.store, self.require_head(), out, progress=progress)

@@ -298,3 +298,59 @@ def test_huggingface_export_round_trips_through_model_card(tmp_path, monkeypatch
     }
     assert mct["model_details"]["name"] == "churn" and mct["model_details"]["version"]["name"] == "1.0.0"
     assert gitreg(reg.store.workdir, "card", "export", "churn@1.0.0", "--to", "pdf").returncode == 2
+
+
+def test_an_approval_signed_by_a_key_its_own_change_adds_names_nobody(tmp_path, monkeypatch, keys):  # noqa: F811
+    """A teammate with push access adds their key to signers/ in the very change they approve
+    with it, and merges by hand: the audit judges by the base's signers, so nobody verified."""
+    from registry_helpers import advance, commit
+
+    from gitreg.store import layout
+
+    when(monkeypatch, "2026-07-01T09:00:00")
+    reg = make_project(tmp_path / "p")
+    root = reg.store.workdir
+    train(reg, "churn", GOOD)
+    promote(reg, monkeypatch, "churn@1.0.0", "staging", "2026-07-02T10:00:00", "Carol Dev", "Bob Lead")
+    when(monkeypatch, "2026-07-03T10:00:00", "Mallory Push")
+    head = reg.require_head()
+    allowed = reg.view().read(layout.ALLOWED_SIGNERS_PATH).decode()
+    key = Path(f"{keys.ssh['bob']}.pub").read_text().split()
+    change = commit(
+        reg,
+        {
+            layout.stages_path("churn"): {"staging": ["1.0.0"], "production": ["1.0.0"]},
+            layout.ALLOWED_SIGNERS_PATH: allowed + f'bob@example.com namespaces="git" {key[0]} {key[1]}\n',
+        },
+    )
+    approval = git(
+        root, "-c", "gpg.format=ssh", "-c", f"user.signingKey={keys.ssh['bob']}",
+        "commit-tree", "-S", "-p", change, "-m", "Approve", f"{change}^{{tree}}",
+    )  # fmt: skip
+    assert "-----BEGIN SSH SIGNATURE-----" in git(root, "cat-file", "commit", approval)
+    merge = reg.store.write_commit(
+        reg.store.commit_tree(approval), [head, approval], "Merge", reg.store.ident()
+    )
+    advance(reg, merge)
+    state = reg.state_at("2026-07-04", "churn")
+    prod = state.models[0].serving("production")
+    assert prod is not None and prod.commit == merge
+    (approved,) = [a for a in prod.approvers if a.role == "approved"]
+    assert not approved.verified and approved.name.startswith("not verified: unknown-key (claims")
+    assert all(not a.verified for a in prod.approvers)
+
+
+def test_report_from_a_revision_and_the_review_api(tmp_path, monkeypatch):
+    when(monkeypatch, "2026-08-01T09:00:00")
+    reg = make_project(tmp_path / "p")
+    train(reg, "churn", GOOD)
+    start = reg.require_head()
+    when(monkeypatch, "2026-08-02T09:00:00")
+    train(reg, "churn", BETTER)
+    proc = gitreg(reg.store.workdir, "report", "--from", start, "--json")
+    assert proc.returncode == 0, proc.stderr
+    review = json.loads(proc.stdout)
+    assert [c["version"] for c in review["registrations"]] == ["1.1.0"] and review["from_commit"] == start
+    assert [c.version for c in reg.review(start=start).registrations] == ["1.1.0"]
+    both = gitreg(reg.store.workdir, "report", "--from", start, "--since", "7d")
+    assert both.returncode == 2 and "not both" in both.stderr

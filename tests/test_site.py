@@ -173,3 +173,16 @@ def test_ui_serves_on_localhost_and_shows_a_new_registration(site, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_build_reports_progress_per_model_and_a_json_summary(site, tmp_path):
+    reg, _ = site
+    seen: list[tuple[int, int, str]] = []
+    built = reg.build_site(
+        tmp_path / "fresh", progress=lambda done, total, name: seen.append((done, total, name))
+    )
+    assert seen == [(0, 2, "churn"), (1, 2, "evil"), (2, 2, "")]
+    assert built.models == 2 and built.rebuilt == ["churn", "evil"] and built.kept == 0
+    assert built.pages == 3 + (3 + 1) + (1 + 1)  # index, audit, report; model and version pages
+    again = reg.build_site(tmp_path / "fresh")
+    assert again.rebuilt == [] and again.kept == 2

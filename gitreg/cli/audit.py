@@ -55,7 +55,7 @@ def audit(
         raise UsageError("give a model NAME or --all.", hint="gitreg audit churn, or gitreg audit --all")
     reg = registry()
     if at is not None:
-        state = audits.state_at(reg.store, reg.require_head(), audits.parse_date(at), name)
+        state = reg.state_at(at, name)
         if format_ == "json":
             value = state.to_dict()
             text = json.dumps(value, indent=2, default=str) + "\n"

@@ -38,11 +38,9 @@ def report(
     if since is not None and from_ is not None:
         raise UsageError("give --since or --from, not both.")
     reg = registry()
-    head = reg.require_head()
     end = parse_date(until) if until is not None else int(time.time())
-    start = reg.store.resolve_commit(from_) if from_ is not None else None
-    begin = None if start is not None else parse_date(since or "7d", now=end)
-    review = reports.build(reg.store, head, since=begin, until=end, start=start)
+    begin = None if from_ is not None else parse_date(since or "7d", now=end)
+    review = reg.review(since=begin, until=end, start=from_)
     if format_ == "json":
         value = review.to_dict()
         deliver(json.dumps(value, indent=2, default=str) + "\n", output, "the review", value)
@@ -82,8 +80,5 @@ def card_export(
     output: Path | None = typer.Option(None, "-o", "--output", help="Write to FILE."),
 ) -> None:
     """Export a version's card for Hugging Face (README with model-index) or Model Card Toolkit."""
-    from gitreg.review import cards
-
-    reg = registry()
-    text = cards.export(reg.card(ref), to)
+    text = registry().export_card(ref, to)
     deliver(text, output, f"the {to} card of {ref}")

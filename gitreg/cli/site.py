@@ -41,11 +41,9 @@ def site(
     from dataclasses import asdict
 
     from gitreg.cli import emit_json
-    from gitreg.review import site as sites
 
-    reg = registry()
     progress, _ = _bar()
-    built = sites.build(reg.store, reg.require_head(), output, progress=progress)
+    built = registry().build_site(output, progress=progress)
     if json_:
         emit_json(asdict(built))
         return

@@ -135,14 +135,16 @@ def model_page(
                 "".join(badge(s) for s in f.stages) or "-",
                 esc(prov.get("registered_at")),
                 esc(who.get("name")),
-                '<span class="ok">verified</span>'
-                if f.verified
-                else f'<span class="bad">{esc(f.signature)}</span>',
+                verdict(f),
                 short((prov.get("source") or {}).get("commit")),
                 esc(", ".join(f"{k} = {number(v)}" for k, v in cards.metric_values(f.card).items())),
             ]
         )
-    out.append(table(["version", "stages", "registered", "by", "signature", "source", "metrics"], rows))
+    out.append(
+        table(
+            ["version", "stages", "registered", "by", "signature · verification", "source", "metrics"], rows
+        )
+    )
     out.append("<h2>Stages over time</h2>")
     rows = [
         [
@@ -187,6 +189,23 @@ def compare_data(card: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def verdict(f: VersionFacts) -> str:
+    """The signature in words, and whether the tag and card verify (binding, tag ref, signer)."""
+    if f.verified:
+        return f'{esc(f.signature)} · <span class="ok">tag and card verify</span>'
+    return f'{esc(f.signature)} · <span class="bad">does not verify</span>'
+
+
+def _environment(env: dict[str, Any]) -> str:
+    parts = [f"python {esc(env['python'])}"] if env.get("python") else []
+    lock = env.get("lock_file")
+    if isinstance(lock, dict):
+        parts.append(f"<code>{esc(lock.get('path'))}</code> sha256 {short(lock.get('sha256'))}")
+    if env.get("image"):
+        parts.append(f"image <code>{esc(env['image'])}</code>")
+    return " · ".join(parts) or "-"
+
+
 def _list(items: Any) -> str:
     values = [f"<li>{esc(x)}</li>" for x in items or []]
     return f"<ul>{''.join(values)}</ul>" if values else '<p class="empty">Not stated.</p>'
@@ -207,8 +226,7 @@ def version_page(name: str, f: VersionFacts) -> str:
     )
     license_ = esc(card.get("license"))
     out.append(f'<dl class="kv"><dt>Owners</dt><dd>{esc(owners)}</dd><dt>License</dt><dd>{license_}</dd>')
-    verdict = "ok" if f.verified else "bad"
-    out.append(f'<dt>Signature</dt><dd><span class="{verdict}">{esc(f.signature)}</span></dd>')
+    out.append(f"<dt>Signature</dt><dd>{verdict(f)}</dd>")
     out.append(f"<dt>Registered</dt><dd>{esc(prov.get('registered_at'))}</dd></dl>")
     out += [f'<p class="bad">{esc(p)}</p>' for p in f.problems]
     use = card.get("intended_use") or {}
@@ -271,8 +289,8 @@ def version_page(name: str, f: VersionFacts) -> str:
         rows.append([f"params {esc(file)}", esc(", ".join(f"{k}={v}" for k, v in _flat(values)))])
     env = prov.get("environment") or {}
     if env:
-        rows.append(["environment", esc(", ".join(f"{k}: {v}" for k, v in env.items()))])
-    out.append(table(["", ""], rows))
+        rows.append(["environment", _environment(env)])
+    out.append('<dl class="kv">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows) + "</dl>")
     out.append("<h2>Approvals</h2>")
     rows = [
         [
