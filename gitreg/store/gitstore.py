@@ -168,7 +168,7 @@ class GitStore:
 
     def commit_time(self, commit_id: str) -> int:
         """When the commit was made (committer date, seconds since the epoch): when it landed."""
-        return int(self.repo[commit_id].commit_time)
+        return int(self._commit(commit_id).commit_time)
 
     def merge_base(self, a: str, b: str) -> str | None:
         base = self.repo.merge_base(a, b)
