@@ -186,3 +186,17 @@ def test_build_reports_progress_per_model_and_a_json_summary(site, tmp_path):
     assert built.pages == 3 + (3 + 1) + (1 + 1)  # index, audit, report; model and version pages
     again = reg.build_site(tmp_path / "fresh")
     assert again.rebuilt == [] and again.kept == 2
+
+
+def test_a_hand_made_model_folder_with_a_forbidden_name_gets_no_page(site, tmp_path):
+    """A pusher writes models/<odd name>/ straight into the registry tree: the site makes no
+    folder from that name and links to nothing that is not there."""
+    from registry_helpers import advance, commit
+
+    reg, _ = site
+    odd = "..Evil <b>"
+    advance(reg, commit(reg, {f"models/{odd}/model.yaml": {"name": "x"}}))
+    out = tmp_path / "odd-site"
+    built = reg.build_site(out)
+    assert built.models == 2 and not any(" " in p.name for p in (out / "models").iterdir())
+    assert "Evil" not in (out / "index.html").read_text()

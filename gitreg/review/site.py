@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from gitreg.errors import GitregError
 from gitreg.model import events
 from gitreg.model.events import Event
 from gitreg.model.view import RegistryView
@@ -98,7 +99,11 @@ def build(store: GitStore, head: str, out: str | os.PathLike, *, progress: Progr
     }
     same_context = old.get("context") == context
     known: dict[str, str] = old.get("models", {}) if same_context else {}
-    subtrees = {n: oid for n, oid, is_tree in store.list_dir(view.tree, layout.MODELS_DIR) if is_tree}
+    # A folder the registry's grammar does not allow (a hand-made tree) gets no page: its name
+    # would become a path on disk.
+    subtrees = {
+        n: oid for n, oid, is_tree in store.list_dir(view.tree, layout.MODELS_DIR) if is_tree and _valid(n)
+    }
     todo = [n for n in sorted(subtrees) if known.get(n) != subtrees[n] or not (root / "models" / n).is_dir()]
     trail = _trail(store, head, old if same_context else {})
     by_model: dict[str, list[Event]] = {}
@@ -128,7 +133,7 @@ def build(store: GitStore, head: str, out: str | os.PathLike, *, progress: Progr
         # The index, the audit trail and the review change with every commit.
         _write(root / "index.html", _index(store, view, subtrees))
         recent = [(e, people_of(e.commit) if e.kind != "registered" else []) for e in trail[-TRAIL_ROWS:]]
-        _write(root / "audit.html", _audit(recent, len(trail)))
+        _write(root / "audit.html", _audit(recent, len(trail), set(subtrees)))
         end = int(time.time()) if now is None else now
         review = reports.build(store, head, since=end - 7 * 86400, until=end)
         _write(root / "report.html", documents.review_page(review))
@@ -141,6 +146,14 @@ def build(store: GitStore, head: str, out: str | os.PathLike, *, progress: Progr
     }
     _write(root / MANIFEST, json.dumps(manifest))
     return SiteBuild(str(root), head, len(subtrees), todo, len(subtrees) - len(todo), written + 3)
+
+
+def _valid(name: str) -> bool:
+    try:
+        layout.check_name(name)
+    except GitregError:
+        return False
+    return True
 
 
 def _trail(store: GitStore, head: str, old: dict) -> list[Event]:
@@ -247,13 +260,19 @@ def _now() -> float:
     return time.time()
 
 
-def _audit(recent: list[tuple[Event, list[Approver]]], total: int) -> str:
+def _audit(recent: list[tuple[Event, list[Approver]]], total: int, present: set[str]) -> str:
+    def link(e: Event, target: str, text: str) -> str:
+        # A model removed since (or one the site has no page for) is named, not linked.
+        return (
+            f'<a href="models/{esc(e.model)}/{target}">{esc(text)}</a>' if e.model in present else esc(text)
+        )
+
     rows = [
         [
             esc(e.time),
             esc(e.kind),
-            f'<a href="models/{esc(e.model)}/index.html">{esc(e.model)}</a>',
-            f'<a href="models/{esc(e.model)}/v{esc(e.version)}.html">{esc(e.version)}</a>',
+            link(e, "index.html", e.model),
+            link(e, f"v{e.version}.html", e.version),
             (
                 (badge(e.from_stage) if e.from_stage else "-")
                 + " → "
