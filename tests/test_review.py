@@ -151,6 +151,7 @@ def test_audit_dates_and_arguments_are_checked(history):
     assert gitreg(root, "audit", "churn", "--all").returncode == 2
     html = gitreg(root, "audit", "--all", "--format", "html")
     assert html.returncode == 0 and html.stdout.startswith("<!DOCTYPE html>")
+    assert "<a " not in html.stdout  # a document on its own: no links into a site it is not in
     assert json.loads(gitreg(root, "audit", "--all", "--json").stdout)["ok"] is True
 
 
@@ -220,7 +221,7 @@ def test_report_lists_exactly_the_windows_changes_and_open_proposals(tmp_path, m
     text = gitreg(root, "report", "--since", "7d", "--until", "2026-05-15").stdout
     assert "| churn | 1.1.0 |" in text and "1.2.0" not in text and "fraud" in text
     page = gitreg(root, "report", "--since", "7d", "--until", "2026-05-15", "--format", "html").stdout
-    assert "<h2>New registrations (2)</h2>" in page
+    assert "<h2>New registrations (2)</h2>" in page and "<a " not in page
     # --from REV: every commit after it, here the 1.1.0 registration onwards.
     start = reg.view().commit
     later = reports.build(reg.store, reg.require_head(), start=start)

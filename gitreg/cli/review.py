@@ -47,7 +47,7 @@ def report(
     elif format_ == "html":
         from gitreg.review import documents
 
-        deliver(documents.review_page(review), output, "the review")
+        deliver(documents.review_page(review, links=False), output, "the review")
     else:
         deliver(reports.markdown(review), output, "the review")
 

@@ -94,7 +94,7 @@ def audit_body(report: dict[str, Any]) -> str:
 
 def audit_page(reports: list[dict[str, Any]]) -> str:
     body = "\n".join(audit_body(r) for r in reports)
-    return page("Audit trail", body)
+    return page("Audit trail", body, nav=False)
 
 
 def state_body(state: StateAt) -> str:
@@ -126,16 +126,25 @@ def state_body(state: StateAt) -> str:
 
 
 def state_page(state: StateAt) -> str:
-    return page(f"Registry at {state.at}", state_body(state))
+    return page(f"Registry at {state.at}", state_body(state), nav=False)
 
 
-def review_body(review: Review, *, root: str = "") -> str:
+def review_body(review: Review, *, links: bool = True) -> str:
+    """LINKS: the page sits at the top of a site (`gitreg site`), so models have pages."""
     window = f"{review.since} to {review.until}" if review.since else f"after {review.from_commit}"
-    out = [f"<h1>Registry review</h1><p class='muted'>{esc(window)}</p>"]
+    counts = (
+        f"{len(review.registrations)} registrations · {len(review.promotions)} promotions · "
+        f"{len(review.archives)} archives · {len(review.policy_changes)} policy or signer changes · "
+        f"{len(review.proposals)} open proposals"
+    )
+    out = [f"<h1>Registry review</h1><p class='muted'>{esc(window)}</p><p>{esc(counts)}</p>"]
 
     def link(model: str, version: str | None = None) -> str:
-        target = f"{root}models/{esc(model)}/" + (f"v{esc(version)}.html" if version else "index.html")
-        return f'<a href="{target}">{esc(model)}{" " + esc(version) if version else ""}</a>'
+        text = esc(model) + (" " + esc(version) if version else "")
+        if not links:
+            return text
+        target = f"models/{esc(model)}/" + (f"v{esc(version)}.html" if version else "index.html")
+        return f'<a href="{target}">{text}</a>'
 
     for title, changes in (
         ("New registrations", review.registrations),
@@ -143,21 +152,27 @@ def review_body(review: Review, *, root: str = "") -> str:
         ("Archives", review.archives),
     ):
         out.append(f"<h2>{title} ({len(changes)})</h2>")
+        staged = title != "New registrations"
         rows = [
             [
                 esc(c.time),
-                link(c.model, c.version) if root is not None else esc(c.model),
-                (badge(c.from_stage) if c.from_stage else "-")
-                + " → "
-                + (badge(c.to_stage) if c.to_stage else "-")
-                if c.to_stage
-                else "",
+                link(c.model, c.version),
+                *(
+                    [
+                        (badge(c.from_stage) if c.from_stage else "-")
+                        + " → "
+                        + (badge(c.to_stage) if c.to_stage else "-")
+                    ]
+                    if staged
+                    else []
+                ),
                 people(c.approvers),
                 short(c.commit),
             ]
             for c in changes
         ]
-        out.append(table(["time", "version", "stage", "approvers", "commit"], rows, empty="None."))
+        headers = ["time", "version", *(["stage"] if staged else []), "approvers", "commit"]
+        out.append(table(headers, rows, empty="None."))
     out.append(f"<h2>Policy and signer changes ({len(review.policy_changes)})</h2>")
     rows = [
         [esc(p.time), esc(p.subject), esc(", ".join(p.paths)), people(p.approvers), short(p.commit)]
@@ -223,5 +238,5 @@ def _delta(delta: float | None) -> str:
     return f'<span class="{cls}">{delta:+.4g}</span>'
 
 
-def review_page(review: Review, *, root: str = "") -> str:
-    return page("Weekly review", review_body(review, root=root), root=root)
+def review_page(review: Review, *, links: bool = True) -> str:
+    return page("Weekly review", review_body(review, links=links), nav=links)

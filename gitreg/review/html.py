@@ -22,7 +22,7 @@ background:var(--bg)}
 header.top{background:#24292f;color:#fff;padding:10px 24px;display:flex;gap:24px;align-items:center}
 header.top a{color:#fff;text-decoration:none;font-weight:600}
 header.top nav a{font-weight:400;opacity:.85;margin-right:16px}
-header.top .brand{font-size:16px}
+header.top .brand{font-size:16px;font-weight:600}
 main{max-width:1200px;margin:0 auto;padding:20px 24px 60px}
 h1{font-size:24px;margin:8px 0 4px}h2{font-size:18px;margin:28px 0 8px;padding-bottom:4px;
 border-bottom:1px solid var(--line)}h3{font-size:15px;margin:18px 0 6px}
@@ -86,8 +86,11 @@ def _hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
 
 
-def page(title: str, body: str, *, root: str = "", script: str | None = None, data: Any = None) -> str:
-    """A complete page. ROOT is the relative path to the site's top ('' or '../../')."""
+def page(
+    title: str, body: str, *, root: str = "", script: str | None = None, data: Any = None, nav: bool = True
+) -> str:
+    """A complete page. ROOT is the relative path to the site's top ('' or '../../'); without
+    NAV it stands alone (a document written by `audit` or `report`, outside a site)."""
     csp = f"default-src 'none'; style-src {_hash(STYLE)}; base-uri 'none'; form-action 'none'"
     if script:
         csp += f"; script-src {_hash(script)}"
@@ -100,9 +103,11 @@ def page(title: str, body: str, *, root: str = "", script: str | None = None, da
         f"<title>{esc(title)} · gitreg</title>",
         f"<style>{STYLE}</style></head><body>",
         '<header class="top">',
-        f'<a class="brand" href="{root}index.html">gitreg registry</a>',
+        f'<a class="brand" href="{root}index.html">gitreg registry</a>'
         f'<nav><a href="{root}index.html">Models</a><a href="{root}audit.html">Audit trail</a>'
-        f'<a href="{root}report.html">Weekly report</a></nav>',
+        f'<a href="{root}report.html">Weekly report</a></nav>'
+        if nav
+        else '<span class="brand">gitreg registry</span>',
         "</header><main>",
         body,
         "</main>",
