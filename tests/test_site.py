@@ -200,3 +200,36 @@ def test_a_hand_made_model_folder_with_a_forbidden_name_gets_no_page(site, tmp_p
     built = reg.build_site(out)
     assert built.models == 2 and not any(" " in p.name for p in (out / "models").iterdir())
     assert "Evil" not in (out / "index.html").read_text()
+
+
+def test_a_terminal_sees_a_progress_bar_on_a_large_registry(tmp_path):
+    """stderr on a real pseudo-terminal: the bar is drawn; in a pipe (CI logs) it is not."""
+    root = Path(__file__).resolve().parent.parent
+    repo = tmp_path / "registry"
+    subprocess.run(
+        [sys.executable, str(root / "benchmarks" / "make_registry.py"), "20", "2", str(repo)],
+        check=True,
+        capture_output=True,
+    )
+    master, slave = os.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gitreg", "site", "-o", str(tmp_path / "site")],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+    )
+    os.close(slave)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(master)
+    assert proc.wait(timeout=120) == 0
+    assert b"models  [" in drawn and b"100%" in drawn
+    piped = gitreg(repo, "site", "-o", str(tmp_path / "site"))
+    assert piped.returncode == 0 and "models  [" not in piped.stderr
