@@ -353,5 +353,7 @@ def test_report_from_a_revision_and_the_review_api(tmp_path, monkeypatch):
     review = json.loads(proc.stdout)
     assert [c["version"] for c in review["registrations"]] == ["1.1.0"] and review["from_commit"] == start
     assert [c.version for c in reg.review(start=start).registrations] == ["1.1.0"]
+    elsewhere = gitreg(reg.store.workdir, "report", "--from", "main")
+    assert elsewhere.returncode == 2 and "not in the registry branch's history" in elsewhere.stderr
     both = gitreg(reg.store.workdir, "report", "--from", start, "--since", "7d")
     assert both.returncode == 2 and "not both" in both.stderr

@@ -17,6 +17,7 @@ from typing import Any
 
 from gitreg.check import engine
 from gitreg.check.rules.gates import metric_value
+from gitreg.errors import UsageError
 from gitreg.model import card as cards
 from gitreg.model import events
 from gitreg.model.view import RegistryView
@@ -113,6 +114,11 @@ def build(
     start: str | None = None,
 ) -> Review:
     """The review of (SINCE, UNTIL], or of every commit after START (a commit id)."""
+    if start is not None and not store.is_ancestor(start, head):
+        raise UsageError(
+            f"{start[:10]} is not in the registry branch's history.",
+            hint="Give --from a commit of the registry branch (git log gitreg), or use --since.",
+        )
     window: list[str] = []
     before: str | None = None
     for commit in store.walk(head):
