@@ -1,0 +1,9 @@
+"""MLflow's own client over a gitreg registry: a model registry store for `gitreg:` registry URIs
+and an artifact repository for the `gitreg:` source URIs that store hands out.
+
+Registered through entry points (the `mlflow` extra); MLflow is imported only in this package.
+Reads map the registry onto MLflow's entities; writes become the proposals `gitreg promote`
+would make, or are refused with the gitreg command to run (docs/mlflow.md says which).
+
+May import: gitreg.registry and everything below it; never gitreg.cli.
+"""
