@@ -67,18 +67,15 @@ class GitregRegistryStore(AbstractStore):
     def _stage(self, view: RegistryView, name: str, stage: str) -> str | None:
         """The gitreg stage an MLflow stage or alias names, matched case-insensitively."""
         wanted = str(stage).strip().lower()
-        for known in [*view.stages(name), *view.policy.stages]:
+        for known in view.stages(name):  # the stages.yaml read anyway; the policy only if needed
             if known.lower() == wanted:
                 return known
-        return None
+        return next((s for s in view.policy.stages if s.lower() == wanted), None)
 
     def _latest(self, view: RegistryView, numbers: Numbering, name: str, stages) -> list[ModelVersion]:
         found: list[ModelVersion] = []
         served = view.stages(name)
-        if stages:
-            wanted = [self._stage(view, name, s) for s in stages]
-        else:
-            wanted = list(served)
+        wanted = [self._stage(view, name, s) for s in stages] if stages else list(served)
         for stage in dict.fromkeys(s for s in wanted if s):
             if served.get(stage):
                 found.append(self.catalog.model_version(view, numbers, name, served[stage][-1]))
