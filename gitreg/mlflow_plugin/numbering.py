@@ -69,17 +69,19 @@ def _advance(store: GitStore, known: Numbering, head: str) -> Numbering:
         # The saved commit is not on this history's first-parent chain: count from the start.
         stop, new = None, list(reversed(list(store.walk(head))))
     order = {n: list(vs) for n, vs in known.order.items()} if stop else {}
+    # Oldest first along the first-parent chain: each commit's parent is the one before it.
+    old_tree = store.commit_tree(stop) if stop else _parent_tree(store, new[0]) if new else None
     for commit in new:
-        parent = _first_parent(store, commit)
-        old_tree = store.commit_tree(parent) if parent else None
+        tree = store.commit_tree(commit)
         added: dict[str, list[str]] = {}
-        for status, path in store.changed_paths(old_tree, store.commit_tree(commit)):
+        for status, path in store.changed_paths(old_tree, tree):
             m = _CARD_RE.match(path) if status == "A" else None
             if m and layout.Version.is_valid(m[2]):
                 added.setdefault(m[1], []).append(m[2])
         for name, versions in added.items():
             seen = order.setdefault(name, [])
             seen += [v for v in layout.sort_versions(versions) if v not in seen]
+        old_tree = tree
     result = Numbering(head, order)
     _save(store.common_dir, result)
     return result
@@ -88,6 +90,11 @@ def _advance(store: GitStore, known: Numbering, head: str) -> Numbering:
 def _first_parent(store: GitStore, commit: str) -> str | None:
     parents = store.commit_info(commit).parents
     return parents[0] if parents else None
+
+
+def _parent_tree(store: GitStore, commit: str) -> str | None:
+    parent = _first_parent(store, commit)
+    return store.commit_tree(parent) if parent else None
 
 
 def _load(common_dir: Path) -> Numbering:
