@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import sys
 from pathlib import Path
 
 import mlflow
 import pytest
-from conftest import CARD, git
+from helpers import CARD, git
 from mlflow.exceptions import MlflowException
 from mlflow_helpers import MLFLOW_ENV, cli, cli_json, client, promote
 
@@ -141,6 +142,25 @@ def test_download_from_the_dvc_remote_when_the_cache_is_empty(promoted, tmp_path
     out.mkdir()
     got = Path(mlflow.artifacts.download_artifacts("models:/churn@staging", dst_path=str(out)))
     assert hashlib.md5((got / "churn.json").read_bytes()).hexdigest() == md5
+
+
+def test_without_dvc_the_remote_read_names_the_extra(promoted, tmp_path, monkeypatch):
+    """An install without gitreg[dvc]: the cache still serves; the remote needs DVC, and says so."""
+    repo = promoted
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"gitreg://{repo}")
+    monkeypatch.setitem(sys.modules, "dvc", None)  # import dvc fails, as without the extra
+    cached = tmp_path / "cached"
+    cached.mkdir()
+    assert (
+        Path(mlflow.artifacts.download_artifacts("models:/churn@staging", dst_path=str(cached)))
+        / "churn.json"
+    ).is_file()
+    shutil.rmtree(repo / ".dvc" / "cache")
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(MlflowException, match=r"gitreg\[dvc\]"):
+        mlflow.artifacts.download_artifacts("models:/churn@staging", dst_path=str(out))
+    assert list(out.iterdir()) == []
 
 
 def test_damaged_bytes_are_refused_and_nothing_lands(promoted, tmp_path, monkeypatch):

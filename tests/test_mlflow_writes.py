@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import CARD, git, snapshot
+from helpers import CARD, git, snapshot
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow_helpers import MLFLOW_ENV, cli, cli_json, client, promote, refs

@@ -5,5 +5,5 @@ Registered through entry points (the `mlflow` extra); MLflow is imported only in
 Reads map the registry onto MLflow's entities; writes become the proposals `gitreg promote`
 would make, or are refused with the gitreg command to run (docs/mlflow.md says which).
 
-May import: gitreg.registry and everything below it; never gitreg.cli.
+May import: everything but gitreg.cli.
 """

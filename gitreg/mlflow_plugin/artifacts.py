@@ -57,17 +57,8 @@ class GitregArtifactRepository(ArtifactRepository):
         root = folder / "root"
         if not self.is_dir:
             root.mkdir()
-        try:
-            with as_mlflow():
-                fetch.fetch(self.registry.store, self.card, root)
-        except ModuleNotFoundError as exc:
-            if not (exc.name or "").startswith("dvc"):
-                raise
-            raise MlflowException(
-                f"fetching {self.source.model}@{self.source.version} from the DVC remote needs DVC, "
-                "which is not installed. Install it: pip install 'gitreg[dvc]'",
-                error_code=INVALID_PARAMETER_VALUE,
-            ) from exc
+        with as_mlflow():  # DVC missing when the remote is needed: MissingExtra names gitreg[dvc]
+            fetch.fetch(self.registry.store, self.card, root)
         return root
 
     def _local_root(self) -> Path:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import (
+    FEATURE_DISABLED,
     INTERNAL_ERROR,
     INVALID_PARAMETER_VALUE,
     INVALID_STATE,
@@ -16,7 +17,7 @@ from mlflow.protos.databricks_pb2 import (
     RESOURCE_DOES_NOT_EXIST,
 )
 
-from gitreg.errors import GitregError, NotFound, RegistryRefusal, UsageError
+from gitreg.errors import GitregError, MissingExtra, NotFound, RegistryRefusal, UsageError
 
 
 def refused(what: str, command: str, why: str = "") -> MlflowException:
@@ -34,6 +35,8 @@ def translate(exc: GitregError) -> MlflowException:
         code = RESOURCE_DOES_NOT_EXIST
     elif isinstance(exc, RegistryRefusal):
         code = INVALID_STATE
+    elif isinstance(exc, MissingExtra):
+        code = FEATURE_DISABLED
     elif isinstance(exc, UsageError):
         code = INVALID_PARAMETER_VALUE
     else:
