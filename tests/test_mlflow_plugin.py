@@ -109,6 +109,11 @@ def test_reads_say_what_which_and_show_say(promoted, monkeypatch):
         c.get_model_version("churn", "3")
     with pytest.raises(MlflowException, match="aliases are the stages"):
         c.get_model_version_by_alias("churn", "champion")
+    # A name is a model name, never a path into the registry's tree.
+    for name in ("churn/versions", "../churn", "churn\n"):
+        with pytest.raises(MlflowException, match=r"not a valid model name"):
+            c.get_registered_model(name)
+    assert c.search_model_versions("name = 'churn/versions'") == []
 
 
 def test_download_by_alias_gives_the_cards_bytes(promoted, tmp_path, monkeypatch):
@@ -190,6 +195,8 @@ def test_a_source_whose_commit_is_not_the_cards_is_refused(promoted, tmp_path):
         get_artifact_repository(forged)
     with pytest.raises(MlflowException, match="not a gitreg source URI"):
         get_artifact_repository(f"gitreg://{repo}?model=churn")
+    with pytest.raises(MlflowException, match="not a path inside the artifact"):
+        get_artifact_repository(source).download_artifacts("../../.git/config", str(tmp_path))
 
 
 def test_the_registry_uri_names_a_local_repository(promoted, monkeypatch):

@@ -50,7 +50,7 @@ class GitregRegistryStore(AbstractStore):
 
     def _semver(self, view: RegistryView, numbers: Numbering, name: str, version: Any) -> str:
         """The semver an MLflow version (a registration number, or a semver) means."""
-        view.require_model(name)
+        _require(view, name)
         text = str(version).strip()
         found = numbers.version(name, int(text)) if text.isdigit() else None
         if found is None and layout.Version.is_valid(text.removeprefix("v")):
@@ -90,7 +90,7 @@ class GitregRegistryStore(AbstractStore):
     def get_registered_model(self, name):
         with as_mlflow():
             view, numbers = self._state()
-            view.require_model(name)
+            _require(view, name)
             return self._model(view, numbers, name)
 
     def _model(self, view: RegistryView, numbers: Numbering, name: str) -> RegisteredModel:
@@ -107,7 +107,7 @@ class GitregRegistryStore(AbstractStore):
     def get_latest_versions(self, name, stages=None):
         with as_mlflow():
             view, numbers = self._state()
-            view.require_model(name)
+            _require(view, name)
             return self._latest(view, numbers, name, stages)
 
     # --- model versions -------------------------------------------------------------------
@@ -124,7 +124,7 @@ class GitregRegistryStore(AbstractStore):
     def get_model_version_by_alias(self, name, alias):
         with as_mlflow():
             view, numbers = self._state()
-            view.require_model(name)
+            _require(view, name)
             stage = self._stage(view, name, alias)
             served = view.stages(name).get(stage or "") or []
             if not served:
@@ -144,7 +144,7 @@ class GitregRegistryStore(AbstractStore):
             versions = [
                 self.catalog.model_version(view, numbers, n, v)
                 for n in names
-                if view.has_model(n)
+                if _valid_name(n) and view.has_model(n)
                 for v in numbers.order.get(n, [])
                 if view.has_version(n, v)
             ]
@@ -253,6 +253,12 @@ class GitregRegistryStore(AbstractStore):
         return None  # nothing is created asynchronously: reads see the registry branch as it is
 
 
+def _require(view: RegistryView, name: Any) -> None:
+    """NAME is a valid model name (never a path into the registry tree) and is registered."""
+    layout.check_name(name)
+    view.require_model(name)
+
+
 def _names_in(filter_string: str | None) -> list[str]:
     """The model names a version search is limited to by `name = '...'` (or IN), if any."""
     if not filter_string:
@@ -264,6 +270,14 @@ def _names_in(filter_string: str | None) -> list[str]:
             if clause.get("comparator") == "IN":
                 return sorted(str(v) for v in clause["value"])
     return []
+
+
+def _valid_name(name: str) -> bool:
+    try:
+        layout.check_name(name)
+    except UsageError:
+        return False
+    return True
 
 
 def _page(items: list, max_results, page_token) -> PagedList:
