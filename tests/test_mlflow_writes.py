@@ -152,6 +152,8 @@ def test_versions_are_numbered_in_registration_order_and_never_renumbered(tmp_pa
     reg.merge(proposed)
     expected = {1: "1.0.0", 2: "2.0.0", 3: "1.0.1", 4: "3.0.0", 5: "1.1.0"}
     assert {v.version: v.tags["gitreg.version"] for v in c.search_model_versions("name='churn'")} == expected
+    # models:/churn/latest is the newest registration (MLflow takes the highest number here).
+    assert max(int(v.version) for v in c.get_latest_versions("churn")) == 5
     # The same from nothing: no memo, no cache file; and from a damaged cache file.
     numbering._memo.clear()
     shutil.rmtree(cache.directory(reg.store.common_dir), ignore_errors=True)

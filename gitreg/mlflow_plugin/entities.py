@@ -112,7 +112,14 @@ class Catalog:
     def source(self, name: str, version: str, facts: CardFacts) -> str:
         return Source(self.repo, name, version, facts.commit).uri()
 
-    def model_version(self, view: RegistryView, numbers: Numbering, name: str, version: str) -> ModelVersion:
+    def model_version(
+        self,
+        view: RegistryView,
+        numbers: Numbering,
+        name: str,
+        version: str,
+        extra_tags: dict[str, str] | None = None,
+    ) -> ModelVersion:
         facts = self.card_facts(view, name, version)
         number = numbers.number(name, version)
         in_stages = view.stages_of(name, version)
@@ -124,6 +131,7 @@ class Catalog:
             f"{TAG_PREFIX}tag": layout.tag_name(name, version),
             f"{TAG_PREFIX}commit": facts.commit,
             "mlflow.source.git.commit": facts.commit,
+            **(extra_tags or {}),
         }
         return ModelVersion(
             name=name,

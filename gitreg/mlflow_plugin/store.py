@@ -80,9 +80,12 @@ class GitregRegistryStore(AbstractStore):
             if served.get(stage):
                 found.append(self.catalog.model_version(view, numbers, name, served[stage][-1]))
         if not stages:  # MLflow's stage "None": the newest registration in no stage
-            loose = [v for v in numbers.order.get(name, []) if not view.stages_of(name, v)]
-            if loose:
-                found.append(self.catalog.model_version(view, numbers, name, loose[-1]))
+            order = numbers.order.get(name, [])
+            loose = [v for v in order if not view.stages_of(name, v)]
+            newest = [loose[-1]] if loose else []
+            if order and order[-1] not in newest + [served[s][-1] for s in wanted if s and served.get(s)]:
+                newest.append(order[-1])  # so that models:/NAME/latest is the newest registration
+            found += [self.catalog.model_version(view, numbers, name, v) for v in newest]
         return found
 
     # --- registered models ----------------------------------------------------------------
@@ -164,10 +167,12 @@ class GitregRegistryStore(AbstractStore):
 
     def transition_model_version_stage(self, name, version, stage, archive_existing_versions=False):
         proposal = self._propose(name, version, stage, what="stage")
-        mv = self.get_model_version(name, version)
-        # Not merged: the version is where it was; the tag says where the proposal is.
-        mv._tags[f"{TAG_PREFIX}proposal"] = proposal
-        return mv
+        with as_mlflow():
+            view, numbers = self._state()
+            semver = self._semver(view, numbers, name, version)
+            # Not merged: the version is where it was; the tag says where the proposal is.
+            extra = {f"{TAG_PREFIX}proposal": proposal}
+            return self.catalog.model_version(view, numbers, name, semver, extra_tags=extra)
 
     def _propose(self, name: str, version: Any, stage: str, *, what: str) -> str:
         with as_mlflow():
