@@ -40,7 +40,7 @@ mlflow.pyfunc.save_model(
 
 
 # MLflow suggests type hints on predict; the model here is deliberately the plainest pyfunc.
-pytestmark = pytest.mark.filterwarnings("ignore:(?s).*Add type hints:UserWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # "Add type hints to predict"
 
 
 @pytest.fixture(autouse=True)
