@@ -88,7 +88,6 @@ def test_a_stage_transition_becomes_a_proposal_and_says_where(repo):
             lambda c: c.transition_model_version_stage("churn", "1", "None"),
             "gitreg promote churn@1.0.0 STAGE",
         ),
-        (lambda c: c.create_model_version("churn", "runs:/abc/model"), "gitreg register churn"),
         (lambda c: c.create_registered_model("fraud"), "gitreg register fraud"),
         (lambda c: c.delete_model_version("churn", "1"), "gitreg promote churn@VERSION archived"),
         (lambda c: c.delete_registered_model("churn"), "gitreg promote churn@VERSION archived"),
@@ -119,6 +118,60 @@ def test_a_promotion_the_registry_refuses_is_refused_and_writes_nothing(repo):
         client(repo).transition_model_version_stage("churn", "3", "Production")
     with pytest.raises(MlflowException, match="serves already"):
         client(repo).set_registered_model_alias("churn", "production", "2")
+    assert snapshot(repo) == before
+
+
+def test_create_model_version_makes_the_registration_proposal(repo, monkeypatch):
+    """A gitreg: source (a commit of this repository) plus the card's path there: the proposal
+    `register --propose` makes, its tag with it; the registry branch does not move."""
+    import mlflow
+
+    (repo / "churn.bin").write_bytes(b"retrained" * 100)
+    (repo / "cards").mkdir()
+    (repo / "cards" / "churn.yaml").write_text(CARD)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "retrain churn")
+    commit = git(repo, "rev-parse", "HEAD")
+    before, head = refs(repo), git(repo, "rev-parse", "gitreg")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"gitreg://{repo}")
+    mv = mlflow.register_model(  # create_registered_model says it exists; then create_model_version
+        f"gitreg://{repo}?rev={commit}&artifact=churn.bin",
+        "churn",
+        tags={"gitreg.card": "cards/churn.yaml", "gitreg.metrics": "churn-metrics.json"},
+    )
+    branch = "gitreg-register/churn/v1.2.0"
+    assert mv.status == "PENDING_REGISTRATION" and mv.tags["gitreg.proposal"] == branch
+    assert mv.tags["gitreg.version"] == "1.2.0" and mv.tags["mlflow.source.git.commit"] == commit
+    assert f"gitreg merge {branch}" in mv.status_message
+    made = {f"refs/heads/{branch}": git(repo, "rev-parse", branch), "refs/tags/churn@v1.2.0": ""}
+    made["refs/tags/churn@v1.2.0"] = git(repo, "rev-parse", "refs/tags/churn@v1.2.0")
+    assert refs(repo).splitlines() == sorted([*before.splitlines(), *(f"{k} {v}" for k, v in made.items())])
+    assert git(repo, "rev-parse", "gitreg") == head
+    assert git(repo, "rev-parse", "churn@v1.2.0^{commit}") == commit
+    c = client(repo)
+    with pytest.raises(MlflowException, match="no version 3"):
+        c.get_model_version("churn", "3")  # proposed, not registered
+    cli(repo, "merge", branch)  # the check passes it, as it would a CLI proposal
+    assert c.get_model_version("churn", "3").tags["gitreg.version"] == "1.2.0"
+
+
+@pytest.mark.parametrize(
+    ("source", "tags", "says"),
+    [
+        ("runs:/0a1b/model", {"gitreg.card": "card.yaml"}, "is not a commit of the registry"),
+        ("s3://bucket/churn", {}, "is not a commit of the registry"),
+        ("gitreg:///elsewhere?rev=HEAD", {"gitreg.card": "x.yaml"}, "this registry is"),
+        ("gitreg:{repo}?rev=HEAD", {}, "without its card"),
+        ("gitreg:{repo}?rev=HEAD", {"gitreg.card": "x.yaml", "owner": "ada"}, "keep the tags owner"),
+        ("gitreg:{repo}?rev=HEAD", {"gitreg.card": "nowhere.yaml"}, "is not a file at commit"),
+    ],
+)
+def test_create_model_version_refusals_write_nothing(repo, source, tags, says):
+    before = snapshot(repo)
+    with pytest.raises(MlflowException, match=says) as caught:
+        client(repo).create_model_version("churn", source.format(repo=repo), tags=tags)
+    if "is not a commit" in says or "card" in says:  # a refusal of the call names the command
+        assert "gitreg register churn" in caught.value.message
     assert snapshot(repo) == before
 
 

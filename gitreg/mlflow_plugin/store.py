@@ -13,13 +13,17 @@ from typing import Any
 
 from mlflow.entities.model_registry import ModelVersion, RegisteredModel
 from mlflow.exceptions import MlflowException
-from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST
+from mlflow.protos.databricks_pb2 import (
+    INVALID_PARAMETER_VALUE,
+    RESOURCE_ALREADY_EXISTS,
+    RESOURCE_DOES_NOT_EXIST,
+)
 from mlflow.store.entities.paged_list import PagedList
 from mlflow.store.model_registry.abstract_store import AbstractStore
 from mlflow.utils.search_utils import SearchModelUtils, SearchModelVersionUtils, SearchUtils
 
 from gitreg.errors import UsageError
-from gitreg.mlflow_plugin import numbering, uri
+from gitreg.mlflow_plugin import numbering, registration, uri
 from gitreg.mlflow_plugin.entities import NO_STAGE, TAG_PREFIX, Catalog
 from gitreg.mlflow_plugin.errors import as_mlflow, refused
 from gitreg.mlflow_plugin.numbering import Numbering
@@ -191,6 +195,13 @@ class GitregRegistryStore(AbstractStore):
     # --- writes refused -------------------------------------------------------------------------
 
     def create_registered_model(self, name, tags=None, description=None, deployment_job_id=None):
+        with as_mlflow():
+            view, _ = self._state()
+            exists = _valid_name(name) and view.has_model(name)
+        if exists:  # what MLflow's register_model expects before it adds a version
+            raise MlflowException(
+                f"gitreg: model {name!r} already exists.", error_code=RESOURCE_ALREADY_EXISTS
+            )
         raise refused(
             "create models",
             f"gitreg register {name} --card CARD --rev COMMIT --propose",
@@ -208,12 +219,9 @@ class GitregRegistryStore(AbstractStore):
         local_model_path=None,
         model_id=None,
     ):
-        raise refused(
-            "register versions",
-            f"gitreg register {name} --card CARD --rev COMMIT --artifact PATH --propose",
-            "A registration is proven from the commit that produced the model (its dvc.lock, "
-            "metrics and card), which an MLflow source URI does not carry.",
-        )
+        with as_mlflow():
+            _, numbers = self._state()
+            return registration.propose(self.registry, self.repo, numbers, name, source, tags)
 
     def update_registered_model(self, name, description, deployment_job_id=None):
         raise refused(

@@ -64,3 +64,30 @@ class Source:
             str(layout.Version.parse(version)),
             commit,
         )
+
+
+@dataclass(frozen=True)
+class Proposed:
+    """What `create_model_version` may register: a commit of the repository and, optionally, the
+    artifact's path there (else dvc.yaml's `artifacts:` entry names it).
+
+        gitreg:///abs/path/to/repo?rev=<commit or branch>&artifact=models/churn.json
+    """
+
+    repo: str
+    rev: str
+    artifact: str | None
+
+    @classmethod
+    def parse(cls, uri: str) -> Proposed:
+        parts = urllib.parse.urlsplit(uri)
+        if parts.scheme != SCHEME:
+            raise UsageError(
+                f"{uri!r} is not a gitreg: source.",
+                hint="Give gitreg:///path/to/repo?rev=COMMIT&artifact=PATH: the commit that produced "
+                "the model, in the registry's own repository.",
+            )
+        fields = dict(urllib.parse.parse_qsl(parts.query))
+        rev = fields.get("rev") or "HEAD"
+        bare = urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+        return cls(repo_path(bare), rev, fields.get("artifact") or None)
