@@ -3,7 +3,8 @@ and an artifact repository for the `gitreg:` source URIs that store hands out.
 
 Registered through entry points (the `mlflow` extra); MLflow is imported only in this package.
 Reads map the registry onto MLflow's entities; writes become the proposals `gitreg promote`
-would make, or are refused with the gitreg command to run (docs/mlflow.md says which).
+and `gitreg register --propose` would make, or are refused with the gitreg command to run
+(docs/mlflow.md says which).
 
 May import: everything but gitreg.cli.
 """

@@ -3,8 +3,9 @@
 
 Every read opens the registry branch's current head, so a promotion merged a moment ago is
 what the next call sees. Writes never touch the registry branch: a stage or alias change
-becomes the proposal `gitreg promote` makes (a checked branch, returned once it exists,
-never merged here); every other write is refused with the gitreg command that does it.
+becomes the proposal `gitreg promote` makes, a new version from a commit of the repository
+the one `gitreg register --propose` makes (checked branches, returned once they exist, never
+merged here); every other write is refused with the gitreg command that does it.
 """
 
 from __future__ import annotations
