@@ -39,10 +39,6 @@ mlflow.pyfunc.save_model(
 """
 
 
-# MLflow suggests type hints on predict; the model here is deliberately the plainest pyfunc.
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # "Add type hints to predict"
-
-
 @pytest.fixture(autouse=True)
 def _mlflow_env(monkeypatch):
     for key, value in MLFLOW_ENV.items():
