@@ -8,8 +8,6 @@ from pathlib import Path
 
 from helpers import git, gitreg
 
-MLFLOW_ENV = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1"}
-
 
 def client(repo: Path):
     from mlflow import MlflowClient

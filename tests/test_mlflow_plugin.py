@@ -12,21 +12,13 @@ import mlflow
 import pytest
 from helpers import CARD, git
 from mlflow.exceptions import MlflowException
-from mlflow_helpers import MLFLOW_ENV, cli, cli_json, client, promote
+from mlflow_helpers import cli, cli_json, client, promote
 
 from gitreg.demo import project as demo_files
 from gitreg.demo.run import train
 
 # get_latest_versions and stages are deprecated in MLflow, and still what the team's jobs call.
 pytestmark = pytest.mark.filterwarnings("ignore:.*deprecated since 2.9.0.*:FutureWarning")
-
-
-@pytest.fixture(autouse=True)
-def _mlflow_env(monkeypatch):
-    for key, value in MLFLOW_ENV.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
 
 
 @pytest.fixture(scope="module")

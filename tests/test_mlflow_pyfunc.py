@@ -7,9 +7,8 @@ import shutil
 
 import mlflow.pyfunc
 import pandas as pd
-import pytest
 import yaml
-from mlflow_helpers import MLFLOW_ENV, cli, cli_json, promote
+from mlflow_helpers import cli, cli_json, promote
 
 from gitreg.demo.run import dvc
 from gitreg.store.gitstore import git_in
@@ -37,12 +36,6 @@ mlflow.pyfunc.save_model(
     "models/scorer", python_model="src/scorer_model.py", pip_requirements=["mlflow-skinny"]
 )
 """
-
-
-@pytest.fixture(autouse=True)
-def _mlflow_env(monkeypatch):
-    for key, value in MLFLOW_ENV.items():
-        monkeypatch.setenv(key, value)
 
 
 def test_pyfunc_model_tracked_by_dvc_loads_by_alias(registry_repo, card_file, tmp_path, monkeypatch):

@@ -11,7 +11,7 @@ import pytest
 from helpers import CARD, git, snapshot
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
-from mlflow_helpers import MLFLOW_ENV, cli, cli_json, client, promote, refs
+from mlflow_helpers import cli, cli_json, client, promote, refs
 from registry_helpers import GOOD, make_project, train
 
 from gitreg.mlflow_plugin import numbering
@@ -19,12 +19,6 @@ from gitreg.registry import Registry
 from gitreg.store import cache
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*deprecated since 2.9.0.*:FutureWarning")
-
-
-@pytest.fixture(autouse=True)
-def _mlflow_env(monkeypatch):
-    for key, value in MLFLOW_ENV.items():
-        monkeypatch.setenv(key, value)
 
 
 @pytest.fixture(scope="module")
