@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import gc
 import shutil
+import tempfile
 
 import mlflow.pyfunc
 import pandas as pd
@@ -28,7 +30,9 @@ mlflow.models.set_model(Scorer())
 '''
 
 SAVE = """\
+import gc
 import shutil
+import tempfile
 import mlflow.pyfunc
 
 shutil.rmtree("models/scorer", ignore_errors=True)
@@ -70,4 +74,12 @@ def test_pyfunc_model_tracked_by_dvc_loads_by_alias(registry_repo, card_file, tm
     model = mlflow.pyfunc.load_model("models:/scorer@production", dst_path=str(out))
     assert list(model.predict(accounts)) == before == [-8.5, 7.0, 17.0]
     assert (out / "MLmodel").is_file()
+    # MLflow's file-by-file calls (a listing, one file) read a private verified copy.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    listed = {f.path for f in mlflow.artifacts.list_artifacts(artifact_uri="models:/scorer@production")}
+    assert {"MLmodel", "scorer_model.py"} <= listed  # the model code travels in the folder
+    copies = list(tmp_path.glob("gitreg-mlflow-*"))
+    assert len(copies) == 1
+    gc.collect()  # the repository object is gone: its copy goes with it
+    assert not copies[0].exists()
     assert not (repo / "models" / "scorer").exists()  # fetched into dst_path, not the work tree

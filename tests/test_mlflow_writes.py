@@ -169,6 +169,14 @@ def test_create_model_version_refusals_write_nothing(repo, source, tags, says):
     assert snapshot(repo) == before
 
 
+def test_run_link_is_the_commit_on_the_forge(repo):
+    git(repo, "remote", "add", "origin", "git@github.com:acme/churn-model.git")
+    mv = client(repo).get_model_version("churn", "1")
+    commit = mv.tags["mlflow.source.git.commit"]
+    assert mv.run_link == f"https://github.com/acme/churn-model/commit/{commit}"
+    assert mv.source.endswith(f"commit={commit}")
+
+
 def test_mlflow_register_model_is_refused(repo, monkeypatch):
     import mlflow
 
