@@ -216,3 +216,14 @@ def test_versions_are_numbered_in_registration_order_and_never_renumbered(tmp_pa
     numbering._memo.clear()
     (cache.directory(reg.store.common_dir) / "mlflow-numbers.json").write_text('{"format": 1, "commit": 7}')
     assert numbering.at(reg.store, reg.require_head()).order["churn"] == [expected[n] for n in range(1, 6)]
+
+
+def test_card_labels_are_tags():
+    from gitreg.mlflow_plugin.entities import label_tags
+
+    assert label_tags(["tabular", "team=growth", " = orphan", "x=a=b"]) == {
+        "tabular": "true",
+        "team": "growth",
+        "x": "a=b",
+    }
+    assert label_tags("not a list") == {}
