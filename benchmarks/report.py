@@ -152,6 +152,7 @@ def inprocess_table(r: dict, misses: list[str]) -> list[str]:
             if not ok:
                 misses.append(f"{r['size']} in-process {key}: {ms(mine[key])} > {limit:g} ms")
         rows.append(line + f" {target} |")
+    rows += plugin_rows(r, theirs, misses)
     line = f"| import | {mine['import_ms']:.0f} ms (gitreg.registry) |"
     if theirs and "error" not in theirs:
         line += f" {theirs['import_ms']:.0f} ms (mlflow) | |"
@@ -167,6 +168,40 @@ def inprocess_table(r: dict, misses: list[str]) -> list[str]:
         rows.append("")
         rows.append(f"MLflow failed: {theirs['error'][-300:]}")
     return [*rows, ""]
+
+
+PLUGIN_RATIO = 3.0  # issue 16: MLflow's client through the plugin within 3x gitreg's own resolve
+
+
+def plugin_rows(r: dict, theirs: dict | None, misses: list[str]) -> list[str]:
+    """MLflow's client reading gitreg through the plugin: version by alias, beside gitreg's resolve
+    (timed in the same process) and MLflow's own SQLite store."""
+    plugin = r.get("mlflow_plugin")
+    if not plugin:
+        return []
+    if "error" in plugin:
+        return [f"| MLflow client via the gitreg plugin: failed: {plugin['error'][-200:]} | |"]
+    mine = plugin["plugin_by_alias"]
+    line = f"| version by alias, MLflow's client via the gitreg plugin | {ms(mine)} |"
+    if theirs:
+        other = theirs.get("resolve") if "error" not in theirs else None
+        line += (
+            f" {ms(other)} | {statistics.median(other) / statistics.median(mine):.1f}x |"
+            if other
+            else " — | — |"
+        )
+    ratio = plugin["ratio"]
+    ok = ratio <= PLUGIN_RATIO and plugin["resolved"] == plugin["expected"]
+    if not ok:
+        misses.append(f"{r['size']} plugin by alias: {ratio:.1f}x gitreg's resolve (> {PLUGIN_RATIO:g}x)")
+    rows = [
+        line + f" {ratio:.1f}x gitreg's resolve in that process, ≤ {PLUGIN_RATIO:g}x {'✓' if ok else '✗'} |"
+    ]
+    rows.append(
+        f"| first call of a fresh plugin store (numbers every model: one history walk) | "
+        f"{plugin['first_call_ms']:.1f} ms |" + (" | |" if theirs else "") + " |"
+    )
+    return rows
 
 
 def fmt_load(load) -> str:

@@ -9,7 +9,8 @@ make_registry.py, then times whole-process commands of gitreg and GTO side by
 side on the same repository (median of several runs, min-max spread, peak
 RSS), gitreg's Python API in process, and MLflow's registry in process when
 an interpreter with MLflow is given (--mlflow-python or
-GITREG_BENCH_MLFLOW_PYTHON). Writes commands that write on a fresh copy of the
+GITREG_BENCH_MLFLOW_PYTHON), and MLflow's client through gitreg's plugin when
+gitreg's own interpreter has the `mlflow` extra. Writes commands that write on a fresh copy of the
 registry for every run. Prints a Markdown table and writes it to --out.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import json
 import os
 import platform
@@ -331,6 +333,10 @@ def bench_size(
         inproc += ["--proposal", f"gitreg-promote/{name}/v{staged}/production"]
     done = run_once(inproc, repo, env, 600)
     results["inprocess"] = json.loads(done["out"]) if done["rc"] == 0 else {"error": done["err"]}
+    if importlib.util.find_spec("mlflow") is not None:  # gitreg's mlflow extra: time the plugin
+        plugin = [sys.executable, str(HERE / "mlflow_plugin_bench.py"), str(repo), name]
+        done = run_once(plugin, repo, env, 600)
+        results["mlflow_plugin"] = json.loads(done["out"]) if done["rc"] == 0 else {"error": done["err"]}
     if args.mlflow_python:
         db = Path(args.cache) / f"mlflow-{m}x{v}.db"
         done = run_once(

@@ -33,6 +33,8 @@ def pytest_configure(config):
             "DVC_SITE_CACHE_DIR": str(home / "dvc-site-cache"),
             "DVC_NO_ANALYTICS": "1",
             "GIT_TERMINAL_PROMPT": "0",
+            "MLFLOW_DISABLE_TELEMETRY": "true",  # the MLflow plugin's tests: no usage reports
+            "DO_NOT_TRACK": "1",
         }
     )
     for var in (
@@ -42,6 +44,8 @@ def pytest_configure(config):
         "SSH_AUTH_SOCK",
         "GITHUB_STEP_SUMMARY",
         "GITHUB_TOKEN",
+        "MLFLOW_TRACKING_URI",
+        "MLFLOW_REGISTRY_URI",
     ):
         os.environ.pop(var, None)
     (home / ".gitconfig").write_text(
