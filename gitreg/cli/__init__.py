@@ -70,7 +70,18 @@ def echo(text: str = "") -> None:
 
 
 # The modules that register commands on `app`, in the order `gitreg --help` lists them.
-COMMAND_MODULES = ("audit", "check", "hooks", "lineage", "promote", "read", "remote", "signers", "write")
+COMMAND_MODULES = (
+    "audit",
+    "check",
+    "governance",
+    "hooks",
+    "lineage",
+    "promote",
+    "read",
+    "remote",
+    "signers",
+    "write",
+)
 
 
 def load_commands() -> None:
