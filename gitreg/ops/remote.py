@@ -125,9 +125,9 @@ def _parsed(tag: str) -> tuple[str, str]:
 
 
 def _segments(store: GitStore, old: str | None, head: str) -> list[str]:
-    """The heads to push in turn: the last commit of each run of first-parent steps that change
-    the policy (registry.yaml, signers/, checks/) or change the rest; [HEAD] when all are alike
-    or the remote has no registry branch yet (each step of a new branch is judged by its parent)."""
+    """The heads to push in turn: each first-parent step that changes the policy (registry.yaml,
+    signers/, checks/) and the last commit of each run of other steps; [HEAD] when the remote has
+    no registry branch yet (each step of a new branch is judged by its parent)."""
     if old is None:
         return [head]
     steps = list(reversed(list(store.walk(head, old))))
@@ -142,7 +142,9 @@ def _segments(store: GitStore, old: str | None, head: str) -> list[str]:
             for p in paths
         )
         kind = "policy" if policy else "content"
-        if kind == last_kind:
+        # Each policy step alone: the next one may be signed by a key the previous one adds,
+        # and a push is judged by the signers the remote had before it.
+        if kind == last_kind == "content":
             tips[-1] = commit
         else:
             tips.append(commit)
