@@ -342,3 +342,23 @@ def test_push_publishes_policy_and_content_as_consecutive_pushes(team, tmp_path)
     assert git(team / "remote.git", "rev-parse", f"{first}^") == before
     assert git(team / "remote.git", "rev-parse", "gitreg") == pushed["new"]
     assert git(team / "remote.git", "rev-parse", "refs/tags/churn@v1.3.0")
+
+
+def test_a_merge_inside_the_proposal_after_the_approval_outdates_it(team):
+    # bob approved the promotion; eve then merges into the branch a commit of her own that also
+    # promotes 1.0.0: the approval came before that change and no longer counts.
+    proposal = json.loads(ok(run(team, "eve", "promote", "churn@1.1.0", "production", "--json")).stdout)
+    ok(git_push(team / "eve", proposal["branch"]))
+    git(team / "bob", "fetch", "-q", "origin", f"{proposal['branch']}:{proposal['branch']}")
+    ok(run(team, "bob", "approve", proposal["branch"], "--push"))
+    git(team / "eve", "fetch", "-q", "origin", f"+{proposal['branch']}:{proposal['branch']}")
+    s = store(team, "eve")
+    old = head(team)
+    approved = git(team / "eve", "rev-parse", proposal["branch"])
+    extra = {layout.stages_path("churn"): b"staging: [1.1.0]\nproduction: [1.0.0, 1.1.0]\n"}
+    sneaky = s.write_tree(s.commit_tree(approved), extra)
+    inner = s.write_commit(sneaky, [approved, old], "Merge registry into the proposal\n", ident("eve"))
+    forge_tree, _ = s.merge_tree(old, inner)
+    outer = s.write_commit(forge_tree, [old, inner], "Merge pull request\n", ident("eve"))
+    proc = refused(team, "eve", f"{outer}:refs/heads/gitreg", rule="[approval]")
+    assert "predate a later change" in proc.stderr

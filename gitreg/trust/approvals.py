@@ -124,7 +124,13 @@ def read(store: GitStore, base: str | None, head: str, verifier: Verifier) -> Tr
     kinds = {}
     for c in commits:
         info = store.commit_info(c)
-        kinds[c] = MERGE if len(info.parents) > 1 else (APPROVAL if approves(store, c) else CHANGE)
+        # Only the change's own head may be a merge (the forge's, or gitreg merge's: the merge
+        # rule checks its tree). A merge inside the proposal may carry content of its own, so it
+        # is a change an approval must come after.
+        if len(info.parents) > 1:
+            kinds[c] = MERGE if c == head else CHANGE
+        else:
+            kinds[c] = APPROVAL if approves(store, c) else CHANGE
     changes = [c for c in commits if kinds[c] == CHANGE]
     for c in reversed(commits):  # oldest first
         signed = _signed(store, c, kinds[c], verifier)
