@@ -229,7 +229,7 @@ class Registry:
 
         return governance.set_policy(self.reg, policy_file)
 
-    def add_checks(self, files: list[str | os.PathLike]) -> governance.PolicyProposal:
+    def add_checks(self, files: builtins.list[str | os.PathLike]) -> governance.PolicyProposal:
         """Propose validator scripts under checks/ (a gitreg-policy/... branch)."""
         from gitreg.ops import governance
 

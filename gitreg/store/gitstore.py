@@ -171,13 +171,13 @@ class GitStore:
 
     def first_parents_contain(self, head: str, old: str) -> bool:
         """Whether OLD is on HEAD's first-parent chain (the registry's history as the audit reads it)."""
-        commit = self.repo[head]
+        commit = self._commit(head)
         while True:
             if str(commit.id) == old:
                 return True
             if not commit.parent_ids:
                 return False
-            commit = self.repo[commit.parent_ids[0]]
+            commit = self._commit(commit.parent_ids[0])
 
     def commit_tree(self, commit_id: str) -> str:
         return str(self._commit(commit_id).tree_id)
