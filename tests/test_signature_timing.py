@@ -26,6 +26,12 @@ def _allow(repo: Path, files: dict[str, bytes]) -> None:
     advance(reg, commit(reg, files))
 
 
+def _propose(repo: Path, card: Path, date: str):
+    """register --propose (the check judges it) with the tagger date DATE."""
+    args = ("--card", str(card), "--artifact", "model.bin", "--metrics", "metrics.json", "--propose")
+    return gitreg(repo, "register", "plain", *args, env={"GIT_COMMITTER_DATE": date})
+
+
 def _ssh_line(key: Path, options: str) -> str:
     kind, blob = (Path(f"{key}.pub").read_text().split())[:2]
     return f'{SIGNER_EMAIL} namespaces="git",{options} {kind} {blob}\n'
@@ -41,19 +47,7 @@ def test_a_back_dated_tag_by_an_expired_ssh_key_is_refused(
     _allow(plain_repo, {"signers/allowed_signers": _ssh_line(keys.ssh["alice"], options).encode()})
     use_ssh_key(plain_repo, keys.ssh["alice"])
     before = git(plain_repo, "for-each-ref")
-    proc = gitreg(
-        plain_repo,
-        "register",
-        "plain",
-        "--card",
-        str(card_file),
-        "--artifact",
-        "model.bin",
-        "--metrics",
-        "metrics.json",
-        "--propose",
-        env={"GIT_COMMITTER_DATE": BACK},
-    )
+    proc = _propose(plain_repo, card_file, BACK)
     if passes:
         ok(proc)
         return
@@ -112,19 +106,7 @@ def test_a_gpg_key_expired_now_fails_and_cannot_be_added(plain_repo, card_file, 
     init_required(plain_repo, tmp_path)
     _allow(plain_repo, {f"signers/gpg/{fpr}.asc": _gpg("--armor", "--export", fpr)})
     _use_gpg(plain_repo, fpr, faked="20200102T000000")
-    proc = gitreg(
-        plain_repo,
-        "register",
-        "plain",
-        "--card",
-        str(card_file),
-        "--artifact",
-        "model.bin",
-        "--metrics",
-        "metrics.json",
-        "--propose",
-        env={"GIT_COMMITTER_DATE": "2020-01-02T00:00:00+0000"},
-    )
+    proc = _propose(plain_repo, card_file, "2020-01-02T00:00:00+0000")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "EXPKEYSIG" in proc.stderr and "[signature]" in proc.stderr
     added = gitreg(plain_repo, "signers", "add", "--gpg", fpr)

@@ -8,6 +8,7 @@ only a signature that verifies against the base's signers/ names a person.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
 from gitreg.model.policy import Role
@@ -64,34 +65,17 @@ class Trail:
 
     def approvers(self, role: Role) -> list[str]:
         """Distinct role holders who approved, never counting a proposer (by key or principal)."""
-        own = {c.fingerprint for c in self.changes if c.verified}
-        own_names = {p for c in self.changes if c.verified for p in c.principals}
-        found: list[str] = []
-        keys: set[str | None] = set()
-        for a in self.approvals:
-            if not a.verified or a.fingerprint in own or a.fingerprint in keys:
-                continue
-            if own_names & set(a.principals):
-                continue
-            held = sorted(p for p in a.principals if role.holds(p) and p not in found)
-            if held:
-                found.append(held[0])
-                keys.add(a.fingerprint)
-        return found
+        own = [c for c in self.changes if c.verified]
+        keys = {c.fingerprint for c in own}
+        names = {p for c in own for p in c.principals}
+        return _distinct(
+            (a for a in self.approvals if a.fingerprint not in keys and not names & set(a.principals)), role
+        )
 
     def signers(self, role: Role) -> list[str]:
         """Distinct role holders who signed the change or approved it (a policy change counts
         its own signature)."""
-        found: list[str] = []
-        keys: set[str | None] = set()
-        for c in [*self.changes, *self.approvals]:
-            if not c.verified or c.fingerprint in keys:
-                continue
-            held = sorted(p for p in c.principals if role.holds(p) and p not in found)
-            if held:
-                found.append(held[0])
-                keys.add(c.fingerprint)
-        return found
+        return _distinct([*self.changes, *self.approvals], role)
 
     def to_dict(self) -> dict:
         return {
@@ -100,6 +84,21 @@ class Trail:
             "stale_approvals": [a.who() for a in self.stale],
             "merged_by": [m.who() for m in self.merges],
         }
+
+
+def _distinct(commits: Iterable[SignedCommit], role: Role) -> list[str]:
+    """One role holder per verified key and each holder once: two keys of one person, or one
+    key listed under two principals, count once."""
+    found: list[str] = []
+    keys: set[str | None] = set()
+    for c in commits:
+        if not c.verified or c.fingerprint in keys:
+            continue
+        held = sorted(p for p in c.principals if role.holds(p) and p not in found)
+        if held:
+            found.append(held[0])
+            keys.add(c.fingerprint)
+    return found
 
 
 def approves(store: GitStore, commit: str) -> str | None:
