@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from gitreg.lineage.diff import Diff
     from gitreg.lineage.reproduce import Reproduction
     from gitreg.lineage.trace import Lineage
+    from gitreg.ops import governance
     from gitreg.ops.audit import StateAt
     from gitreg.ops.promotion import MergeResult, Proposal
     from gitreg.ops.remote import PushReport, SyncReport
@@ -205,10 +206,11 @@ class Registry:
         principal: str | None = None,
         gpg: str | None = None,
     ) -> SignerChange:
-        """Allow an SSH key (as PRINCIPAL) or a GPG key to sign: one commit on the registry branch."""
+        """Allow an SSH key (as PRINCIPAL) or a GPG key to sign: a gitreg-policy/... proposal."""
+        from gitreg.ops.governance import Proposer
         from gitreg.trust import signing
 
-        return signing.add(self.reg, ssh_key=ssh_key, principal=principal, gpg=gpg)
+        return signing.add(Proposer(self.reg), ssh_key=ssh_key, principal=principal, gpg=gpg)
 
     def revoke_signer(
         self,
@@ -217,9 +219,30 @@ class Registry:
         principal: str | None = None,
         gpg: str | None = None,
     ) -> SignerChange:
+        from gitreg.ops.governance import Proposer
         from gitreg.trust import signing
 
-        return signing.revoke(self.reg, ssh_key=ssh_key, principal=principal, gpg=gpg)
+        return signing.revoke(Proposer(self.reg), ssh_key=ssh_key, principal=principal, gpg=gpg)
+
+    # --- governance (ops/governance.py) ---------------------------------------------------------
+
+    def set_policy(self, policy_file: str | os.PathLike) -> governance.PolicyProposal:
+        """Propose a new registry.yaml (a gitreg-policy/... branch the maintainers sign)."""
+        from gitreg.ops import governance
+
+        return governance.set_policy(self.reg, policy_file)
+
+    def add_checks(self, files: builtins.list[str | os.PathLike]) -> governance.PolicyProposal:
+        """Propose validator scripts under checks/ (a gitreg-policy/... branch)."""
+        from gitreg.ops import governance
+
+        return governance.add_checks(self.reg, files)
+
+    def approve(self, proposal: str, *, push: bool = False, remote: str | None = None) -> governance.Approval:
+        """A signed approval commit on the proposal branch PROPOSAL (and push it)."""
+        from gitreg.ops import governance
+
+        return governance.approve(self.reg, proposal, push=push, remote=remote)
 
     # --- the check -----------------------------------------------------------------------------
 

@@ -115,9 +115,11 @@ def use_gpg_key(repo: Path, key: GpgKey) -> None:
 
 
 def init_required(repo: Path, tmp_path: Path) -> None:
+    """An unowned registry requiring signed registrations: init runs where git has no key
+    (with one, init would make its owner the first maintainer)."""
     policy = tmp_path / "policy-required.yaml"
     policy.write_text(POLICY_REQUIRED)
-    proc = gitreg(repo, "init", "--policy", str(policy))
+    proc = gitreg(repo, "init", "--policy", str(policy), env={"GNUPGHOME": str(tmp_path / "no-gnupg")})
     assert proc.returncode == 0, proc.stderr
 
 
@@ -201,3 +203,12 @@ def verify_json(repo: Path, *args: str) -> tuple[int, list[dict]]:
     proc = gitreg(repo, "verify", *args, "--json")
     assert proc.returncode in (0, 1), proc.stderr
     return proc.returncode, json.loads(proc.stdout)["versions"]
+
+
+def signers(repo: Path, *args: str) -> dict:
+    """`gitreg signers add|revoke ARGS` (a policy proposal), then merge it: the result as JSON."""
+    import json
+
+    result = json.loads(ok(gitreg(repo, "signers", *args, "--json")).stdout)
+    ok(gitreg(repo, "merge", result["branch"]))
+    return result

@@ -244,7 +244,8 @@ def test_register_propose_for_a_new_model_creates_model_yaml_on_the_branch(reg, 
 
 
 def test_merge_records_who_approved(reg):
-    """By default a merge commit even where a fast-forward would do: its author approved."""
+    """By default a merge commit even where a fast-forward would do. The audit names the merger
+    and the proposer from signatures only: unsigned commits read 'unsigned (claims NAME)'."""
     proposal = reg.promote("churn@1.0.0", "staging")
     before = reg.require_head()
     env = {
@@ -263,5 +264,5 @@ def test_merge_records_who_approved(reg):
     )
     audit = json.loads(gitreg(reg.store.workdir, "audit", "churn", "--format", "json").stdout)
     promoted = [e for e in audit["trail"] if e["kind"] == "promoted"]
-    assert promoted[-1]["merged_by"] == "Rita Reviewer <rita@example.com>"
-    assert promoted[-1]["proposed_by"] == "Test Author <author@example.com>"
+    assert promoted[-1]["merged_by"] == "unsigned (claims Rita Reviewer <rita@example.com>)"
+    assert promoted[-1]["proposed_by"] == "unsigned (claims Test Author <author@example.com>)"

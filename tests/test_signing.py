@@ -12,6 +12,7 @@ from signing_support import (
     init_required,
     ok,
     register,
+    signers,
     tag_id,
     use_gpg_key,
     use_ssh_key,
@@ -34,7 +35,7 @@ def _fingerprint(pub) -> str:
 def test_ssh_signed_registration_verifies(plain_repo, card_file, tmp_path, keys):
     init_required(plain_repo, tmp_path)
     alice = keys.ssh["alice"]
-    ok(gitreg(plain_repo, "signers", "add", "--ssh", f"{alice}.pub", "--principal", SIGNER_EMAIL))
+    signers(plain_repo, "add", "--ssh", f"{alice}.pub", "--principal", SIGNER_EMAIL)
     use_ssh_key(plain_repo, alice)
     reg = json.loads(ok(register(plain_repo, card_file, "--json")).stdout)
     assert reg["signed"] is True
@@ -59,15 +60,14 @@ def test_ssh_signed_registration_verifies(plain_repo, card_file, tmp_path, keys)
     history = ok(gitreg(plain_repo, "history", "plain", "--verify")).stdout
     assert f"signed by {SIGNER_EMAIL}" in history and "verifies" in history
     events = json.loads(ok(gitreg(plain_repo, "history", "plain", "--verify", "--json")).stdout)
-    assert events[0]["verification"]["signature"]["signer"] == SIGNER_EMAIL
+    registered = [e for e in events if e["kind"] == "registered"]
+    assert registered[0]["verification"]["signature"]["signer"] == SIGNER_EMAIL
 
 
 def test_gpg_signed_registration_verifies(plain_repo, card_file, tmp_path, keys, monkeypatch):
     monkeypatch.setenv("GNUPGHOME", str(keys.gnupg))
     init_required(plain_repo, tmp_path)
-    added = json.loads(
-        ok(gitreg(plain_repo, "signers", "add", "--gpg", keys.carol.fingerprint, "--json")).stdout
-    )
+    added = signers(plain_repo, "add", "--gpg", keys.carol.fingerprint)
     assert added["fingerprint"] == keys.carol.fingerprint
     # Only Carol's key was exported, although Dan's sits in the same keyring.
     files = git(plain_repo, "ls-tree", "-r", "--name-only", "gitreg", "signers/gpg")
@@ -91,13 +91,13 @@ def test_signers_add_list_and_revoke_each_land_as_one_commit(plain_repo, tmp_pat
     init_required(plain_repo, tmp_path)
     alice, bob = (f"{keys.ssh[n]}.pub" for n in ("alice", "bob"))
     before = branch(plain_repo)
-    ok(gitreg(plain_repo, "signers", "add", "--ssh", alice, "--principal", SIGNER_EMAIL))
+    signers(plain_repo, "add", "--ssh", alice, "--principal", SIGNER_EMAIL)
     after = branch(plain_repo)
     assert git(plain_repo, "rev-parse", f"{after}^") == before
     changed = git(plain_repo, "diff", "--name-only", before, after)
     assert changed == "signers/allowed_signers"
-    ok(gitreg(plain_repo, "signers", "add", "--ssh", bob, "--principal", "bob@example.com"))
-    ok(gitreg(plain_repo, "signers", "add", "--gpg", keys.carol.fingerprint))
+    signers(plain_repo, "add", "--ssh", bob, "--principal", "bob@example.com")
+    signers(plain_repo, "add", "--gpg", keys.carol.fingerprint)
 
     listed = json.loads(ok(gitreg(plain_repo, "signers", "list", "--json")).stdout)
     assert [(s["kind"], s["identities"][0], s["revoked"]) for s in listed] == [
@@ -114,9 +114,9 @@ def test_signers_add_list_and_revoke_each_land_as_one_commit(plain_repo, tmp_pat
     assert branch(plain_repo) == head
 
     # Revoking: one commit touching signers/revoked only; the key stays listed, marked revoked.
-    ok(gitreg(plain_repo, "signers", "revoke", "--principal", "bob@example.com"))
+    signers(plain_repo, "revoke", "--principal", "bob@example.com")
     assert git(plain_repo, "diff", "--name-only", head, "gitreg") == "signers/revoked"
-    ok(gitreg(plain_repo, "signers", "revoke", "--gpg", keys.carol.fingerprint))
+    signers(plain_repo, "revoke", "--gpg", keys.carol.fingerprint)
     listed = json.loads(ok(gitreg(plain_repo, "signers", "list", "--json")).stdout)
     assert [s["revoked"] for s in listed] == [False, True, True]
     text = ok(gitreg(plain_repo, "signers", "list")).stdout

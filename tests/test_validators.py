@@ -4,6 +4,7 @@ in a scratch directory, with the version's card and names in the environment."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from registry_helpers import GOOD, POLICY, advance, commit, judge, make_project, set_stages, train
@@ -148,3 +149,37 @@ def test_a_validator_without_a_stage_runs_for_every_stage(tmp_path):
     advance(reg, commit(reg, {"checks/bias.py": FAIL}))
     report = judge(reg, set_stages(reg, "churn", {"staging": ["1.0.0"]}))
     assert [f.message.split(":")[0] for f in validator_findings(report)] == ["churn@1.0.0 -> staging"]
+
+
+ENVIRONMENT = """\
+import json, os, sys
+json.dump({"env": dict(os.environ), "cwd": os.getcwd()}, open(sys.argv[1], "w"))
+"""
+
+
+def test_a_validator_gets_a_minimal_environment_outside_the_repository(tmp_path, monkeypatch):
+    """Nothing of the caller's (a hook's GIT_* variables, tokens) reaches a validator: only PATH,
+    HOME in the scratch directory, LANG and GITREG_*; its working directory is not the repository."""
+    out = tmp_path / "env.json"
+    reg = registry_with(
+        tmp_path,
+        f"""validators:
+  - {{stage: production, run: "python checks/env.py {out}", timeout: 60}}
+""",
+        {"env.py": ENVIRONMENT},
+    )
+    monkeypatch.setenv("GITHUB_TOKEN", "secret")
+    monkeypatch.setenv("GIT_QUARANTINE_PATH", str(tmp_path / "nowhere"))
+    assert to_production(reg).ok
+    seen = json.loads(out.read_text())
+    extra = {k for k in seen["env"] if not k.startswith("GITREG_")} - {
+        "PATH",
+        "HOME",
+        "LANG",
+        "PWD",
+        "SHLVL",
+        "_",
+    }
+    assert extra == set(), extra
+    assert seen["env"]["HOME"] != os.environ["HOME"] and seen["cwd"].startswith(seen["env"]["HOME"])
+    assert not seen["cwd"].startswith(str(reg.store.workdir))

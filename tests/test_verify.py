@@ -22,6 +22,7 @@ from signing_support import (
     ok,
     raw_tag,
     register,
+    signers,
     tag_id,
     use_gpg_key,
     use_ssh_key,
@@ -37,7 +38,7 @@ from gitreg.store.gitstore import GitStore
 def signed(plain_repo, card_file, tmp_path, keys):
     """A required-signing registry with Alice allowed; returns (repo, base, registration commit)."""
     init_required(plain_repo, tmp_path)
-    ok(gitreg(plain_repo, "signers", "add", "--ssh", f"{keys.ssh['alice']}.pub", "--principal", SIGNER_EMAIL))
+    signers(plain_repo, "add", "--ssh", f"{keys.ssh['alice']}.pub", "--principal", SIGNER_EMAIL)
     use_ssh_key(plain_repo, keys.ssh["alice"])
     base = branch(plain_repo)
     ok(register(plain_repo, card_file))
@@ -109,7 +110,7 @@ def test_lightweight_tag(signed):
 
 def test_ssh_key_not_in_allowed_signers(plain_repo, card_file, tmp_path, keys):
     init_required(plain_repo, tmp_path)
-    ok(gitreg(plain_repo, "signers", "add", "--ssh", f"{keys.ssh['alice']}.pub", "--principal", SIGNER_EMAIL))
+    signers(plain_repo, "add", "--ssh", f"{keys.ssh['alice']}.pub", "--principal", SIGNER_EMAIL)
     base = branch(plain_repo)
     use_ssh_key(plain_repo, keys.ssh["bob"])  # Bob signs; only Alice is allowed
     ok(register(plain_repo, card_file))
@@ -147,7 +148,7 @@ def test_a_second_unlisted_key_in_the_users_gpg_keyring(plain_repo, card_file, t
     """Carol is allowed; Dan's key sits in the same keyring, so git verify-tag calls his tag good."""
     monkeypatch.setenv("GNUPGHOME", str(keys.gnupg))
     init_required(plain_repo, tmp_path)
-    ok(gitreg(plain_repo, "signers", "add", "--gpg", keys.carol.fingerprint))
+    signers(plain_repo, "add", "--gpg", keys.carol.fingerprint)
     base = branch(plain_repo)
     use_gpg_key(plain_repo, keys.dan)
     ok(register(plain_repo, card_file))
@@ -259,7 +260,7 @@ def test_tag_deleted(signed):
 
 def test_revoked_key(signed, card_file, keys):
     repo = signed[0]
-    ok(gitreg(repo, "signers", "revoke", "--ssh", f"{keys.ssh['alice']}.pub"))
+    signers(repo, "revoke", "--ssh", f"{keys.ssh['alice']}.pub")
     revoked = branch(repo)
     # The key is revoked: what it signed before no longer verifies...
     code, versions = verify_json(repo)
@@ -309,7 +310,7 @@ def test_tagger_is_not_the_signer(signed, card_file, monkeypatch):
 def test_adding_a_signer_and_using_it_in_the_same_change_is_refused(plain_repo, card_file, tmp_path, keys):
     init_required(plain_repo, tmp_path)
     base = branch(plain_repo)
-    ok(gitreg(plain_repo, "signers", "add", "--ssh", f"{keys.ssh['bob']}.pub", "--principal", SIGNER_EMAIL))
+    signers(plain_repo, "add", "--ssh", f"{keys.ssh['bob']}.pub", "--principal", SIGNER_EMAIL)
     use_ssh_key(plain_repo, keys.ssh["bob"])
     ok(register(plain_repo, card_file))
     head = branch(plain_repo)
@@ -337,7 +338,7 @@ def test_pre_receive_refuses_registration_tags_that_do_not_verify(plain_repo, ca
     proc = gitreg(server, "install-hooks", "--server")
     assert proc.returncode == 0, proc.stderr
     init_required(plain_repo, tmp_path)
-    ok(gitreg(plain_repo, "signers", "add", "--ssh", f"{keys.ssh['alice']}.pub", "--principal", SIGNER_EMAIL))
+    signers(plain_repo, "add", "--ssh", f"{keys.ssh['alice']}.pub", "--principal", SIGNER_EMAIL)
     git(plain_repo, "remote", "add", "origin", str(server))
     git(plain_repo, "push", "-q", "origin", "refs/heads/gitreg:refs/heads/gitreg")
 
@@ -376,7 +377,7 @@ def test_a_signed_stage_admits_only_versions_that_verify(plain_repo, card_file, 
     policy = tmp_path / "policy.yaml"
     policy.write_text("version: 1\nstages:\n  staging: {signed: true}\n")
     ok(gitreg(plain_repo, "init", "--policy", str(policy)))
-    ok(gitreg(plain_repo, "signers", "add", "--ssh", f"{keys.ssh['alice']}.pub", "--principal", SIGNER_EMAIL))
+    signers(plain_repo, "add", "--ssh", f"{keys.ssh['alice']}.pub", "--principal", SIGNER_EMAIL)
     ok(register(plain_repo, card_file, "--no-sign"))  # signing is optional at registration
     use_ssh_key(plain_repo, keys.ssh["alice"])
     ok(register(plain_repo, card_file, "--sign"))
@@ -426,6 +427,6 @@ def test_expiry_is_judged_at_the_tagger_date_and_revocation_is_not(plain_repo, c
     assert codes(versions, "1.0.0") == ["unknown-key"]
     assert "(or expired)" in versions[0]["problems"][0]["message"]
     assert codes(versions, "1.1.0") == []  # backdated into the key's validity
-    ok(gitreg(plain_repo, "signers", "revoke", "--principal", SIGNER_EMAIL))
+    signers(plain_repo, "revoke", "--principal", SIGNER_EMAIL)
     code, versions = verify_json(plain_repo)
     assert codes(versions, "1.1.0") == ["revoked"]

@@ -27,6 +27,7 @@ class Finding:
     fix: str  # how to make it right
     model: str | None = None
     version: str | None = None
+    severity: str = "error"  # "warning": reported, never a failure
 
     def to_dict(self) -> dict:
         return to_data(self)
@@ -80,6 +81,17 @@ class Change:
         if judge and (self.base is None or judge != self.base.commit):
             return RegistryView(self.store, self.store.commit_tree(judge), judge)
         return self.base or self.head
+
+    @cached_property
+    def trail(self):
+        """Who proposed and approved this change, from signatures the judge's signers verify
+        now (gitreg.trust.approvals); read only by the rules that need it."""
+        from gitreg.trust import approvals
+        from gitreg.trust.signing import verifier_for
+
+        with verifier_for(self.judge, now=True) as verifier:
+            base = self.base.commit if self.base else None
+            return approvals.read(self.store, base, self.head.commit or "", verifier)
 
     @cached_property
     def policy(self) -> Policy:

@@ -5,7 +5,7 @@ Findings are collected first, then rendered once (see `report`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gitreg.check.change import Change, CheckOptions, Finding
 from gitreg.check.rules import RULES
@@ -21,6 +21,7 @@ class Report:
     head: str
     findings: list[Finding]
     rules: list[str]
+    warnings: list[Finding] = field(default_factory=list)  # reported, never a failure
 
     @property
     def ok(self) -> bool:
@@ -72,7 +73,8 @@ def run(store: GitStore, base: str | None, head: str, *, options: CheckOptions |
                     name, "(registry)", str(exc.message), exc.hint or "Fix the file named in the message."
                 )
             )
-    return Report(base, head, findings, names)
+    errors = [f for f in findings if f.severity != "warning"]
+    return Report(base, head, errors, names, [f for f in findings if f.severity == "warning"])
 
 
 def judge(store: GitStore, base: str | None, head: str, *, options: CheckOptions | None = None) -> Report:

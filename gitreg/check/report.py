@@ -5,6 +5,7 @@ and a Markdown step summary. Returns strings; the CLI decides where they go.
 from __future__ import annotations
 
 import json
+import re
 
 from gitreg.check.change import Finding
 from gitreg.check.engine import Report
@@ -17,14 +18,18 @@ def _short(commit: str | None) -> str:
 def text(report: Report) -> str:
     head = f"check {_short(report.base)}..{_short(report.head)}"
     if report.ok:
-        return f"{head}: passed ({len(report.rules)} rules)"
+        return "\n".join([f"{head}: passed ({len(report.rules)} rules)", *_warnings(report)])
     lines = [f"{head}: {len(report.findings)} finding(s)", ""]
     for f in report.findings:
         first, *rest = f.message.splitlines() or [""]
-        lines.append(f"{f.file}: [{f.rule}] {first}")
-        lines += [f"  {line}" for line in rest]
-        lines.append(f"  fix: {f.fix}")
-    return "\n".join(lines)
+        lines.append(f"{_line(f.file)}: [{f.rule}] {_line(first)}")
+        lines += [f"  | {_line(line)}" for line in rest]
+        lines.append(f"  fix: {_line(f.fix)}")
+    return "\n".join(lines + _warnings(report))
+
+
+def _warnings(report: Report) -> list[str]:
+    return [f"warning: [{w.rule}] {_line(w.message)}\n  fix: {_line(w.fix)}" for w in report.warnings]
 
 
 def as_json(report: Report) -> str:
@@ -42,6 +47,7 @@ def _escape_property(value: str) -> str:
 def annotation(f: Finding) -> str:
     """One GitHub workflow command: ::error file=F,title=RULE::MESSAGE (fix appended)."""
     body = f"{f.message}\nfix: {f.fix}"
+    # _escape_data turns newlines into %0A: a card cannot start a workflow command of its own.
     return f"::error file={_escape_property(f.file)},title={_escape_property(f.rule)}::{_escape_data(body)}"
 
 
@@ -52,7 +58,16 @@ def github(report: Report) -> str:
 
 
 def _cell(value: str) -> str:
-    return value.replace("|", "\\|").replace("\n", "<br>")
+    """One table cell: markup a card could carry (HTML, links, a row break) made inert."""
+    text = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = re.sub(r"([\\`*_\[\]|#!])", r"\\\1", text)
+    return text.replace("\r", "").replace("\n", "<br>")
+
+
+def _line(value: str) -> str:
+    """Text output: control characters shown, never obeyed (a card cannot move the cursor or
+    fake a line of the report)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in value)
 
 
 def summary(report: Report) -> str:

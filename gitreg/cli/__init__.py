@@ -73,6 +73,7 @@ def echo(text: str = "") -> None:
 COMMAND_MODULES = (
     "audit",
     "check",
+    "governance",
     "hooks",
     "lineage",
     "promote",

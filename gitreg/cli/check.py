@@ -68,5 +68,8 @@ def events(
     if not found:
         echo("No registry events.")
     for e in found:
+        if e.kind == "policy":
+            echo(f"{e.time}  policy       {', '.join(e.paths)}  by {e.author}  ({e.commit[:10]})")
+            continue
         move = f" {e.from_stage or '-'} -> {e.to_stage or '-'}" if e.kind != "registered" else ""
         echo(f"{e.time}  {e.kind:<12} {e.model}@{e.version}{move}  by {e.author}  ({e.commit[:10]})")

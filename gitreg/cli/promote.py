@@ -32,10 +32,13 @@ def promote(
         return
     echo(
         f"Proposed {proposal.name}@{proposal.version} -> {stage} on branch {proposal.branch} "
-        f"({proposal.commit[:10]}); the check passed."
+        f"({proposal.commit[:10]}); the check passed"
+        + (", but for the approvals it needs." if proposal.pending else ".")
     )
     for move in proposal.moves:
         echo(f"  {move}")
+    for line in proposal.pending:
+        echo(f"Still needed: {line}")
     if published is None:
         echo(
             f"Merge it with: gitreg merge {proposal.branch}  (or push it and open a merge request "
@@ -87,12 +90,12 @@ def merge(
         help="Then publish the registry (gitreg push: one atomic push to gitreg.remote, else origin).",
     ),
     ff: bool = typer.Option(
-        False, "--ff", help="Fast-forward when possible: no merge commit, so who approved is not recorded."
+        False, "--ff", help="Fast-forward when possible: no merge commit (approvals stay in the history)."
     ),
     json_: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Check a proposal against the registry branch, then merge it (compare-and-swap) in a
-    merge commit that records who approved it."""
+    """Check a proposal (its signed approvals included) against the registry branch, then merge
+    it (compare-and-swap) in a merge commit; refused while approvals are short."""
     result = registry().merge(proposal, push=push, ff=ff)
     if json_:
         emit_json(result.to_dict())
@@ -106,5 +109,8 @@ def merge(
         f"{result.commit[:10]}); the check passed{'; pushed' if result.pushed else ''}."
     )
     for e in result.events:
+        if e.kind == "policy":
+            echo(f"  policy changed: {', '.join(e.paths)}")
+            continue
         move = f" {e.from_stage or '-'} -> {e.to_stage or '-'}" if e.kind != "registered" else ""
         echo(f"  {e.kind} {e.model}@{e.version}{move}")

@@ -112,6 +112,8 @@ def history(
             if e.to_stage
             else (f"{e.from_stage} -> -" if e.from_stage else "")
         )
+        if e.kind == "policy":
+            stage = ", ".join(e.paths)
         row: tuple[str, ...] = (e.time, e.kind, e.version, stage, e.author, e.commit[:10])
         if verify:
             check = checks.get(e.version) if e.kind == "registered" else None

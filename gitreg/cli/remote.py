@@ -26,6 +26,11 @@ def push_(
         return
     was = report.old[:10] if report.old else "nothing"
     echo(f"Pushed {report.branch} to {report.remote}: {was} -> {report.new[:10]}.")
+    if len(report.steps) > 1:
+        echo(
+            f"In {len(report.steps)} pushes, policy changes apart from the rest: "
+            + " -> ".join(s[:10] for s in report.steps)
+        )
     if report.tags:
         echo("Published tags: " + ", ".join(report.tags))
 

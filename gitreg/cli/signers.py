@@ -23,13 +23,10 @@ def add(
     gpg: str | None = typer.Option(None, "--gpg", help="A GPG key fingerprint from your keyring."),
     json_: bool = JSON,
 ) -> None:
-    """Allow a key to sign registrations. A policy change: it is committed alone."""
-    result = registry().add_signer(ssh_key=ssh, principal=principal, gpg=gpg)
-    if json_:
-        emit_json(result)
-        return
-    echo(f"{result.message}: commit {result.commit[:10]} on the registry branch.")
-    echo("Push the registry branch on its own: a change to signers/ lands alone.")
+    """Allow a key to sign: a policy change, proposed on a gitreg-policy/... branch."""
+    from gitreg.cli.governance import show_proposal
+
+    show_proposal(registry().add_signer(ssh_key=ssh, principal=principal, gpg=gpg), json_)
 
 
 @signers_app.command("revoke")
@@ -39,12 +36,10 @@ def revoke(
     gpg: str | None = typer.Option(None, "--gpg", help="Revoke this GPG primary fingerprint."),
     json_: bool = JSON,
 ) -> None:
-    """Revoke a key: nothing it signed verifies any more, whatever the date."""
-    result = registry().revoke_signer(ssh_key=ssh, principal=principal, gpg=gpg)
-    if json_:
-        emit_json(result)
-        return
-    echo(f"{result.message}: commit {result.commit[:10]} on the registry branch.")
+    """Revoke a key (nothing it signed verifies any more): proposed on a gitreg-policy/... branch."""
+    from gitreg.cli.governance import show_proposal
+
+    show_proposal(registry().revoke_signer(ssh_key=ssh, principal=principal, gpg=gpg), json_)
 
 
 @signers_app.command("list")

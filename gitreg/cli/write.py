@@ -33,6 +33,14 @@ def init(
         emit_json({**result.to_dict(), **({"ci": written.to_dict()} if written else {})})
     elif result.created:
         echo(f"Created registry branch {result.branch} at {result.commit[:10]}.")
+        if result.maintainers:
+            echo(f"Maintainers (may change the policy): {', '.join(result.maintainers)}.")
+        else:
+            echo(
+                "The policy is unowned: git has no signing key here, so registry.yaml names no "
+                "maintainers and any pusher may change it. Set up git signing, then add yourself "
+                "with 'gitreg signers add' and 'gitreg policy set FILE' (maintainers:)."
+            )
     else:
         echo(f"Registry branch {result.branch} exists already; nothing to do.")
     if planned is not None and not json_:

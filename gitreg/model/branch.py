@@ -33,11 +33,25 @@ class RegistryBranch:
     def require_head(self) -> str:
         head = self.head()
         if head is None:
+            remote = self.remote_registry()
+            if remote is not None:
+                raise NotInitialized(
+                    f"this clone has no registry branch {self.branch!r} yet, but {remote} has one.",
+                    hint="Run 'gitreg sync' to fetch it (not 'gitreg init', which would start "
+                    "another registry).",
+                )
             raise NotInitialized(
                 f"this repository has no registry yet (no branch {self.branch!r}).",
                 hint="Run 'gitreg init' first.",
             )
         return head
+
+    def remote_registry(self) -> str | None:
+        """A remote-tracking registry branch (refs/remotes/R/BRANCH) a fresh clone has, if any."""
+        for ref in sorted(self.store.refs("refs/remotes/")):
+            if ref.endswith("/" + self.branch) and ref.count("/") == 3:
+                return ref[len("refs/remotes/") :]
+        return None
 
     def view(self, rev: str | None = None) -> RegistryView:
         commit = self.require_head() if rev is None else self.store.resolve_commit(rev)

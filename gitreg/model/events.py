@@ -17,18 +17,36 @@ from gitreg.store.gitstore import CommitInfo, GitStore
 
 @dataclass(frozen=True)
 class Event:
-    kind: str  # registered | promoted | archived | removed | unregistered
-    model: str
-    version: str
+    kind: str  # registered | promoted | archived | removed | unregistered | policy
+    model: str  # "" for a policy event
+    version: str  # "" for a policy event
     from_stage: str | None
     to_stage: str | None
     commit: str
-    author: str
+    author: str  # as the commit claims it: who signed is the audit's to say
     email: str
     time: str
+    paths: tuple[str, ...] = ()  # a policy event: the policy files it changed
 
     def to_dict(self) -> dict:
         return to_data(self)
+
+
+POLICY_PATHS = (layout.POLICY_PATH, layout.SIGNERS_DIR, layout.CHECKS_DIR)
+
+
+def policy_changes(store: GitStore, old_tree: str | None, new_tree: str) -> tuple[str, ...]:
+    """The policy files (registry.yaml, signers/..., checks/...) that differ; three entry
+    comparisons when none did."""
+    if old_tree is not None and all(
+        store.entry_id(old_tree, p) == store.entry_id(new_tree, p) for p in POLICY_PATHS
+    ):
+        return ()
+    return tuple(
+        p
+        for _, p in store.changed_paths(old_tree, new_tree)
+        if p == layout.POLICY_PATH or p.startswith((layout.SIGNERS_DIR + "/", layout.CHECKS_DIR + "/"))
+    )
 
 
 def changed_models(store: GitStore, old_tree: str | None, new_tree: str) -> list[str]:
@@ -88,6 +106,12 @@ def history(store: GitStore, head: str, name: str | None = None, stop: str | Non
         new = RegistryView(store, store.commit_tree(commit_id), commit_id)
         parent = info.parents[0] if info.parents else None
         old_tree = store.commit_tree(parent) if parent else None
+        # Policy and signer changes are part of every model's history: they change its gates.
+        policy = policy_changes(store, old_tree, new.tree) if old_tree else ()
+        if policy:
+            events.append(
+                Event("policy", "", "", None, None, info.id, info.author, info.email, info.time, policy)
+            )
         if name is not None:
             # Cheap skip: the model's subtree did not change in this commit.
             path = layout.model_dir(name)

@@ -45,6 +45,24 @@ class Gate:
 
 
 @dataclass(frozen=True)
+class Role:
+    """Who holds a role (principals of signers/: SSH principals, GPG key e-mails) and how many
+    distinct signatures of them an act needs."""
+
+    principals: tuple[str, ...]
+    approvals: int
+
+    @classmethod
+    def parse(cls, spec: dict | None) -> Role | None:
+        if not spec:
+            return None
+        return cls(tuple(str(p).lower() for p in spec.get("principals") or ()), int(spec.get("approvals", 1)))
+
+    def holds(self, principal: str | None) -> bool:
+        return principal is not None and principal.lower() in self.principals
+
+
+@dataclass(frozen=True)
 class Stage:
     name: str
     sources: tuple[str, ...] | None  # None: a new version may enter directly
@@ -52,6 +70,7 @@ class Stage:
     card: str
     gates: tuple[Gate, ...]
     signed: bool
+    approvers: Role | None = None  # who must approve entering this stage (None: nobody)
 
 
 @dataclass
@@ -82,6 +101,7 @@ class Policy:
                 card=spec.get("card", "default"),
                 gates=tuple(Gate(**g) for g in spec.get("gates") or []),
                 signed=bool(spec.get("signed", False)),
+                approvers=Role.parse(spec.get("approvers")),
             )
         for stage in policy.stages.values():
             unknown = [s for s in stage.sources or () if s not in policy.stages]
@@ -91,6 +111,11 @@ class Policy:
                     hint="List only stages defined under 'stages:'.",
                 )
         return policy
+
+    @property
+    def maintainers(self) -> Role | None:
+        """Who may change the policy (registry.yaml, signers/, checks/); None: nobody owns it."""
+        return Role.parse(self.raw.get("maintainers"))
 
     @property
     def signing_required(self) -> bool:

@@ -25,6 +25,21 @@ if TYPE_CHECKING:
     from gitreg.model.branch import RegistryBranch
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#!])")
+
+
+def cell(value: Any) -> str:
+    """Card or commit text made inert in Markdown: one line, every markup character escaped,
+    so a card cannot fake a row, a heading or a link of the report."""
+    text = " ".join(str(value if value is not None else "-").split())
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def code(value: Any) -> str:
+    """A code span that no backtick or newline in VALUE can close."""
+    return "`" + " ".join(str(value).split()).replace("`", "'") + "`"
+
+
 def audit(reg: RegistryBranch, name: str) -> dict[str, Any]:
     layout.check_name(name)
     view = reg.view()
@@ -54,13 +69,12 @@ def audit(reg: RegistryBranch, name: str) -> dict[str, Any]:
             }
         )
     trail = []
+    people: dict[str, dict[str, Any]] = {}
     for event in events.history(reg.store, view.commit or reg.require_head(), name):
         entry = event.to_dict()
-        info = reg.store.commit_info(event.commit)
-        if len(info.parents) > 1:  # a merged proposal: the merger approved, the proposer wrote it
-            proposer = reg.store.commit_info(info.parents[1])
-            entry["proposed_by"] = f"{proposer.author} <{proposer.email}>"
-            entry["merged_by"] = f"{info.author} <{info.email}>"
+        if event.commit not in people:
+            people[event.commit] = who(reg, event.commit)
+        entry.update(people[event.commit])
         trail.append(entry)
     return {
         "model": name,
@@ -73,14 +87,35 @@ def audit(reg: RegistryBranch, name: str) -> dict[str, Any]:
     }
 
 
+def who(reg: RegistryBranch, commit: str) -> dict[str, Any]:
+    """Who proposed, approved and merged the registry step COMMIT, from signatures only: each
+    verified against the signers/ of the step's base (as the check judged it), never from
+    author fields. An unsigned commit reads 'unsigned (claims NAME <EMAIL>)'."""
+    from gitreg.model.view import RegistryView
+    from gitreg.trust import approvals
+    from gitreg.trust.signing import verifier_for
+
+    store = reg.store
+    parents = store.commit_info(commit).parents
+    base = parents[0] if parents else None
+    judge = RegistryView(store, store.commit_tree(base or commit), base or commit)
+    with verifier_for(judge) as verifier:
+        trail = approvals.read(store, base, commit, verifier)
+    return {
+        "proposed_by": ", ".join(c.who() for c in trail.changes) or "-",
+        "approved_by": ", ".join(a.who() for a in trail.approvals),
+        "merged_by": ", ".join(m.who() for m in trail.merges),
+    }
+
+
 def to_markdown(report: dict[str, Any]) -> str:
     name = report["model"]
     meta = report["meta"]
     bad = [v for v in report["versions"] if v["verification"] and not v["verification"]["ok"]]
     out = [f"# Audit trail: {name}", ""]
     if meta.get("description"):
-        out += [meta["description"], ""]
-    owners = ", ".join(o.get("name", "") for o in meta.get("owners") or [] if isinstance(o, dict))
+        out += [cell(meta["description"]), ""]
+    owners = ", ".join(cell(o.get("name", "")) for o in meta.get("owners") or [] if isinstance(o, dict))
     out += [
         f"- RegistryBranch commit: `{report['registry_commit']}`",
         f"- Owners: {owners or '-'}",
@@ -93,26 +128,28 @@ def to_markdown(report: dict[str, Any]) -> str:
         "",
     ]
     out += ["## Stages now", "", "| stage | versions (the last one serves) |", "|---|---|"]
-    out += [f"| {s} | {', '.join(vs)} |" for s, vs in report["stages"].items()] or ["| - | - |"]
+    out += [f"| {cell(s)} | {cell(', '.join(vs))} |" for s, vs in report["stages"].items()] or ["| - | - |"]
     out += ["", "## Versions", ""]
     for v in reversed(report["versions"]):
         out += _version(v)
     out += [
         "## Trail",
         "",
-        "| time | event | version | stage | by | approved by | commit |",
+        "| time | event | version | stage or policy files | proposed by (signature) "
+        "| approved by (signatures) | commit |",
         "|---|---|---|---|---|---|---|",
     ]
     for e in report["trail"]:
         stage = (
             f"{e['from_stage'] or '-'} -> {e['to_stage'] or '-'}"
             if (e["from_stage"] or e["to_stage"])
-            else ""
+            else ", ".join(e.get("paths") or ())
         )
-        by = e.get("proposed_by") or f"{e['author']} <{e['email']}>"
+        merged = f"merged by {e['merged_by']}" if e.get("merged_by") else ""
+        approved = "; ".join(x for x in (e.get("approved_by"), merged) if x)
         out.append(
-            f"| {e['time']} | {e['kind']} | {e['version']} | {stage} | {by} | "
-            f"{e.get('merged_by', '')} | `{e['commit'][:10]}` |"
+            f"| {e['time']} | {e['kind']} | {e['version']} | {stage} | "
+            f"{cell(e.get('proposed_by') or '-')} | {cell(approved)} | `{e['commit'][:10]}` |"
         )
     return "\n".join(out) + "\n"
 
@@ -130,32 +167,35 @@ def _version(v: dict[str, Any]) -> list[str]:
         f"### {v['tag']}",
         "",
         f"- Stages: {', '.join(v['stages']) or '-'}",
-        f"- Registered {v['registered_at']} by {who.get('name')} <{who.get('email')}>; {signed}",
+        f"- Registered {cell(v['registered_at'])} by {cell(who.get('name'))} "
+        f"{cell('<' + str(who.get('email')) + '>')} (as the card claims); {cell(signed)}",
         f"- Verifies: {'yes' if check.get('ok') else 'NO'}",
     ]
-    lines += [f"  - {p['message']}" for p in check.get("problems") or []]
-    lines.append(f"- Source commit: `{v['source_commit']}`; card sha256 `{v['card_sha256']}`")
+    lines += [f"  - {cell(p['message'])}" for p in check.get("problems") or []]
+    lines.append(f"- Source commit: {code(v['source_commit'])}; card sha256 {code(v['card_sha256'])}")
     pipe = v["pipeline"]
     if pipe:
         lines.append(
-            f"- Pipeline: stages {', '.join(pipe.get('stages') or [])}; dvc.lock sha256 "
-            f"`{pipe.get('lock_digest')}`"
+            f"- Pipeline: stages {cell(', '.join(pipe.get('stages') or []))}; dvc.lock sha256 "
+            f"{code(pipe.get('lock_digest'))}"
         )
     art = v["artifact"] or {}
-    lines.append(f"- Artifact: `{art.get('path')}` md5 `{art.get('md5')}`, {art.get('size')} bytes")
-    lines += [f"- Data: `{d['path']}` md5 `{d['md5']}`" for d in v["data"]]
+    lines.append(
+        f"- Artifact: {code(art.get('path'))} md5 {code(art.get('md5'))}, {cell(art.get('size'))} bytes"
+    )
+    lines += [f"- Data: {code(d['path'])} md5 {code(d['md5'])}" for d in v["data"]]
     for file, values in v["params"].items():
         flat = ", ".join(f"{k}={val}" for k, val in _flat(values))
-        lines.append(f"- Params ({file}): {flat}")
+        lines.append(f"- Params ({cell(file)}): {cell(flat)}")
     if v["metrics"]:
-        lines.append("- Metrics: " + ", ".join(f"{k} = {val}" for k, val in v["metrics"].items()))
+        lines.append("- Metrics: " + cell(", ".join(f"{k} = {val}" for k, val in v["metrics"].items())))
     env = v["environment"]
     if env:
-        parts = [f"python {env['python']}"] if env.get("python") else []
+        parts = [f"python {cell(env['python'])}"] if env.get("python") else []
         if env.get("lock_file"):
-            parts.append(f"{env['lock_file']['path']} sha256 `{env['lock_file']['sha256'][:16]}`")
+            parts.append(f"{cell(env['lock_file']['path'])} sha256 {code(env['lock_file']['sha256'][:16])}")
         if env.get("image"):
-            parts.append(f"image `{env['image']}`")
+            parts.append(f"image {code(env['image'])}")
         lines.append("- Environment: " + "; ".join(parts))
     return [*lines, ""]
 

@@ -127,6 +127,10 @@ def judge(store: GitStore, branch_ref: str, updates: list[RefUpdate], registry_n
     registry_after = pushed.get(branch_ref, registry_now)
     verdict = Verdict()
     for update in updates:
+        refused = ref_rule(update, branch_ref)
+        if refused is not None:
+            verdict.findings.append(refused)
+            continue
         if update.ref == branch_ref:
             _judge_branch(store, update, pushed, verdict)
         elif update.ref.startswith("refs/tags/"):
@@ -134,6 +138,68 @@ def judge(store: GitStore, branch_ref: str, updates: list[RefUpdate], registry_n
             if parsed is not None:
                 _judge_tag(store, update, parsed, registry_after, verdict)
     return verdict
+
+
+def ref_rule(u: RefUpdate, branch_ref: str) -> Finding | None:
+    """Refs that would make git show something other than what the check judged.
+
+    refs/replace/* swaps objects under `git show`, archives and mirror clones; refs/notes/*
+    other than gitreg's own annotate what others read; and a ref whose short name is the
+    registry branch's or a proposal's (a tag `gitreg`, `origin/gitreg`) makes `gitreg` or
+    `origin/gitreg` name it instead. Deleting such a ref is always allowed: that repairs.
+    GTO's stage tags (NAME#STAGE#N) and refs/gitreg/* (gitreg's own) are not touched.
+    """
+    if u.new is None:
+        return None
+    ref = u.ref
+    branch = branch_ref[len("refs/heads/") :]
+    if ref.startswith("refs/replace/"):
+        return Finding(
+            "ref-replace",
+            ref,
+            f"the push creates {ref}: a replace ref changes what git shows for an object, so "
+            "readers would see something other than what the check judged.",
+            "Do not push refs/replace/*: change the registry through proposals.",
+        )
+    if ref.startswith("refs/notes/") and not (
+        ref == "refs/notes/gitreg" or ref.startswith("refs/notes/gitreg/")
+    ):
+        return Finding(
+            "ref-notes",
+            ref,
+            f"the push creates {ref}: notes other than refs/notes/gitreg are not accepted here.",
+            "Keep notes local, or under refs/notes/gitreg.",
+        )
+    if ref.startswith("refs/heads/") and ref != branch_ref:
+        short = ref[len("refs/heads/") :]
+        if short.endswith("/" + branch):
+            return _shadow(ref, short, branch_ref)
+        return None
+    if ref == branch_ref or ref.startswith("refs/gitreg/"):  # gitreg's own bookkeeping refs
+        return None
+    for prefix in ("refs/tags/", "refs/remotes/", "refs/"):
+        if ref.startswith(prefix):
+            short = ref[len(prefix) :]
+            if (
+                short == branch
+                or short.endswith("/" + branch)
+                or short.removesuffix("/HEAD").endswith("/" + branch)
+                or short.startswith(layout.PROPOSAL_PREFIXES)
+                or any("/" + p in short for p in layout.PROPOSAL_PREFIXES)
+            ):
+                return _shadow(ref, short, branch_ref)
+            break
+    return None
+
+
+def _shadow(ref: str, short: str, branch_ref: str) -> Finding:
+    return Finding(
+        "ref-shadow",
+        ref,
+        f"the push creates {ref}, whose short name {short!r} is also the registry branch's or a "
+        f"proposal's: 'git show {short}' and gitreg commands would read it instead of {branch_ref}.",
+        "Name it something else; the registry branch and proposal branches live under refs/heads/ only.",
+    )
 
 
 def _judge_branch(store: GitStore, u: RefUpdate, pushed: dict, verdict: Verdict) -> None:
@@ -162,6 +228,15 @@ def _judge_branch(store: GitStore, u: RefUpdate, pushed: dict, verdict: Verdict)
             f"the push rewrites the registry branch: {u.new[:12]} does not descend from {u.old[:12]}.",
             "The registry's history is its audit log: add commits on top (gitreg promote, "
             "gitreg merge) instead of rewriting it.",
+        )
+        return
+    if u.old is not None and not store.first_parents_contain(u.new, u.old):
+        finding(
+            "first-parent",
+            f"the registry branch's old head {u.old[:12]} is not on the first-parent chain of "
+            f"{u.new[:12]}: the history the audit reads would be another one.",
+            "Add commits on top of the registry branch (merge proposals into it, with the "
+            "registry as first parent); never merge the registry into something else.",
         )
         return
     _judge_steps(store, u, u.new, pushed, verdict)
@@ -301,6 +376,10 @@ def install(store: GitStore, *, server: bool, python: str) -> list[Installed]:
         tmp.chmod(tmp.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
         os.replace(tmp, path)
         done.append(Installed(name, str(path), str(chained) if chained else None))
+    if server:
+        # Malformed objects (a tree with two entries of one name) never enter the server.
+        store.set_config("receive.fsckObjects", "true")
+        store.set_config("transfer.fsckObjects", "true")
     return done
 
 

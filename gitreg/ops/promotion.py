@@ -41,6 +41,7 @@ class Proposal:
     moves: list[str] = field(default_factory=list)  # "1.0.0: production -> archived"
     report: check.Report | None = field(default=None, repr=False, metadata={"json": "check"})
     json_properties = ("ref",)
+    pending: list[str] = field(default_factory=list)  # approvals it needs before it may merge
 
     @property
     def ref(self) -> str:
@@ -144,13 +145,24 @@ def promote(reg: RegistryBranch, ref: str | layout.ModelRef, stage: str) -> Prop
         f"Promote {name}@{version} to {stage}\n\n{detail}\n"
         f"{PROPOSAL_TRAILER}: promote {name} {version} {stage}\n"
     )
-    commit = reg.store.write_commit(tree, [head], message, reg.store.ident())
+    ident = reg.store.ident()
+    from gitreg.trust.signing import can_sign
+
+    # Signed when git can sign here: the audit then names the proposer from the signature, and
+    # the approval rule keeps the proposer from approving their own change.
+    if can_sign(reg.store, ident):
+        commit = reg.store.make_signed_commit(tree, [head], message, ident)
+    else:
+        commit = reg.store.write_commit(tree, [head], message, ident)
     report = check.run(reg.store, head, commit)
-    if not report.ok:
+    # Approvals come after the proposal exists (gitreg approve): only they may be missing now.
+    waiting = [f.message for f in report.findings if f.rule == "approval"]
+    if len(waiting) != len(report.findings):
+        report.findings = [f for f in report.findings if f.rule != "approval"]
         raise refusal(report, f"promoting {name}@{version} to {stage}")
     branch = layout.proposal_branch(name, version, stage)
     _create_branch(reg, branch, commit, head)
-    return Proposal("promote", name, version, stage, branch, commit, head, moves, report)
+    return Proposal("promote", name, version, stage, branch, commit, head, moves, report, waiting)
 
 
 def propose_registration(
@@ -196,9 +208,10 @@ def resolve_proposal(reg: RegistryBranch, proposal: str) -> tuple[str, str | Non
 def merge(reg: RegistryBranch, proposal: str, *, push: bool = False, ff: bool = False) -> MergeResult:
     """Check what merging PROPOSAL would make of the registry; if it passes, move the branch.
 
-    The merge is a merge commit even when a fast-forward would do: its author is who
-    approved the change, and the registry's first-parent history is then the list of
-    approved changes (the audit log). FF fast-forwards when it can.
+    The merge is a merge commit even when a fast-forward would do: the registry's
+    first-parent history is then the list of merged changes (the audit log), each with
+    the proposal's commits, signed approvals included, behind it. FF fast-forwards when
+    it can. Who approved is never the merge commit's author: it is who signed an approval.
     """
     tip, _ = resolve_proposal(reg, proposal)
     for _attempt in range(5):

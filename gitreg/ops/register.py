@@ -67,6 +67,7 @@ class Initialized:
     branch: str
     commit: str
     created: bool
+    maintainers: list[str] = field(default_factory=list)  # [] when the policy is unowned
 
     def to_dict(self) -> dict:
         return to_data(self)
@@ -83,6 +84,11 @@ def init_registry(reg: RegistryBranch, policy_file: str | os.PathLike | None = N
             raise UsageError(f"cannot read policy {policy_file}: {exc.strerror}.") from None
         Policy.parse(policy_text, str(policy_file))
     head = reg.head()
+    if head is None and (remote := reg.remote_registry()) is not None:
+        raise RegistryRefusal(
+            f"{remote} exists: this clone's remote has a registry already.",
+            hint="Run 'gitreg sync' to fetch it; 'gitreg init' would start a second registry.",
+        )
     if head is not None:
         if policy_file is not None:
             current = reg.view().read(layout.POLICY_PATH) or b""
@@ -93,15 +99,31 @@ def init_registry(reg: RegistryBranch, policy_file: str | os.PathLike | None = N
                 )
         return Initialized(reg.branch, head, False)
     ident = reg.store.ident()
-    tree = reg.store.write_tree(
-        None,
-        {
-            layout.POLICY_PATH: policy_text.encode(),
-            layout.ALLOWED_SIGNERS_PATH: ALLOWED_SIGNERS_HEADER.encode(),
-            "README.md": REGISTRY_README.encode(),
-            f"{layout.MODELS_DIR}/.gitkeep": b"",
-        },
-    )
+    files = {
+        layout.POLICY_PATH: policy_text.encode(),
+        layout.ALLOWED_SIGNERS_PATH: ALLOWED_SIGNERS_HEADER.encode(),
+        "README.md": REGISTRY_README.encode(),
+        f"{layout.MODELS_DIR}/.gitkeep": b"",
+    }
+    maintainers = Policy.parse(policy_text, "registry.yaml").maintainers
+    # The first maintainer is whoever can sign here; without a key the policy is unowned.
+    from gitreg.trust.signing import own_signer
+
+    owner = own_signer(reg.store, ident)
+    if owner is not None and (maintainers is None or maintainers.holds(owner[0])):
+        principal, key_files = owner
+        if maintainers is None:
+            policy_text = policy_text.rstrip("\n") + (
+                "\nmaintainers:                # who may change registry.yaml, signers/, checks/\n"
+                f"  principals: [{principal}]\n"
+                "  approvals: 1               # distinct maintainer signatures a policy change needs\n"
+            )
+            files[layout.POLICY_PATH] = policy_text.encode()
+            maintainers = Policy.parse(policy_text, "registry.yaml").maintainers
+        for path, data in key_files.items():
+            header = ALLOWED_SIGNERS_HEADER.encode() if path == layout.ALLOWED_SIGNERS_PATH else b""
+            files[path] = header + data
+    tree = reg.store.write_tree(None, files)
     commit = reg.store.write_commit(
         tree,
         [],
@@ -109,7 +131,7 @@ def init_registry(reg: RegistryBranch, policy_file: str | os.PathLike | None = N
         ident,
     )
     reg.store.update_refs([(reg.branch_ref, commit, None)], "gitreg: init")
-    return Initialized(reg.branch, commit, True)
+    return Initialized(reg.branch, commit, True, list(maintainers.principals) if maintainers else [])
 
 
 # --- register ------------------------------------------------------------------

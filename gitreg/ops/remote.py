@@ -38,6 +38,7 @@ class PushReport:
     new: str  # ... and after
     tags: list[str] = field(default_factory=list)  # registration tags published
     messages: list[str] = field(default_factory=list)  # what the remote's hooks said
+    steps: list[str] = field(default_factory=list)  # the heads pushed in turn (policy runs apart)
 
     @property
     def up_to_date(self) -> bool:
@@ -96,14 +97,59 @@ def push(reg: RegistryBranch, remote: str | None = None) -> PushReport:
     if report.up_to_date:
         _see(store, remote, reg.branch, head)
         return report
-    refspecs = [f"{head}:{reg.branch_ref}"] + [f"{oid}:refs/tags/{t}" for t, oid in tags]
-    leases = {reg.branch_ref: old} | {f"refs/tags/{t}": None for t, _ in tags}
-    result = store.push(remote, refspecs, leases=leases)
-    if not result.ok:
-        raise refusal(remote, result)
-    report.messages = result.messages
+    # A policy change lands alone (the server judges a push that mixes policy and content as
+    # one change): publish each run of policy steps and of content steps as its own push.
+    at, published = old, set[str]()
+    for tip in _segments(store, old, head):
+        view = RegistryView(store, store.commit_tree(tip), tip)
+        now = [(t, oid) for t, oid in tags if t not in published and view.has_version(*_parsed(t))]
+        refspecs = [f"{tip}:{reg.branch_ref}"] + [f"{oid}:refs/tags/{t}" for t, oid in now]
+        leases = {reg.branch_ref: at} | {f"refs/tags/{t}": None for t, _ in now}
+        result = store.push(remote, refspecs, leases=leases)
+        if not result.ok:
+            if at is not None and at != old:  # the earlier pushes landed
+                _see(store, remote, reg.branch, at)
+            raise refusal(remote, result)
+        report.messages += result.messages
+        report.steps.append(tip)
+        published.update(t for t, _ in now)
+        at = tip
     _see(store, remote, reg.branch, head)
     return report
+
+
+def _parsed(tag: str) -> tuple[str, str]:
+    parsed = layout.parse_tag_name(tag)
+    assert parsed is not None  # _tags_to_publish keeps registration tags only
+    return parsed
+
+
+def _segments(store: GitStore, old: str | None, head: str) -> list[str]:
+    """The heads to push in turn: each first-parent step that changes the policy (registry.yaml,
+    signers/, checks/) and the last commit of each run of other steps; [HEAD] when the remote has
+    no registry branch yet (each step of a new branch is judged by its parent)."""
+    if old is None:
+        return [head]
+    steps = list(reversed(list(store.walk(head, old))))
+    tips: list[str] = []
+    last_kind = None
+    for commit in steps:
+        parents = store.commit_info(commit).parents
+        base = store.commit_tree(parents[0]) if parents else None
+        paths = [p for _, p in store.changed_paths(base, store.commit_tree(commit))]
+        policy = bool(paths) and all(
+            p == layout.POLICY_PATH or p.startswith((layout.SIGNERS_DIR + "/", layout.CHECKS_DIR + "/"))
+            for p in paths
+        )
+        kind = "policy" if policy else "content"
+        # Each policy step alone: the next one may be signed by a key the previous one adds,
+        # and a push is judged by the signers the remote had before it.
+        if kind == last_kind == "content":
+            tips[-1] = commit
+        else:
+            tips.append(commit)
+        last_kind = kind
+    return tips or [head]
 
 
 def _tags_to_publish(

@@ -141,7 +141,12 @@ class GitStore:
         return str(ref.target) if ref.type == pygit2.enums.ReferenceType.DIRECT else None
 
     def resolve_commit(self, rev: str) -> str:
-        """Resolve a user-given revision to a commit id; never runs git with it."""
+        """Resolve a user-given revision to a commit id; never runs git with it.
+
+        A short name that two refs answer to (a tag `gitreg` beside the branch `gitreg`) is
+        refused: git would pick one silently, and not always the one the user means.
+        """
+        self.refuse_ambiguous(rev)
         try:
             obj = self.repo.revparse_single(rev)
             commit = obj.peel(pygit2.Commit)
@@ -151,6 +156,28 @@ class GitStore:
                 hint="Give a commit id, branch or tag that 'git rev-parse' knows.",
             ) from None
         return str(commit.id)
+
+    def refuse_ambiguous(self, rev: str) -> None:
+        name = re.split(r"[~^:]|@\{", rev, maxsplit=1)[0]
+        if not name or name.startswith("refs/") or re.fullmatch(r"[0-9a-fA-F]{4,64}", name):
+            return
+        found = [r for r in short_name_candidates(name) if self.ref_target(r) is not None]
+        if len(found) > 1:
+            raise UsageError(
+                f"{name!r} is ambiguous: it names both {found[0]} and {found[1]}.",
+                hint=f"Give the full ref name ({found[0]}); and remove the one that should not "
+                f"be there (git update-ref -d {found[0] if 'tags/' in found[1] else found[1]}).",
+            )
+
+    def first_parents_contain(self, head: str, old: str) -> bool:
+        """Whether OLD is on HEAD's first-parent chain (the registry's history as the audit reads it)."""
+        commit = self._commit(head)
+        while True:
+            if str(commit.id) == old:
+                return True
+            if not commit.parent_ids:
+                return False
+            commit = self._commit(commit.parent_ids[0])
 
     def commit_tree(self, commit_id: str) -> str:
         return str(self._commit(commit_id).tree_id)
@@ -397,6 +424,31 @@ class GitStore:
         offset = (int(tz[1:3]) * 60 + int(tz[3:5])) * (-1 if tz[0] == "-" else 1)
         return Ident(name.strip(), email.strip(), int(stamp), offset)
 
+    def make_signed_commit(self, tree: str, parents: list[str], message: str, ident: Ident) -> str:
+        """A commit signed with the user's own git signing set-up (`git commit-tree -S`); no ref moves."""
+        stamp = {"NAME": ident.name, "EMAIL": ident.email, "DATE": ident.git_date}
+        env = {f"GIT_{who}_{k}": v for who in ("AUTHOR", "COMMITTER") for k, v in stamp.items()}
+        args = ["commit-tree", "-S"]
+        for parent in parents:
+            args += ["-p", parent]
+        proc = self.git(*args, "-F", "-", tree, input=message.encode(), env=env, check=False)
+        oid = proc.stdout.decode().strip()
+        hint = (
+            "Set up git signing: git config gpg.format ssh && git config user.signingKey "
+            "~/.ssh/id_ed25519.pub (or a GPG key: git config user.signingKey FINGERPRINT); "
+            "'git commit -S' must work in this repository. Nothing was written."
+        )
+        if proc.returncode != 0 or not oid:
+            raise GitFailed(
+                f"could not sign a commit: {proc.stderr.decode(errors='replace').strip()}", hint=hint
+            )
+        if b"\ngpgsig" not in self.raw_object(oid).split(b"\n\n", 1)[0]:  # git 2.39 may sign nothing
+            raise GitFailed("could not sign a commit: git made no signature.", hint=hint)
+        return oid
+
+    def set_config(self, key: str, value: str) -> None:
+        self.git("config", key, value)
+
     def make_tag(self, name: str, target: str, message: str, *, sign: bool, ident: Ident) -> str:
         """Create an annotated (and maybe signed) tag object without creating its ref.
 
@@ -640,6 +692,17 @@ def _parse_porcelain(out: str) -> list[RefStatus]:
             src, _, dst = parts[1].partition(":")
             found.append(RefStatus(parts[0], src, dst, parts[2]))
     return found
+
+
+def short_name_candidates(name: str) -> list[str]:
+    """The refs git tries for a short NAME, in its order (git rev-parse, 'dwim' rules)."""
+    return [
+        f"refs/{name}",
+        f"refs/tags/{name}",
+        f"refs/heads/{name}",
+        f"refs/remotes/{name}",
+        f"refs/remotes/{name}/HEAD",
+    ]
 
 
 def _common_dir(repo: pygit2.Repository) -> str:

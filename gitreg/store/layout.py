@@ -145,7 +145,8 @@ def parse_tag_name(tag: str) -> tuple[str, str] | None:
 
 # Proposal branches cannot live under "gitreg/": git refuses refs/heads/gitreg/x while the
 # registry branch refs/heads/gitreg exists (a ref cannot be both a file and a directory).
-PROPOSAL_PREFIXES = ("gitreg-promote/", "gitreg-register/")
+PROPOSAL_PREFIXES = ("gitreg-promote/", "gitreg-register/", "gitreg-policy/")
+CHECKS_DIR = "checks"
 
 
 def proposal_branch(name: str, version: str, stage: str) -> str:
@@ -154,6 +155,11 @@ def proposal_branch(name: str, version: str, stage: str) -> str:
 
 def register_proposal_branch(name: str, version: str) -> str:
     return f"gitreg-register/{name}/v{version}"
+
+
+def policy_proposal_branch(kind: str, commit: str) -> str:
+    """gitreg-policy/KIND-<first 10 hex of the change commit>: one branch per policy change."""
+    return f"gitreg-policy/{kind}-{commit[:10]}"
 
 
 # --- paths on the registry branch -------------------------------------------

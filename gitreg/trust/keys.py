@@ -130,6 +130,12 @@ class GpgKey:
     fingerprint: str  # primary key, 40 upper-case hex
     uids: tuple[str, ...]
     subkeys: tuple[str, ...] = ()
+    validity: str = ""  # gpg's field 2 of the pub line: "e" expired, "r" revoked
+
+    @property
+    def lapsed(self) -> str | None:
+        """'expired' or 'revoked' when the key can no longer sign, else None."""
+        return {"e": "expired", "r": "revoked"}.get(self.validity)
 
     @property
     def emails(self) -> tuple[str, ...]:
@@ -172,7 +178,9 @@ def _parse_colons(text: str, primary: str) -> list[GpgKey]:
         if fields[0] in (primary, "sub", "ssb"):
             last = fields[0]
             if fields[0] == primary:
-                keys.append({"fpr": "", "uids": [], "subs": []})
+                keys.append(
+                    {"fpr": "", "uids": [], "subs": [], "validity": fields[1] if len(fields) > 1 else ""}
+                )
         elif fields[0] == "fpr" and keys and len(fields) > 9:
             if last == primary and not keys[-1]["fpr"]:
                 keys[-1]["fpr"] = fields[9].upper()
@@ -180,7 +188,7 @@ def _parse_colons(text: str, primary: str) -> list[GpgKey]:
                 keys[-1]["subs"].append(fields[9].upper())
         elif fields[0] == "uid" and keys and len(fields) > 9:
             keys[-1]["uids"].append(fields[9])
-    return [GpgKey(k["fpr"], tuple(k["uids"]), tuple(k["subs"])) for k in keys if k["fpr"]]
+    return [GpgKey(k["fpr"], tuple(k["uids"]), tuple(k["subs"]), k["validity"]) for k in keys if k["fpr"]]
 
 
 def export_gpg_key(

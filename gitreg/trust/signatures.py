@@ -56,6 +56,7 @@ UNSIGNED = "unsigned"
 UNKNOWN_KEY = "unknown-key"  # signed by a key the registry does not list
 BAD = "bad"  # the signature does not match the signed bytes: the tag was altered
 REVOKED = "revoked"
+EXPIRED = "expired"  # by a key expired (or revoked in its own key file) when it is checked
 UNSUPPORTED = "unsupported"
 
 
@@ -73,13 +74,22 @@ class SignedTag:
     kind: str | None  # ssh, gpg, x509 or None when unsigned
 
     @property
+    def _signer_line(self) -> str:
+        # A tag names its tagger; a commit (split_commit) its committer.
+        return self.headers.get("tagger") or self.headers.get("committer") or ""
+
+    @property
     def tagger_email(self) -> str | None:
-        m = re.search(r"<([^<>]*)>", self.headers.get("tagger", ""))
+        m = re.search(r"<([^<>]*)>", self._signer_line)
         return m.group(1) if m else None
 
     @property
+    def tagger_name(self) -> str:
+        return self._signer_line.partition("<")[0].strip()
+
+    @property
     def tagger_time(self) -> int | None:
-        m = re.search(r">\s+(\d+)\s+[+-]\d{4}\Z", self.headers.get("tagger", ""))
+        m = re.search(r">\s+(\d+)\s+[+-]\d{4}\Z", self._signer_line)
         return int(m.group(1)) if m else None
 
 
@@ -104,12 +114,41 @@ def split_tag(raw: bytes) -> SignedTag:
     return SignedTag(headers, message.decode(errors="replace"), payload, signature, kind)
 
 
+def split_commit(raw: bytes) -> SignedTag:
+    """A raw commit object split the way git verifies it: the signed payload is the object
+    without its `gpgsig` header (continuation lines start with a space)."""
+    head, sep, message = raw.partition(b"\n\n")
+    kept: list[bytes] = []
+    sig_lines: list[bytes] = []
+    in_sig = False
+    for line in head.split(b"\n"):
+        if line.startswith(b"gpgsig ") and not sig_lines:
+            in_sig = True
+            sig_lines.append(line[len(b"gpgsig ") :])
+        elif in_sig and line.startswith(b" "):
+            sig_lines.append(line[1:])
+        else:
+            in_sig = False
+            kept.append(line)
+    payload = b"\n".join(kept) + sep + message
+    signature = b"\n".join(sig_lines) + b"\n" if sig_lines else None
+    kind = None
+    if signature is not None:
+        first = signature.split(b"\n", 1)[0].rstrip(b"\r")
+        kind = _SIG_STARTS.get(first, X509)
+    headers: dict[str, str] = {}
+    for line in kept:
+        key, _, value = line.decode(errors="replace").partition(" ")
+        headers.setdefault(key, value)
+    return SignedTag(headers, message.decode(errors="replace"), payload, signature, kind)
+
+
 # --- verdicts -------------------------------------------------------------------
 
 
 @dataclass
 class SignatureCheck:
-    status: str  # VERIFIED, UNSIGNED, UNKNOWN_KEY, BAD, REVOKED, UNSUPPORTED
+    status: str  # VERIFIED, UNSIGNED, UNKNOWN_KEY, BAD, REVOKED, EXPIRED, UNSUPPORTED
     kind: str | None = None  # ssh, gpg, x509
     signer: str | None = None  # the matched principal (SSH) or the key's first user id (GPG)
     fingerprint: str | None = None  # SSH SHA256:... or GPG primary fingerprint
@@ -131,7 +170,12 @@ class Verifier:
     temporary directory and reused for every tag; use it as a context manager.
     """
 
-    def __init__(self, allowed_signers: str, gpg_keys: Mapping[str, bytes], revoked: str):
+    def __init__(
+        self, allowed_signers: str, gpg_keys: Mapping[str, bytes], revoked: str, *, now: bool = False
+    ):
+        # NOW: judge SSH key validity at the time of the check, not at the date the signer
+        # wrote (a back-dated signature by an expired key must not pass the gate).
+        self.now = now
         self.allowed = parse_allowed_signers(allowed_signers)
         self._allowed_text = allowed_signers
         self._gpg_files = dict(gpg_keys)
@@ -199,7 +243,7 @@ class Verifier:
                 "".join(f"{a.key.line}\n" for a in self.allowed if a.key.fingerprint in self.revoked_ssh)
             )
         when = []
-        if tag.tagger_time is not None:
+        if tag.tagger_time is not None and not self.now:
             stamp = datetime.fromtimestamp(tag.tagger_time, timezone.utc).strftime("%Y%m%d%H%M%S")
             when = [f"-Overify-time={stamp}Z"]
         principals = self._principals.get(key.fingerprint)
@@ -317,8 +361,23 @@ class Verifier:
             return SignatureCheck(
                 REVOKED, GPG, fingerprint=issuer, detail=f"key {issuer} is in signers/revoked"
             )
+        # git treats a signature by an expired or revoked key as bad (gpg-interface.c); gpgv
+        # reports them with EXPKEYSIG / REVKEYSIG / EXPSIG and may still exit 0.
+        lapsed = [k for k in kinds if k in ("EXPKEYSIG", "REVKEYSIG", "EXPSIG")]
+        if lapsed:
+            what = {"EXPKEYSIG": "expired", "REVKEYSIG": "revoked", "EXPSIG": "an expired signature"}
+            fpr = valid[0][10].upper() if valid else issuer
+            return SignatureCheck(
+                EXPIRED,
+                GPG,
+                fingerprint=fpr,
+                detail=f"gpgv reports {lapsed[0]}: the key {fpr} is {what[lapsed[0]]}"
+                if lapsed[0] != "EXPSIG"
+                else f"gpgv reports EXPSIG: {what['EXPSIG']}",
+            )
         if (
             proc.returncode == 0
+            and "GOODSIG" in kinds
             and len(valid) == 1
             and kinds.count("NEWSIG") <= 1
             and "BADSIG" not in kinds

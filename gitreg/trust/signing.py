@@ -5,9 +5,9 @@
     signers/revoked               revoked keys: an SSH public key (TYPE BASE64) or a GPG primary
                                   fingerprint a line; nothing they signed verifies, whatever its date
 
-A change to signers/ is a policy change: it lands alone (the check's policy-alone rule) and a
-registration is judged by the signers of its base. `add_ssh`, `add_gpg` and `revoke` write one
-commit on the registry branch each, with compare-and-swap on the branch.
+A change to signers/ is a policy change: it lands alone (the check's policy-alone rule), only
+with the maintainers' signatures, and a registration is judged by the signers of its base.
+`add_ssh`, `add_gpg` and `revoke` each make a gitreg-policy/... proposal branch.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-from gitreg.errors import ConcurrentUpdate, RegistryRefusal, UsageError
+from gitreg.errors import GitregError, RegistryRefusal, UsageError
 from gitreg.model.view import RegistryView
 from gitreg.results import to_data
 from gitreg.store import layout
@@ -35,15 +35,21 @@ from gitreg.trust.keys import (
 )
 from gitreg.trust.signatures import Verifier
 
-if TYPE_CHECKING:
-    from gitreg.model.branch import RegistryBranch
+
+class PolicyProposer(Protocol):
+    """What the signers commands write through: a policy proposal maker (ops/governance.py's
+    Proposer; trust may not import ops)."""
+
+    store: GitStore
+
+    def propose_policy(self, edit: Any, slug: str) -> Any: ...
+
 
 REVOKED_HEADER = (
     "# Revoked signing keys: nothing they signed verifies, whatever its date.\n"
     "# One SSH public key (TYPE BASE64) or GPG primary fingerprint (40 hex) a line.\n"
 )
 _PRINCIPAL_RE = re.compile(r"[^\s,\"*?!@]+@[^\s,\"*?!@]+\Z")
-_RETRIES = 5
 
 
 # --- reading signers/ -----------------------------------------------------------------
@@ -63,10 +69,14 @@ def gpg_files(view: RegistryView) -> dict[str, bytes]:
     return found
 
 
-def verifier_for(view: RegistryView) -> Verifier:
-    """A verifier that trusts exactly the signers of VIEW's tree."""
+def verifier_for(view: RegistryView, *, now: bool = False) -> Verifier:
+    """A verifier that trusts exactly the signers of VIEW's tree (NOW: key validity judged at
+    the time of the call, not at the date a signature claims)."""
     return Verifier(
-        _text(view, layout.ALLOWED_SIGNERS_PATH), gpg_files(view), _text(view, layout.REVOKED_SIGNERS_PATH)
+        _text(view, layout.ALLOWED_SIGNERS_PATH),
+        gpg_files(view),
+        _text(view, layout.REVOKED_SIGNERS_PATH),
+        now=now,
     )
 
 
@@ -85,7 +95,7 @@ class Signer:
 
 @dataclass
 class SignerChange:
-    """A commit that changed signers/: what it allowed or revoked."""
+    """A proposed change to signers/ (a gitreg-policy/... branch): what it allows or revokes."""
 
     commit: str
     message: str
@@ -93,6 +103,9 @@ class SignerChange:
     fingerprint: str | None = None
     identities: list[str] = field(default_factory=list)
     revoked: str | None = None  # the principal or fingerprint revoked
+    branch: str = ""  # the proposal branch
+    signed: bool = False  # whether the change commit carries the proposer's signature
+    pending: list[str] = field(default_factory=list)  # maintainer signatures it still needs
 
     def to_dict(self) -> dict:
         return to_data(self)
@@ -118,6 +131,8 @@ def list_signers(view: RegistryView) -> list[Signer]:
         if len(keys) != 1 or keys[0].fingerprint != fpr:
             held = ", ".join(k.fingerprint for k in keys) or "no key"
             problem = f"holds {held}, not the key its name says; it is ignored"
+        elif keys[0].lapsed:
+            problem = f"holds a key that is {keys[0].lapsed}: nothing it signs verifies"
         uids = list(keys[0].uids) if len(keys) == 1 else []
         found.append(
             Signer("gpg", fpr, uids, fpr in revoked_gpg, f"{layout.GPG_KEYS_DIR}/{name}.asc", problem)
@@ -129,7 +144,7 @@ def list_signers(view: RegistryView) -> list[Signer]:
 
 
 def add(
-    registry: RegistryBranch,
+    registry: PolicyProposer,
     *,
     ssh_key: str | os.PathLike | None = None,
     principal: str | None = None,
@@ -143,7 +158,7 @@ def add(
     return add_gpg(registry, gpg or "")
 
 
-def add_ssh(registry: RegistryBranch, key_file: str | os.PathLike, principal: str) -> SignerChange:
+def add_ssh(registry: PolicyProposer, key_file: str | os.PathLike, principal: str) -> SignerChange:
     """Allow the SSH key in KEY_FILE (a .pub) to sign as PRINCIPAL."""
     if not _PRINCIPAL_RE.fullmatch(principal or ""):
         raise UsageError(
@@ -174,12 +189,18 @@ def add_ssh(registry: RegistryBranch, key_file: str | os.PathLike, principal: st
             f"Allow {principal} to sign registrations (ssh {key.fingerprint})",
         )
 
-    return SignerChange(*_commit(registry, edit), "ssh", key.fingerprint, [principal])
+    commit, message, branch, signed, pending = _commit(registry, edit, "signers-add")
+    return SignerChange(commit, message, "ssh", key.fingerprint, [principal], None, branch, signed, pending)
 
 
-def add_gpg(registry: RegistryBranch, spec: str) -> SignerChange:
+def add_gpg(registry: PolicyProposer, spec: str) -> SignerChange:
     """Allow the GPG key SPEC, exported from the user's own keyring."""
     key, armored = export_gpg_key(spec, _gpg_program(registry.store))
+    if key.lapsed:  # gpgv would report EXPKEYSIG/REVKEYSIG for everything it signs
+        raise RegistryRefusal(
+            f"GPG key {key.fingerprint} is {key.lapsed}; it cannot sign anything that verifies.",
+            hint="Add a key that is valid now (gpg --quick-set-expire extends an expired one).",
+        )
     path = f"{layout.GPG_KEYS_DIR}/{key.fingerprint}.asc"
 
     def edit(view: RegistryView) -> tuple[dict[str, bytes | None], str]:
@@ -196,11 +217,14 @@ def add_gpg(registry: RegistryBranch, spec: str) -> SignerChange:
         who = key.uids[0] if key.uids else key.fingerprint
         return {path: armored}, f"Allow {who} to sign registrations (gpg {key.fingerprint})"
 
-    return SignerChange(*_commit(registry, edit), "gpg", key.fingerprint, list(key.uids))
+    commit, message, branch, signed, pending = _commit(registry, edit, "signers-add")
+    return SignerChange(
+        commit, message, "gpg", key.fingerprint, list(key.uids), None, branch, signed, pending
+    )
 
 
 def revoke(
-    registry: RegistryBranch,
+    registry: PolicyProposer,
     *,
     ssh_key: str | os.PathLike | None = None,
     gpg: str | None = None,
@@ -245,7 +269,8 @@ def revoke(
         return {layout.REVOKED_SIGNERS_PATH: text.encode()}, f"Revoke signing key(s) of {what}"
 
     revoked = principal or (pub.fingerprint if pub else normalize_fingerprint(gpg or ""))
-    return SignerChange(*_commit(registry, edit), revoked=revoked)
+    commit, message, branch, signed, pending = _commit(registry, edit, "signers-revoke")
+    return SignerChange(commit, message, revoked=revoked, branch=branch, signed=signed, pending=pending)
 
 
 def _read_public_key(path: str | os.PathLike):
@@ -271,25 +296,11 @@ def _read_public_key(path: str | os.PathLike):
     return keys[0]
 
 
-def _commit(registry: RegistryBranch, edit) -> tuple[str, str]:
-    """One commit on the registry branch made by EDIT(view) -> (changes, message), with CAS."""
-    store = registry.store
-    ident = store.ident()
-    for _ in range(_RETRIES):
-        head = registry.require_head()
-        view = RegistryView(store, store.commit_tree(head), head)
-        changes, message = edit(view)
-        tree = store.write_tree(view.tree, changes)
-        commit = store.write_commit(tree, [head], message + "\n", ident)
-        try:
-            store.update_refs([(registry.branch_ref, commit, head)], f"gitreg: {message}")
-        except ConcurrentUpdate:
-            continue
-        return commit, message
-    raise ConcurrentUpdate(
-        "the registry kept changing; gave up after several tries.",
-        hint="Nothing was written. Run the command again.",
-    )
+def _commit(registry: PolicyProposer, edit, slug: str) -> tuple[str, str, str, bool, list[str]]:
+    """A policy proposal (a gitreg-policy/... branch) made by EDIT(view) -> (changes, message):
+    a change to signers/ lands only as the maintainers sign it."""
+    p = registry.propose_policy(edit, slug)
+    return p.commit, p.message, p.branch, p.signed, p.pending
 
 
 # --- can this user sign? -----------------------------------------------------------------
@@ -297,6 +308,50 @@ def _commit(registry: RegistryBranch, edit) -> tuple[str, str]:
 
 def _gpg_program(store: GitStore) -> str:
     return store.config("gpg.openpgp.program") or store.config("gpg.program") or "gpg"
+
+
+def own_signer(store: GitStore, ident: Ident) -> tuple[str, dict[str, bytes]] | None:
+    """(principal, signers/ files) for the key git signs with here, or None when there is none:
+    what `gitreg init` writes so that its user is the first maintainer."""
+    if not can_sign(store, ident):
+        return None
+    principal = ident.email.lower()
+    fmt = (store.config("gpg.format") or "openpgp").lower()
+    key_spec = store.config("user.signingKey") or ""
+    if fmt == "ssh":
+        if key_spec.startswith("key::"):
+            key = parse_public_key(key_spec[len("key::") :])
+        else:
+            path = Path(os.path.expanduser(key_spec))
+            if not path.is_absolute() and store.workdir is not None:
+                path = store.workdir / path
+            pub = path if path.suffix == ".pub" else path.with_name(path.name + ".pub")
+            try:
+                key = parse_public_key(pub.read_text(errors="replace"))
+            except OSError:
+                key = None
+        if key is None or not _PRINCIPAL_RE.fullmatch(principal):
+            return None
+        line = f'{principal} namespaces="git" {key.line}\n'
+        return principal, {layout.ALLOWED_SIGNERS_PATH: line.encode()}
+    if fmt == "openpgp":
+        try:
+            gpg_key, armored = export_gpg_key(key_spec or ident.email, _gpg_program(store))
+        except GitregError:
+            return None
+        if gpg_key.lapsed or principal not in gpg_key.emails:
+            return None
+        return principal, {f"{layout.GPG_KEYS_DIR}/{gpg_key.fingerprint}.asc": armored}
+    return None
+
+
+def can_sign(store: GitStore, ident: Ident) -> bool:
+    """Whether git has a key to sign with here (see require_signing_key)."""
+    try:
+        require_signing_key(store, ident, required_by_policy=False)
+    except UsageError:
+        return False
+    return True
 
 
 def require_signing_key(store: GitStore, ident: Ident, *, required_by_policy: bool) -> None:

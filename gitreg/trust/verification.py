@@ -34,6 +34,7 @@ from gitreg.store import layout, yamlio
 from gitreg.store.gitstore import GitStore
 from gitreg.trust.signatures import (
     BAD,
+    EXPIRED,
     REVOKED,
     UNKNOWN_KEY,
     UNSIGNED,
@@ -239,6 +240,13 @@ def _judge_signature(
             SIGNATURE,
             f"{tag} is signed by a revoked key: {sig.detail}.",
             "Register a new version signed by a key that is not revoked.",
+        )
+    elif sig.status == EXPIRED:
+        problem(
+            "expired",
+            SIGNATURE,
+            f"{tag} is signed by a key that is expired or revoked: {sig.detail}.",
+            "Register a new version signed by a key that is valid now.",
         )
     elif sig.status == BAD:
         problem(

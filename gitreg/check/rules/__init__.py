@@ -11,6 +11,7 @@ from gitreg.check.change import Rule
 from gitreg.check.rules import (
     binding,
     gates,
+    governance,
     immutable,
     lineage,
     policy,
@@ -25,6 +26,10 @@ RULES: list[tuple[str, Rule]] = [
     ("layout", schema.layout_rule),
     ("schema", schema.schema),
     ("policy-alone", policy.policy_alone),
+    # Who may do what: policy owners, merges that are what they say.
+    ("owners", governance.owners),
+    ("maintainers", governance.maintainers),
+    ("merge", governance.merge),
     ("signers", signatures.signers),
     ("immutable", immutable.immutable),
     # A new card: its tag, the tag's signature.
@@ -34,6 +39,7 @@ RULES: list[tuple[str, Rule]] = [
     ("transition", stages.transition),
     ("registered", stages.registered),
     ("capacity", stages.capacity),
+    ("approval", governance.approval),
     ("gate", gates.gate),
     ("stage-card", gates.stage_card),
     # Evidence: the card against the source commit's pipeline.

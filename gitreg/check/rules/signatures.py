@@ -26,7 +26,7 @@ def signature(change: Change) -> Iterator[Finding]:
     if not change.new_versions and not change.entries:
         return
     judge = change.judge
-    with verifier_for(judge) as verifier:
+    with verifier_for(judge, now=True) as verifier:  # judged now, not at the date a tag claims
         for name, version in change.new_versions:
             result = verify_version(
                 change.store,

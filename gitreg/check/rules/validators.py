@@ -5,7 +5,8 @@
 
 A validator is trusted code from the base, never from the change: it runs in a scratch
 directory holding the base's registry.yaml and checks/ (so `python checks/bias.py` means the
-base's copy), with the version's card as a JSON file and these variables:
+base's copy), never in the repository, with the version's card as a JSON file and a minimal
+environment (PATH, HOME in the scratch directory, LANG) plus these variables:
 
     GITREG_MODEL, GITREG_VERSION, GITREG_STAGE   the version entering the stage
     GITREG_FROM                                   the stages it was in (comma-separated)
@@ -117,8 +118,13 @@ def _judge(change: Change, e: Entry, spec: dict, scratch: Path, work: Path) -> I
         return  # the registered/schema rules report it
     card_file = scratch / f"card-{e.model}-{e.version}.json"
     card_file.write_text(json.dumps(card, indent=2, sort_keys=True))
-    env = dict(os.environ)
-    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    # A minimal environment: nothing of the hook's own (GIT_DIR, GIT_QUARANTINE_PATH, tokens...)
+    # but PATH, HOME in the scratch directory, LANG and the GITREG_* variables.
+    env = {
+        "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", os.defpath),
+        "HOME": str(scratch),
+        "LANG": os.environ.get("LANG", "C.UTF-8"),
+    }
     env.update(
         {
             "GITREG_MODEL": e.model,
