@@ -72,3 +72,30 @@ class FormatMismatch(GitregError):
 
 class MissingExtra(GitregError):
     """An optional dependency (an extra) that this command needs is not installed."""
+
+
+class Fault(GitregError):
+    """The repository or the machine is damaged or full: not the registry's rules, not a bug.
+
+    Each kind names what is wrong and how to get out of it; exit 2 like every operational error.
+    """
+
+
+class CorruptObject(Fault):
+    """A git object cannot be read back (bad compression, wrong hash, truncated)."""
+
+
+class BrokenRefs(Fault):
+    """The ref store cannot be parsed (a truncated or garbled packed-refs)."""
+
+
+class NoSpace(Fault):
+    """The disk (or quota) is full."""
+
+
+class PermissionDenied(Fault):
+    """This user may not read or write a file the command needs."""
+
+
+class InconsistentRegistry(GitregError):
+    """The registry is half-written in a way `repair` cannot finish: a write would build on it."""

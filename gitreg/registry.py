@@ -30,8 +30,10 @@ if TYPE_CHECKING:
     from gitreg.lineage.trace import Lineage
     from gitreg.ops import governance
     from gitreg.ops.audit import StateAt
+    from gitreg.ops.doctor import DoctorReport
     from gitreg.ops.promotion import MergeResult, Proposal
     from gitreg.ops.remote import PushReport, SyncReport
+    from gitreg.ops.repair import RepairReport
     from gitreg.review.report import Review
     from gitreg.review.site import SiteBuild
     from gitreg.trust.signing import Signer, SignerChange
@@ -90,9 +92,17 @@ class Registry:
         Options: version, bump, rev, artifact, metrics, sign, image, propose (see ops/register.py)."""
         return registration.register(self.reg, name, narrative, **options)
 
-    def repair(self) -> builtins.list[str]:
-        """Create registration tag refs that a crash left behind; returns the tags made."""
-        return registration.repair(self.reg)
+    def repair(self, *, lock_age: float = 0.0) -> RepairReport:
+        """Finish what crashes left half-done, in the whole registry (ops/repair.py); idempotent."""
+        from gitreg.ops import repair
+
+        return repair.repair(self.reg, lock_age=lock_age)
+
+    def doctor(self, *, fix: bool = False, lock_age: float | None = None) -> DoctorReport:
+        """Every defect of the repository as a registry; with FIX, repair the safe ones."""
+        from gitreg.ops import doctor
+
+        return doctor.examine(self.reg, fix=fix, lock_age=lock_age)
 
     def promote(self, ref: Ref, stage: str) -> Proposal:
         """A proposal branch moving REF (NAME@VERSION or NAME@STAGE) into STAGE, checked first."""
@@ -243,6 +253,9 @@ class Registry:
         from gitreg.ops import governance
 
         return governance.approve(self.reg, proposal, push=push, remote=remote)
+
+    from gitreg.ops.doctor import DoctorReport
+    from gitreg.ops.repair import RepairReport
 
     # --- the check -----------------------------------------------------------------------------
 

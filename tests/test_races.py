@@ -68,7 +68,9 @@ def test_racing_registrations_of_one_version_have_one_winner(registry_repo, card
         assert code == 1, err
         assert "registered" in err or "exists already" in err, err
         assert "Traceback" not in err
+        assert "tag -d" not in err, err  # the winner's tag is a registration: never "delete it"
     assert git(repo, "tag", "--list", "churn@v*").split() == ["churn@v2.0.0"]
+    assert git(repo, "for-each-ref", "refs/gitreg/pending/") == ""  # each loser dropped its own
     _bound(repo, "2.0.0")
     assert int(git(repo, "rev-list", "--count", "gitreg")) == 2
 

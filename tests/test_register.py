@@ -231,6 +231,7 @@ def test_stray_tag_is_refused(registry_repo, card_file):
     before = snapshot(registry_repo)
     proc = gitreg(registry_repo, "register", "churn", "--card", str(card_file), "--version", "1.0.0")
     assert proc.returncode == 1 and "exists already" in proc.stderr
+    assert "tag -d" not in proc.stderr and "gitreg doctor" in proc.stderr  # only doctor calls it stray
     assert snapshot(registry_repo) == before
 
 

@@ -117,27 +117,44 @@ def test_frozen_stages_are_reported_as_not_reproduced(registry_repo, card_file):
     assert snapshot(project) == before
 
 
-def test_ctrl_c_removes_the_worktree(registered):
+def test_ctrl_c_removes_the_worktree(registered, tmp_path):
+    """Ctrl-C while a stage provably runs: the stage's Python blocks opening a FIFO (a
+    sitecustomize on PYTHONPATH does it, for the train stage only), so the test's open of the
+    FIFO returns exactly when the stage runs; then Ctrl-C reaches the whole process group."""
+    import threading
+
     project = registered.store.workdir
     before = snapshot(project)
+    hold = tmp_path / "hold"
+    os.mkfifo(hold)
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import os\n"
+        "if b'src/train.py' in open('/proc/self/cmdline', 'rb').read():\n"
+        "    with open(os.environ['GITREG_TEST_HOLD']) as f:\n"
+        "        f.read()\n"
+    )
+    env = {**os.environ, **ENV, "PYTHONPATH": str(site), "GITREG_TEST_HOLD": str(hold)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "gitreg", "reproduce", "churn@1.0.0"],
         cwd=project,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, **ENV},
+        env=env,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
     )
-    seen = []
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        seen.append(line)
-        if "Running stage" in line:  # dvc repro is running in the worktree now
-            proc.send_signal(signal.SIGINT)
-            break
+    opened: list = []
+    # Opening a FIFO for writing returns once the reader (the train stage) has opened it.
+    opener = threading.Thread(target=lambda: opened.append(open(hold, "w")), daemon=True)  # noqa: SIM115
+    opener.start()
+    opener.join(timeout=300)  # a safety net only: the open returns when the stage runs
+    assert opened, "the train stage never started"
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the whole foreground group
+    opened[0].close()
     rest, err = proc.communicate(timeout=120)
-    output = "".join(seen) + rest
-    assert proc.returncode == 130, output + err
+    assert proc.returncode == 130, rest + err
     assert "interrupted" in err
-    assert not worktree_of(output).exists()
+    assert not worktree_of(rest).exists()
     assert snapshot(project) == before

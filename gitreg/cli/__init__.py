@@ -74,6 +74,7 @@ COMMAND_MODULES = (
     "audit",
     "check",
     "governance",
+    "health",
     "hooks",
     "lineage",
     "promote",
@@ -118,6 +119,12 @@ def main() -> None:
             sys.exit(code)
         if _state["traceback"]:
             raise
+        from gitreg.store import faults
+
+        fault = faults.classify(exc)
+        if fault is not None:  # a damaged or full repository is not a bug of gitreg
+            typer.echo(f"error: {fault}", err=True)
+            sys.exit(fault.exit_code)
         typer.echo(
             f"internal error: {type(exc).__name__}: {exc}\n"
             "This is a bug in gitreg: run again with --traceback and report it.",

@@ -26,6 +26,9 @@ def list_(json_: bool = JSON) -> None:
         return
     rows: list[tuple[str, ...]] = [("MODEL", "LATEST", "VERSIONS", "STAGES")]
     for m in models:
+        if m.error:
+            rows.append((m.name, "-", "-", f"unreadable: {m.error} (run 'gitreg doctor')"))
+            continue
         stages = ", ".join(f"{s}={v}" for s, v in m.stages.items()) or "-"
         rows.append((m.name, m.latest or "-", str(m.versions), stages))
     _table(rows)

@@ -1,4 +1,4 @@
-"""Commands that write the registry: init, register, repair, demo."""
+"""Commands that write the registry: init, register, demo."""
 
 from __future__ import annotations
 
@@ -101,18 +101,6 @@ def register(
         )
         return
     echo(f"Card: {reg.card_path} on the registry branch, sha256 {reg.digest[:16]}...")
-
-
-@app.command()
-def repair(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """Finish a registration that a crash interrupted (create its missing tag ref)."""
-    made = registry().repair()
-    if json_:
-        emit_json({"repaired": made})
-    elif made:
-        echo("Created missing tag(s): " + ", ".join(made))
-    else:
-        echo("Nothing to repair.")
 
 
 @app.command()

@@ -19,6 +19,7 @@ from gitreg.model import events
 from gitreg.model.events import Event
 from gitreg.model.policy import Policy
 from gitreg.model.view import RegistryView
+from gitreg.ops import repair
 from gitreg.results import to_data
 from gitreg.store import layout, yamlio
 
@@ -123,6 +124,7 @@ def promote(reg: RegistryBranch, ref: str | layout.ModelRef, stage: str) -> Prop
             hint=f"Write {model_ref.name}@VERSION or {model_ref.name}@STAGE.",
         )
     layout.check_stage(stage)
+    repair.before_write(reg)
     head = reg.require_head()
     view = RegistryView(reg.store, reg.store.commit_tree(head), head)
     version = view.resolve(model_ref)
@@ -166,16 +168,22 @@ def promote(reg: RegistryBranch, ref: str | layout.ModelRef, stage: str) -> Prop
 
 
 def propose_registration(
-    reg: RegistryBranch, head: str, commit: str, name: str, version: str, tag_id: str
+    reg: RegistryBranch,
+    head: str,
+    commit: str,
+    name: str,
+    version: str,
+    tag_id: str,
+    also: list | None = None,
 ) -> Proposal:
     """Check a registration commit (its tag not created yet) and create its proposal branch and
-    the tag in one ref transaction."""
+    the tag in one ref transaction (with ALSO, more updates, committed after them)."""
     tag_ref = layout.tag_ref(name, version)
     report = check.run(reg.store, head, commit, options=CheckOptions(refs={tag_ref: tag_id}))
     if not report.ok:
         raise refusal(report, f"registering {layout.tag_name(name, version)}")
     branch = layout.register_proposal_branch(name, version)
-    _create_branch(reg, branch, commit, head, also=[(tag_ref, tag_id, None)])
+    _create_branch(reg, branch, commit, head, also=[(tag_ref, tag_id, None), *(also or [])])
     return Proposal("register", name, version, None, branch, commit, head, [f"{version}: registered"], report)
 
 
@@ -213,6 +221,7 @@ def merge(reg: RegistryBranch, proposal: str, *, push: bool = False, ff: bool = 
     the proposal's commits, signed approvals included, behind it. FF fast-forwards when
     it can. Who approved is never the merge commit's author: it is who signed an approval.
     """
+    repair.before_write(reg)
     tip, _ = resolve_proposal(reg, proposal)
     for _attempt in range(5):
         head = reg.require_head()

@@ -26,6 +26,7 @@ class ModelSummary:
     stages: dict[str, str]  # stage -> version it serves
     owners: list[str | None]  # None: an owner entry without a name (a hand-edited model.yaml)
     description: str | None
+    error: str | None = None  # why this model's files cannot be read (the others still list)
 
     def to_dict(self) -> dict:
         return to_data(self)
@@ -72,7 +73,7 @@ def list_models(reg: RegistryBranch) -> list[ModelSummary]:
     from gitreg.store import cache
 
     view = reg.view()
-    known = cache.summaries(reg.store.common_dir).get("models") or {}
+    known = cache.summaries(reg.store.common_dir)
     found, fresh = [], {}
     for name, oid, is_tree in sorted(reg.store.list_dir(view.tree, layout.MODELS_DIR)):
         if not is_tree:
@@ -81,12 +82,30 @@ def list_models(reg: RegistryBranch) -> list[ModelSummary]:
         try:
             summary = ModelSummary(**known[key])
         except (KeyError, TypeError):  # not cached, or cached by another shape of summary
-            summary = _summary(view, name)
+            summary = _summary_or_error(view, name)
         found.append(summary)
-        fresh[key] = to_data(summary)
+        if summary.error is None:  # an unreadable model is read again next time
+            fresh[key] = to_data(summary)
     if fresh.keys() != known.keys():
         cache.store_summaries(reg.store.common_dir, fresh)
     return found
+
+
+def _summary_or_error(view: RegistryView, name: str) -> ModelSummary:
+    """NAME's summary; a model whose files cannot be read (too big, corrupt) gets one saying why,
+    so that one damaged model does not hide the others."""
+    from gitreg.errors import GitregError
+    from gitreg.store import faults
+
+    try:
+        return _summary(view, name)
+    except GitregError as exc:
+        return ModelSummary(name, None, 0, {}, [], None, error=exc.message)
+    except Exception as exc:
+        fault = faults.classify(exc)
+        if fault is None:
+            raise
+        return ModelSummary(name, None, 0, {}, [], None, error=fault.message)
 
 
 def _summary(view: RegistryView, name: str) -> ModelSummary:

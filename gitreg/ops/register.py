@@ -1,16 +1,18 @@
-"""Registration: the registry branch's creation, a version's card and tag written together, and
-the repair of a registration a crash interrupted.
+"""Registration: the registry branch's creation, and a version's card and tag written together.
 
 Writes follow one order so that a crash at any point leaves a repairable
 state and never a tag without its card: every object first (card blobs,
-trees, the registry commit, the tag object), then one `update-ref`
-transaction that moves the registry branch and creates the tag, branch
-first. If the process dies between the two, the card records the tag
-object's id and `repair` (run by every write) creates the missing ref.
+trees, the registry commit, the tag object), then a pending ref
+(refs/gitreg/pending/...) that keeps the tag object from any gc, then one
+`update-ref` transaction that moves the registry branch, creates the tag and
+drops the pending ref, in that order. If the process dies in between, the
+card records the tag object's id and `repair` (ops/repair.py, run by every
+write first) creates the missing ref.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ from gitreg.model import card as cards
 from gitreg.model.branch import RegistryBranch
 from gitreg.model.policy import DEFAULT_POLICY, Policy
 from gitreg.model.view import RegistryView
+from gitreg.ops import repair
 from gitreg.results import to_data
 from gitreg.store import layout, yamlio
 from gitreg.store.gitstore import Ident
@@ -168,7 +171,7 @@ def register(
             f"{image!r} is not a container image digest.",
             hint="Give IMAGE@sha256:<64 hex> or sha256:<64 hex>.",
         )
-    repair(reg)  # finish a registration a crash interrupted before starting another
+    repair.before_write(reg)  # finish what a crash interrupted before starting another
     head = reg.require_head()
     source = reg.store.resolve_commit(rev)
     if not isinstance(narrative, dict):
@@ -202,37 +205,27 @@ def register(
     digest = yamlio.digest(card)
     tag = layout.tag_name(name, version)
     if reg.store.ref_target(layout.tag_ref(name, version)) is not None:
-        raise RegistryRefusal(
-            f"tag {tag} exists already, but the registry has no such version.",
-            hint=f"Register another version, or delete the stray tag: git tag -d {tag}",
-        )
+        raise _taken(reg, name, version)
     tag_id = reg.store.make_tag(tag, source, cards.tag_message(name, version, digest), sign=sign, ident=ident)
-    for _ in range(_RETRIES):
-        try:
-            commit = _commit_registration(reg, head, name, version, card, tag, tag_id, ident)
-            if propose:
-                from gitreg.ops import promotion
-
-                proposal = promotion.propose_registration(reg, head, commit, name, version, tag_id).branch
-                break
-            reg.store.update_refs(
-                [(reg.branch_ref, commit, head), (layout.tag_ref(name, version), tag_id, None)],
-                f"gitreg: register {tag}",
-            )
-            break
-        except ConcurrentUpdate:
-            head = reg.require_head()
-            view = RegistryView(reg.store, reg.store.commit_tree(head), head)
-            if view.has_version(name, version) or reg.store.ref_target(layout.tag_ref(name, version)):
-                raise RegistryRefusal(
-                    f"{tag} was registered by someone else while this ran.",
-                    hint="Register the next version: drop --version or use --bump.",
-                ) from None
-    else:
-        raise ConcurrentUpdate(
-            "the registry kept changing; gave up after several tries.",
-            hint="Nothing was written. Run the command again.",
-        )
+    # From here until its ref lands the tag object is held by a pending ref: no gc takes it.
+    pending = layout.pending_ref(name, version, tag_id)
+    try:
+        reg.store.update_refs([(pending, tag_id, None)], f"gitreg: registering {tag}")
+    except ConcurrentUpdate:  # the same tag object, made by another process in the same second
+        raise RegistryRefusal(
+            f"{tag} is being registered by another process right now, with the same card.",
+            hint="Register the next version (drop --version or use --bump), or check with "
+            f"'gitreg show {name}@{version}' once that process is done.",
+        ) from None
+    try:
+        commit, proposal = _land(reg, head, name, version, card, tag, tag_id, ident, propose)
+    except BaseException:
+        # Refused, a lost race, a lock, a full disk: if nothing landed there is nothing to
+        # keep. A failure halfway through the transaction keeps the pending ref for repair.
+        with contextlib.suppress(Exception):
+            if not _still_needed(reg, name, version, tag_id):
+                reg.store.delete_ref(pending, tag_id)
+        raise
     return Registration(
         name,
         version,
@@ -244,7 +237,92 @@ def register(
         digest,
         sign,
         card,
-        proposal if propose else None,
+        proposal,
+    )
+
+
+def _land(
+    reg: RegistryBranch,
+    head: str,
+    name: str,
+    version: str,
+    card: dict,
+    tag: str,
+    tag_id: str,
+    ident: Ident,
+    propose: bool,
+) -> tuple[str, str | None]:
+    """Move the registry branch (or create the proposal branch) and the tag ref, and drop the
+    pending ref: one transaction, retried onto a new head when another writer won."""
+    pending = (layout.pending_ref(name, version, tag_id), None, None)
+    for _ in range(_RETRIES):
+        try:
+            commit = _commit_registration(reg, head, name, version, card, tag, tag_id, ident)
+            if propose:
+                from gitreg.ops import promotion
+
+                branch = promotion.propose_registration(
+                    reg, head, commit, name, version, tag_id, also=[pending]
+                ).branch
+                return commit, branch
+            reg.store.update_refs(
+                [(reg.branch_ref, commit, head), (layout.tag_ref(name, version), tag_id, None), pending],
+                f"gitreg: register {tag}",
+            )
+            return commit, None
+        except ConcurrentUpdate:
+            head = reg.require_head()
+            view = RegistryView(reg.store, reg.store.commit_tree(head), head)
+            if view.has_version(name, version) or reg.store.ref_target(layout.tag_ref(name, version)):
+                raise RegistryRefusal(
+                    f"{tag} was registered by someone else while this ran.",
+                    hint="Register the next version: drop --version or use --bump.",
+                ) from None
+    raise ConcurrentUpdate(
+        "the registry kept changing; gave up after several tries.",
+        hint="Nothing was written. Run the command again.",
+    )
+
+
+def _still_needed(reg: RegistryBranch, name: str, version: str, tag_id: str) -> bool:
+    """Whether the pending ref must stay after a failure: a card recording TAG_ID landed (on the
+    registry or the proposal branch) while its tag ref did not. Anything else (refused, lost a
+    race to another registration, done) leaves nothing for the pending ref to protect."""
+    if reg.store.ref_target(layout.tag_ref(name, version)) == tag_id:
+        return False
+    for ref in (reg.branch_ref, layout.branch_ref(layout.register_proposal_branch(name, version))):
+        tip = reg.store.ref_target(ref)
+        if tip is None:
+            continue
+        view = RegistryView(reg.store, reg.store.commit_tree(tip), tip)
+        if view.has_version(name, version) and view.tag_record(name, version) == tag_id:
+            return True
+    return False
+
+
+def _taken(reg: RegistryBranch, name: str, version: str) -> RegistryRefusal:
+    """Why the tag of a version the registry (as this process read it) lacks exists already.
+
+    Never "delete the tag" unless doctor proved it stray: another process may have just
+    registered it, or it waits on a registration proposal.
+    """
+    tag = layout.tag_name(name, version)
+    head = reg.require_head()
+    if RegistryView(reg.store, reg.store.commit_tree(head), head).has_version(name, version):
+        return RegistryRefusal(
+            f"{tag} was registered by someone else while this ran.",
+            hint="Register the next version: drop --version or use --bump.",
+        )
+    branch = layout.register_proposal_branch(name, version)
+    if reg.store.ref_target(layout.branch_ref(branch)) is not None:
+        return RegistryRefusal(
+            f"{tag} is proposed already, on {branch}.",
+            hint=f"Merge that proposal (gitreg merge {branch}) or register another version.",
+        )
+    return RegistryRefusal(
+        f"tag {tag} exists already, but no card for it is on the registry branch or a proposal branch.",
+        hint="Register another version. Run 'gitreg doctor': if it reports the tag as stray "
+        "(nothing registers it), it tells you how to remove it.",
     )
 
 
@@ -278,37 +356,6 @@ def _commit_registration(
     tree = reg.store.write_tree(view.tree, changes)
     message = f"Register {tag}\n\n{TAG_TRAILER}: {tag} {tag_id}\n"
     return reg.store.write_commit(tree, [head], message, ident)
-
-
-# --- repair --------------------------------------------------------------------
-
-
-def repair(reg: RegistryBranch) -> list[str]:
-    """Create registration tag refs that a crash left behind; returns the tags made.
-
-    Only the newest registry commit can have lost its tag ref (the branch moves
-    first); its message names the tag and the tag object's id.
-    """
-    head = reg.head()
-    if head is None:
-        return []
-    made = []
-    for line in reg.store.commit_info(head).message.splitlines():
-        key, _, value = line.partition(": ")
-        if key != TAG_TRAILER or len(value.split()) != 2:
-            continue
-        tag, tag_id = value.split()
-        parsed = layout.parse_tag_name(tag)
-        if parsed is None or not reg.store.has_object(tag_id):
-            continue
-        ref = layout.tag_ref(*parsed)
-        if reg.store.ref_target(ref) is None:
-            try:
-                reg.store.update_refs([(ref, tag_id, None)], f"gitreg: repair {tag}")
-                made.append(tag)
-            except ConcurrentUpdate:
-                pass
-    return made
 
 
 # --- reads -----------------------------------------------------------------------

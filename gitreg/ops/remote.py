@@ -16,8 +16,9 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from gitreg.errors import NotInitialized, RegistryRefusal, UsageError
+from gitreg.errors import GitFailed, GitregError, NotInitialized, RegistryRefusal, UsageError
 from gitreg.model.view import RegistryView
+from gitreg.ops import repair
 from gitreg.results import to_data
 from gitreg.store import layout
 from gitreg.store.gitstore import GitStore, PushResult
@@ -84,6 +85,7 @@ def push(reg: RegistryBranch, remote: str | None = None) -> PushReport:
     """Publish the registry branch and the registration tags the remote lacks, atomically."""
     store = reg.store
     remote = resolve_remote(store, remote)
+    repair.before_write(reg)  # never publish a card whose tag is missing here
     head = reg.require_head()
     theirs = store.ls_remote(remote, [reg.branch_ref, TAG_PATTERN])
     old = theirs.get(reg.branch_ref)
@@ -100,16 +102,21 @@ def push(reg: RegistryBranch, remote: str | None = None) -> PushReport:
     # A policy change lands alone (the server judges a push that mixes policy and content as
     # one change): publish each run of policy steps and of content steps as its own push.
     at, published = old, set[str]()
+    attempted: list[str] = []  # every refspec tried, for the read-back after a failure
     for tip in _segments(store, old, head):
         view = RegistryView(store, store.commit_tree(tip), tip)
         now = [(t, oid) for t, oid in tags if t not in published and view.has_version(*_parsed(t))]
         refspecs = [f"{tip}:{reg.branch_ref}"] + [f"{oid}:refs/tags/{t}" for t, oid in now]
         leases = {reg.branch_ref: at} | {f"refs/tags/{t}": None for t, _ in now}
-        result = store.push(remote, refspecs, leases=leases)
+        attempted += refspecs
+        try:
+            result = store.push(remote, refspecs, leases=leases)
+        except GitFailed as exc:  # the push broke off (connection, a killed receive-pack)
+            raise _read_back(store, remote, reg.branch_ref, theirs, attempted, exc) from None
         if not result.ok:
             if at is not None and at != old:  # the earlier pushes landed
                 _see(store, remote, reg.branch, at)
-            raise refusal(remote, result)
+            raise _read_back(store, remote, reg.branch_ref, theirs, attempted, refusal(remote, result))
         report.messages += result.messages
         report.steps.append(tip)
         published.update(t for t, _ in now)
@@ -152,6 +159,48 @@ def _segments(store: GitStore, old: str | None, head: str) -> list[str]:
     return tips or [head]
 
 
+def _read_back(
+    store: GitStore,
+    remote: str,
+    branch_ref: str,
+    before: dict[str, str],
+    refspecs: list[str],
+    failure: GitregError,
+) -> GitregError:
+    """After a failed push, what the remote holds now: the failure as it was when nothing moved,
+    else an error naming exactly which refs moved and which did not.
+
+    The server commits a push's refs one at a time (--atomic or not): a receive-pack killed in
+    between leaves some moved. The next `gitreg push` completes it: the missing tags are the
+    objects the remote's registry branch records, which its hook accepts.
+    """
+    try:
+        after = store.ls_remote(remote, [branch_ref, TAG_PATTERN])
+    except GitregError:
+        failure.details.append(f"(the refs of {remote} could not be read back: it may have moved some)")
+        return failure
+    wanted = {dst: src for src, _, dst in (spec.partition(":") for spec in refspecs)}  # ref -> object
+    moved = [ref for ref in wanted if after.get(ref) != before.get(ref)]
+    if not moved:
+        return failure
+    stayed = [ref for ref in wanted if ref not in moved]
+    short = {ref: (after.get(ref) or "deleted")[:12] for ref in moved}
+    locked = "lock" in str(failure)
+    hint = f"Run 'gitreg push --remote {remote}' again: it publishes what is missing."
+    if locked:
+        hint += (
+            f" If {remote} reports locked refs, a killed push left lock files there: its admin runs "
+            "'gitreg doctor --fix' in the bare repository first."
+        )
+    return GitFailed(
+        f"the push to {remote} stopped halfway: it moved {len(moved)} of {len(wanted)} ref(s).",
+        details=[f"moved: {r} (now {short[r]})" for r in moved]
+        + [f"not moved: {r}" for r in stayed]
+        + [str(failure)],
+        hint=hint,
+    )
+
+
 def _tags_to_publish(
     store: GitStore, view: RegistryView, theirs: dict[str, str], remote: str
 ) -> list[tuple[str, str]]:
@@ -185,11 +234,16 @@ def refusal(remote: str, result: PushResult) -> RegistryRefusal:
     details = [f"{r.dst}: {r.summary}" for r in result.refs if r.flag in "!"]
     details += [m for m in result.messages if m.strip()]
     stale = any("stale info" in r.summary or "fetch first" in r.summary for r in result.refs)
-    hint = (
-        f"The remote changed meanwhile: run 'gitreg sync --remote {remote}' and push again."
-        if stale
-        else "Fix what the remote reported; the remote is unchanged."
-    )
+    locked = any("lock" in r.summary for r in result.refs) or any("lock" in m for m in result.messages)
+    if stale:
+        hint = f"The remote changed meanwhile: run 'gitreg sync --remote {remote}' and push again."
+    elif locked:
+        hint = (
+            f"{remote} has lock files left by a killed push or git process: its admin runs "
+            "'gitreg doctor --fix' in the bare repository, then push again."
+        )
+    else:
+        hint = "Fix what the remote reported; the remote is unchanged."
     return RegistryRefusal(f"{remote} refused the push; nothing was published:", details=details, hint=hint)
 
 
@@ -204,6 +258,8 @@ def sync(reg: RegistryBranch, remote: str | None = None) -> SyncReport:
     """Fetch the registry branch and registration tags; refuse moved tags and force-pushes."""
     store = reg.store
     remote = resolve_remote(store, remote)
+    if reg.head() is not None:
+        repair.before_write(reg)
     theirs = store.ls_remote(remote, [reg.branch_ref, TAG_PATTERN])
     remote_head = theirs.get(reg.branch_ref)
     if remote_head is None:
@@ -292,9 +348,25 @@ def sync(reg: RegistryBranch, remote: str | None = None) -> SyncReport:
         updates.insert(0, (reg.branch_ref, new, local))
     if seen != remote_head:
         updates.append((seen_ref, remote_head, seen))
+    # The fetched tag objects are held by pending refs until their tag refs land (repair).
+    pending: list[tuple[str, str | None, str | None]] = [
+        (layout.pending_ref(*_parse(ref), wanted[ref]), wanted[ref], None)
+        for ref, _, _ in updates
+        if ref in wanted
+    ]
+    if pending:
+        store.update_refs(pending, f"gitreg: fetching tags from {remote}")
     if updates:
-        store.update_refs(updates, f"gitreg: sync from {remote}")
+        store.update_refs(
+            updates + [(ref, None, None) for ref, _, _ in pending], f"gitreg: sync from {remote}"
+        )
     return SyncReport(remote, reg.branch, local, new, remote_head, state, fetched)
+
+
+def _parse(tag_ref: str) -> tuple[str, str]:
+    parsed = layout.parse_tag_name(tag_ref[len("refs/tags/") :])
+    assert parsed is not None  # only registration tags are wanted
+    return parsed
 
 
 def _refuse_rewrite(

@@ -8,6 +8,7 @@ gets no cache.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -51,12 +52,54 @@ _SUMMARIES = "summaries.json"
 
 
 def summaries(common_dir: Path) -> dict[str, dict]:
-    """'NAME SUBTREE-ID' -> summary, as last written; {} when absent or unreadable."""
+    """'NAME SUBTREE-ID' -> summary fields, as last written; {} when absent.
+
+    A file of the wrong shape (another gitreg's, truncated, edited) is dropped: the caller
+    rebuilds it, and nobody is told, since nothing was lost.
+    """
+    path = directory(common_dir) / _SUMMARIES
     try:
-        value = json.loads((directory(common_dir) / _SUMMARIES).read_bytes())
-    except (OSError, ValueError):
+        value = json.loads(path.read_bytes())
+    except FileNotFoundError:
         return {}
-    return value if isinstance(value, dict) and value.get("format") == _format() else {}
+    except (OSError, ValueError):
+        value = None
+    if _summaries_damage(value) is None:
+        assert isinstance(value, dict)
+        return value["models"]
+    with contextlib.suppress(OSError):
+        path.unlink()
+    return {}
+
+
+def damage(common_dir: Path) -> str | None:
+    """What is wrong with the cache, in words; None when it is sound (or absent)."""
+    path = directory(common_dir) / _SUMMARIES
+    if not directory(common_dir).is_dir():
+        return f"{directory(common_dir).name} is not a folder"
+    try:
+        value = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        return f"{_SUMMARIES} is unreadable: {exc}"
+    return _summaries_damage(value)
+
+
+_FIELDS = {"name": str, "versions": int, "stages": dict, "owners": list}
+
+
+def _summaries_damage(value: object) -> str | None:
+    if not isinstance(value, dict) or not isinstance(value.get("models"), dict):
+        return f"{_SUMMARIES} is not a mapping with 'models'"
+    if value.get("format") != _format():
+        return f"{_SUMMARIES} was written by another gitreg ({value.get('format')!r})"
+    for key, entry in value["models"].items():
+        if not isinstance(key, str) or not isinstance(entry, dict):
+            return f"{_SUMMARIES} holds an entry of the wrong shape"
+        if any(not isinstance(entry.get(f), t) for f, t in _FIELDS.items()):
+            return f"{_SUMMARIES} holds an entry of the wrong shape ({key.split()[0]})"
+    return None
 
 
 def store_summaries(common_dir: Path, entries: dict[str, dict]) -> None:

@@ -11,6 +11,7 @@ touches the work tree, the index or HEAD.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -25,6 +26,7 @@ from typing import cast
 import pygit2
 
 from gitreg.errors import ConcurrentUpdate, GitFailed, NotARepository, UsageError
+from gitreg.store import faults
 
 ZERO_OID = "0" * 40
 _BLOB = pygit2.enums.ObjectType.BLOB
@@ -86,6 +88,7 @@ class GitStore:
         self.repo = repo
         self.common_dir = Path(_common_dir(repo))
         self.workdir = Path(repo.workdir) if repo.workdir else None
+        _check_packed_refs(self.common_dir)
         # When set to a list, every blob read by path is appended (tests measure a check's cost).
         self.read_log: list[str] | None = None
         # Inside a pre-receive hook the pushed objects sit in a quarantine directory.
@@ -136,6 +139,8 @@ class GitStore:
             ref = self.repo.references.get(refname)
         except (pygit2.InvalidSpecError, ValueError):
             return None
+        except pygit2.GitError as exc:  # a damaged packed-refs, an unreadable loose ref
+            raise faults.classify(exc) or GitFailed(f"cannot read ref {refname}: {exc}") from None
         if ref is None:
             return None
         return str(ref.target) if ref.type == pygit2.enums.ReferenceType.DIRECT else None
@@ -180,10 +185,12 @@ class GitStore:
             commit = self._commit(commit.parent_ids[0])
 
     def commit_tree(self, commit_id: str) -> str:
-        return str(self._commit(commit_id).tree_id)
+        with _reading(commit_id):
+            return str(self._commit(commit_id).tree_id)
 
     def commit_info(self, commit_id: str) -> CommitInfo:
-        c = self._commit(commit_id)
+        with _reading(commit_id):
+            c = self._commit(commit_id)
         return CommitInfo(
             id=str(c.id),
             parents=tuple(str(p) for p in c.parent_ids),
@@ -202,10 +209,18 @@ class GitStore:
         return str(base) if base is not None else None
 
     def entry(self, tree_id: str, path: str) -> pygit2.Object | None:
-        try:
-            return self._tree(tree_id)[path]
-        except KeyError:
-            return None
+        # Step by step, so that a damaged tree on the way is named by its own id.
+        with _reading(tree_id):
+            obj: pygit2.Object = self.repo[tree_id]
+        for part in path.split("/"):
+            if not isinstance(obj, pygit2.Tree):
+                return None
+            with _reading(str(obj.id)):
+                try:
+                    obj = obj[part]
+                except KeyError:
+                    return None
+        return obj
 
     def entry_id(self, tree_id: str, path: str) -> str | None:
         entry = self.entry(tree_id, path)
@@ -222,25 +237,29 @@ class GitStore:
             return None
         if self.read_log is not None:
             self.read_log.append(path)
-        if max_bytes is not None:
-            _, size = self.repo.odb.read_header(entry.id)
-            if size > max_bytes:
-                raise BlobTooLarge(path, size)
-        return self._blob(entry.id).data
+        with _reading(str(entry.id)):
+            if max_bytes is not None:
+                _, size = self.repo.odb.read_header(entry.id)
+                if size > max_bytes:
+                    raise BlobTooLarge(path, size)
+            return self._blob(entry.id).data
 
     def read_blob_id(self, oid: str) -> bytes:
-        return self._blob(oid).data
+        with _reading(oid):
+            return self._blob(oid).data
 
     def blob_size(self, oid: str) -> int:
         return self.repo.odb.read_header(pygit2.Oid(hex=oid))[1]
 
     def list_dir(self, tree_id: str, path: str) -> list[tuple[str, str, bool]]:
         """(name, object id, is_tree) of the entries under PATH; [] when absent."""
-        tree = self.repo[tree_id] if not path else self.entry(tree_id, path)
+        with _reading(tree_id):
+            tree = self.repo[tree_id] if not path else self.entry(tree_id, path)
         if tree is None or not isinstance(tree, pygit2.Tree):
             return []
         # a tree entry always has a name; the stub types Object.name as optional
-        return [(e.name, str(e.id), e.type_str == "tree") for e in tree if e.name is not None]
+        with _reading(str(tree.id)):  # the listing is where a lazily read tree is inflated
+            return [(e.name, str(e.id), e.type_str == "tree") for e in tree if e.name is not None]
 
     def export(self, tree_id: str, path: str, dest: str | os.PathLike) -> int:
         """Write the files under PATH of a tree into DEST (PATH kept); returns how many.
@@ -276,13 +295,15 @@ class GitStore:
 
     def tag_object(self, oid: str) -> pygit2.Tag | None:
         try:
-            obj = self.repo[oid]
+            with _reading(oid):
+                obj = self.repo[oid]
         except (KeyError, ValueError):
             return None
         return obj if isinstance(obj, pygit2.Tag) else None
 
     def raw_object(self, oid: str) -> bytes:
-        return self.repo.odb.read(pygit2.Oid(hex=oid))[1]
+        with _reading(oid):
+            return self.repo.odb.read(pygit2.Oid(hex=oid))[1]
 
     def walk(self, head: str, stop: str | None = None, first_parent: bool = True) -> Iterator[str]:
         """Commit ids reachable from HEAD, newest first, not those reachable from STOP.
@@ -403,9 +424,8 @@ class GitStore:
         except FileNotFoundError:
             raise GitFailed("the git command is not installed.", hint="Install git.") from None
         if check and proc.returncode != 0:
-            raise GitFailed(
-                f"git {args[0]} failed: {proc.stderr.decode(errors='replace').strip()}",
-            )
+            err = proc.stderr.decode(errors="replace").strip()
+            raise faults.from_message(err) or GitFailed(f"git {args[0]} failed: {err}")
         return proc
 
     def ident(self) -> Ident:
@@ -487,6 +507,8 @@ class GitStore:
             )
             if proc.returncode != 0:
                 err = proc.stderr.decode(errors="replace").strip()
+                if (fault := faults.from_message(err)) is not None:
+                    raise fault
                 hint = None
                 if sign:
                     hint = (
@@ -525,21 +547,46 @@ class GitStore:
         lines += ["prepare", "commit", ""]
         proc = self.git("update-ref", "-m", reason, "--stdin", input="\n".join(lines).encode(), check=False)
         if proc.returncode != 0:
-            err = proc.stderr.decode(errors="replace").strip()
-            lock = re.search(r"Unable to create '([^']+\.lock)'", err)
-            if lock:
-                raise GitFailed(
-                    f"a ref is locked by {lock[1]}: another git or gitreg process is running, "
-                    "or one was killed while it held the lock.",
-                    hint="If no other git process is running, delete that lock file and run "
-                    "'gitreg repair', then the command again. Nothing was written.",
-                )
-            if "expected" in err or "exists" in err or "cannot lock" in err:
-                raise ConcurrentUpdate(
-                    f"the registry changed while this command ran ({err.removeprefix('fatal: ')}).",
-                    hint="Nothing was written. Run the command again.",
-                )
-            raise GitFailed(f"could not move refs: {err}")
+            raise self._ref_failure(proc.stderr.decode(errors="replace").strip())
+
+    def _ref_failure(self, err: str) -> Exception:
+        """What a failed ref transaction means: a lock left behind, a fault, or a lost race."""
+        locks = re.findall(r"Unable to create '([^']+\.lock)': File exists", err)
+        if locks:
+            from gitreg.store import locks as lockfiles
+
+            found = lockfiles.find(self.common_dir)
+            named = sorted({*locks, *(str(lock.path) for lock in found)})
+            return GitFailed(
+                "a ref is locked: another git or gitreg process is running, or one was killed "
+                "while it held the lock. Lock file(s):",
+                details=named,
+                hint="Run 'gitreg doctor' to see each lock's age and whether a git process holds it; "
+                "'gitreg doctor --fix' removes the stale ones and finishes what the crash left. "
+                "Nothing was written.",
+            )
+        if (fault := faults.from_message(err)) is not None:
+            return fault
+        if "expected" in err or "exists" in err or "cannot lock" in err:
+            return ConcurrentUpdate(
+                f"the registry changed while this command ran ({err.removeprefix('fatal: ')}).",
+                hint="Nothing was written. Run the command again.",
+            )
+        return GitFailed(f"could not move refs: {err}")
+
+    def delete_ref(self, refname: str, old: str) -> None:
+        """Delete REFNAME if it is still at OLD (a lost race leaves it alone)."""
+        with contextlib.suppress(ConcurrentUpdate):
+            self.update_refs([(refname, None, old)], "gitreg: done with it")
+
+    def fsck(self, tips: list[str]) -> tuple[bool, list[str]]:
+        """`git fsck` of the objects TIPS reach: (ok, the problems git named)."""
+        proc = self.git(
+            "fsck", "--no-dangling", "--no-reflogs", "--no-progress", "--end-of-options", *tips, check=False
+        )
+        out = (proc.stdout + proc.stderr).decode(errors="replace").splitlines()
+        problems = [line for line in out if line.strip() and not line.startswith("Checking")]
+        return proc.returncode == 0, problems
 
     # --- remotes: the git CLI only (pygit2's push hides a server hook's refusal) ----------
 
@@ -549,10 +596,22 @@ class GitStore:
     def refs(self, prefix: str) -> dict[str, str]:
         """refname -> object id of every direct ref under PREFIX (e.g. 'refs/tags/')."""
         found = {}
-        for ref in self.repo.references.iterator():
-            if ref.name.startswith(prefix) and ref.type == pygit2.enums.ReferenceType.DIRECT:
-                found[ref.name] = str(ref.target)
+        try:
+            for ref in self.repo.references.iterator():
+                if ref.name.startswith(prefix) and ref.type == pygit2.enums.ReferenceType.DIRECT:
+                    found[ref.name] = str(ref.target)
+        except pygit2.GitError as exc:
+            raise faults.classify(exc) or GitFailed(f"cannot list refs: {exc}") from None
         return found
+
+    def ref_names(self, prefix: str = "refs/") -> list[str]:
+        """The names of every ref under PREFIX, without resolving them (fast: 10k refs in ~7 ms)."""
+        try:
+            names = self.repo.raw_listall_references()
+        except pygit2.GitError as exc:
+            raise faults.classify(exc) or GitFailed(f"cannot list refs: {exc}") from None
+        want = prefix.encode()
+        return [raw.decode(errors="replace") for raw in names if raw.startswith(want)]
 
     def ls_remote(self, remote: str, patterns: list[str]) -> dict[str, str]:
         """refname -> object id on REMOTE of the refs matching PATTERNS (unpeeled: tag objects)."""
@@ -703,6 +762,32 @@ def short_name_candidates(name: str) -> list[str]:
         f"refs/remotes/{name}",
         f"refs/remotes/{name}/HEAD",
     ]
+
+
+@contextlib.contextmanager
+def _reading(oid: str) -> Iterator[None]:
+    """Reads of OID (or of what it leads to): libgit2's words for a damaged object become the
+    named fault. Its KeyError for an absent object stays what callers expect."""
+    try:
+        yield
+    except pygit2.GitError as exc:
+        raise faults.corrupt_or(exc, oid) from None
+
+
+def _check_packed_refs(common_dir: Path) -> None:
+    """A packed-refs cut short (a full disk, a crash of another tool) loses its last refs without
+    a word from libgit2, which then reads them as deleted: git always ends the file with a newline."""
+    try:
+        with open(common_dir / "packed-refs", "rb") as f:
+            f.seek(0, os.SEEK_END)
+            if f.tell() == 0:
+                return
+            f.seek(-1, os.SEEK_END)
+            last = f.read(1)
+    except OSError:
+        return  # absent; an unreadable one is reported by whatever reads it
+    if last != b"\n":
+        raise faults.broken_packed_refs(f"{common_dir / 'packed-refs'} ends in the middle of a line")
 
 
 def _common_dir(repo: pygit2.Repository) -> str:

@@ -162,6 +162,38 @@ def policy_proposal_branch(kind: str, commit: str) -> str:
     return f"gitreg-policy/{kind}-{commit[:10]}"
 
 
+# gitreg's own refs: refs/gitreg/ is never fetched or pushed by a plain git command.
+PENDING_PREFIX = "refs/gitreg/pending/"
+
+
+def pending_ref(name: str, version: str, tag_id: str) -> str:
+    """Holds a registration's tag object from the moment it exists until its tag ref lands, so
+    that no crash and no `git gc` in between can lose it (repair finishes or drops it). The
+    object id is part of the name: two processes racing for one version each hold their own."""
+    return f"{PENDING_PREFIX}{tag_name(name, version)}/{tag_id}"
+
+
+def parse_pending_ref(ref: str) -> tuple[str, str] | None:
+    """(name, version) of a pending ref; None for anything else under refs/gitreg/pending/."""
+    if not ref.startswith(PENDING_PREFIX) or ref.count("/") != 4:
+        return None
+    return parse_tag_name(ref[len(PENDING_PREFIX) :].rsplit("/", 1)[0])
+
+
+def parse_proposal_branch(branch: str) -> tuple[str, str, str | None] | None:
+    """(name, version, stage or None) of a gitreg-promote/... or gitreg-register/... branch."""
+    parts = branch.split("/")
+    if len(parts) == 4 and parts[0] == "gitreg-promote" and parts[2].startswith("v"):
+        stage: str | None = parts[3]
+    elif len(parts) == 3 and parts[0] == "gitreg-register" and parts[2].startswith("v"):
+        stage = None
+    else:
+        return None
+    if not _NAME_RE.fullmatch(parts[1]) or not Version.is_valid(parts[2][1:]):
+        return None
+    return parts[1], parts[2][1:], stage
+
+
 # --- paths on the registry branch -------------------------------------------
 
 
