@@ -112,13 +112,13 @@ def _locks(store: GitStore, branch_ref: str, report: DoctorReport, age: float) -
     for lock in found:
         rel = str(lock.path.relative_to(store.common_dir))
         if lock.held:
-            holder = ", ".join(str(p) for p in lock.holders[:5])
+            holder = "; ".join(locks.describe(lock.holders))
             report.problems.append(
                 Problem(
                     "lock",
                     rel,
                     f"{rel} is {lock.age:.0f} s old; a live git/gitreg process works in this repository "
-                    f"(pid {holder}): it may hold it.",
+                    f"({holder}): it may hold it.",
                     "Wait for that process to finish, then run 'gitreg doctor' again.",
                     safe=False,
                 )

@@ -556,10 +556,15 @@ class GitStore:
             from gitreg.store import locks as lockfiles
 
             found = lockfiles.find(self.common_dir)
-            named = sorted({*locks, *(str(lock.path) for lock in found)})
+            named = sorted({os.path.normpath(p) for p in (*locks, *(str(lock.path) for lock in found))})
+            holders = found[0].holders if found else ()
+            who = (
+                "live git/gitreg process(es) in this repository: " + ", ".join(lockfiles.describe(holders))
+                if holders
+                else "no git process works in this repository now: a killed one left them"
+            )
             return GitFailed(
-                "a ref is locked: another git or gitreg process is running, or one was killed "
-                "while it held the lock. Lock file(s):",
+                f"a ref is locked ({who}). Lock file(s):",
                 details=named,
                 hint="Run 'gitreg doctor' to see each lock's age and whether a git process holds it; "
                 "'gitreg doctor --fix' removes the stale ones and finishes what the crash left. "

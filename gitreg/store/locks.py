@@ -97,13 +97,27 @@ def processes_in(common_dir: Path) -> list[int]:
             continue
         try:
             cwd = os.readlink(entry / "cwd")
-        except OSError:
+        except PermissionError:  # another user's git: it may work here
             if comm.startswith("git"):
                 found.append(int(entry.name))
+            continue
+        except OSError:  # gone, or exiting (no cwd any more): it holds nothing
             continue
         if cwd == top or cwd.startswith(top + "/") or repo in cmdline or top in cmdline:
             found.append(int(entry.name))
     return found
+
+
+def describe(pids: tuple[int, ...]) -> list[str]:
+    """'PID (command)' for each, as far as /proc tells."""
+    out = []
+    for pid in pids[:5]:
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            cmd = "?"
+        out.append(f"pid {pid} ({cmd.strip()[:80]})")
+    return out
 
 
 def _ancestors() -> set[int]:
