@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 import yaml
 from helpers import git, gitreg
-from registry_helpers import GOOD, WEAK, make_project, train
-from signing_support import keys  # noqa: F401  (session fixture)
+from registry_helpers import GOOD, POLICY, WEAK, make_project, train
+from signing_support import keys, signers  # noqa: F401  (keys: session fixture)
 
 from gitreg.ops import audit as audits
 from gitreg.registry import Registry
 from gitreg.review import report as reports
+from gitreg.trust.approvals import APPROVE_TRAILER
 
 BETTER = {"accuracy": 0.96, "fairness": {"demographic_parity_gap": 0.02}}
 BEST = {"accuracy": 0.97, "fairness": {"demographic_parity_gap": 0.01}}
@@ -48,18 +49,32 @@ def promote(
 
 
 def signed_approval(reg: Registry, key: Path):
-    """An approval commit signed with KEY on top of the proposal branch (as `gitreg approve` makes)."""
+    """`gitreg approve BRANCH` with git's signing set-up on KEY (only for that command)."""
 
     def approve(branch: str) -> None:
         root = reg.store.workdir
-        tip = git(root, "rev-parse", f"refs/heads/{branch}")
-        commit = git(
-            root, "-c", "gpg.format=ssh", "-c", f"user.signingKey={key}",
-            "commit-tree", "-S", "-p", tip, "-m", "Approve", f"{tip}^{{tree}}",
-        )  # fmt: skip
-        git(root, "update-ref", f"refs/heads/{branch}", commit, tip)
+        git(root, "config", "gpg.format", "ssh")
+        git(root, "config", "user.signingKey", str(key))
+        try:
+            proc = gitreg(root, "approve", branch)
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+        finally:
+            git(root, "config", "--unset", "user.signingKey")
+            git(root, "config", "--unset", "gpg.format")
 
     return approve
+
+
+def approval_commit(root: Path, change: str, *, key: Path | None = None, env: dict | None = None) -> str:
+    """An approval of CHANGE in the form `gitreg approve` writes, made by hand: signed with KEY
+    when given, with whatever author ENV claims."""
+    message = f"Approve {change}\n\n{APPROVE_TRAILER}: {change}\n"
+    plain = ["commit-tree"]
+    sign = ["-c", "gpg.format=ssh", "-c", f"user.signingKey={key}", *plain, "-S"] if key else plain
+    return subprocess.run(
+        ["git", *sign, "-p", change, "-m", message, f"{change}^{{tree}}"],
+        cwd=root, env={**os.environ, **(env or {})}, capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
 
 
 @pytest.fixture
@@ -68,7 +83,7 @@ def history(tmp_path, monkeypatch, keys):  # noqa: F811
     1.2.0 from Mar 3 (an 'approval' claiming to be Alice, unsigned)."""
     when(monkeypatch, "2026-01-01T09:00:00")
     reg = make_project(tmp_path / "p")
-    reg.add_signer(ssh_key=f"{keys.ssh['alice']}.pub", principal="alice@example.com")
+    signers(reg.store.workdir, "add", "--ssh", f"{keys.ssh['alice']}.pub", "--principal", "alice@example.com")
     merges = {}
     train(reg, "churn", GOOD)
     promote(reg, monkeypatch, "churn@1.0.0", "staging", "2026-01-02T10:00:00", "Carol Dev", "Bob Lead")
@@ -89,12 +104,8 @@ def history(tmp_path, monkeypatch, keys):  # noqa: F811
     def forged(branch: str) -> None:  # a pusher writes "Alice" into the author field, unsigned
         root = reg.store.workdir
         tip = git(root, "rev-parse", f"refs/heads/{branch}")
-        env = {**os.environ, "GIT_AUTHOR_NAME": "Alice", "GIT_AUTHOR_EMAIL": "alice@example.com"}
-        commit = subprocess.run(
-            ["git", "commit-tree", "-p", tip, "-m", "Approve", f"{tip}^{{tree}}"],
-            cwd=root, env=env, capture_output=True, text=True, check=True,
-        ).stdout.strip()  # fmt: skip
-        git(root, "update-ref", f"refs/heads/{branch}", commit, tip)
+        env = {"GIT_AUTHOR_NAME": "Alice", "GIT_AUTHOR_EMAIL": "alice@example.com"}
+        git(root, "update-ref", f"refs/heads/{branch}", approval_commit(root, tip, env=env), tip)
 
     merges["1.2.0"] = promote(
         reg, monkeypatch, "churn@1.2.0", "production", "2026-03-03T10:00:00", "Carol Dev", "Bob Lead",
@@ -172,7 +183,7 @@ def test_report_lists_exactly_the_windows_changes_and_open_proposals(tmp_path, m
     subprocess.run(
         ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "signer")], check=True
     )
-    reg.add_signer(ssh_key=tmp_path / "signer.pub", principal="dana@example.com")
+    signers(root, "add", "--ssh", str(tmp_path / "signer.pub"), "--principal", "dana@example.com")
     # Open proposals: churn 1.1.0 to production (passes), fraud 1.0.0 to production (fails its
     # gates and is not in staging), and one published on the remote only.
     when(monkeypatch, "2026-05-13T10:00:00", "Carol Dev")
@@ -324,10 +335,7 @@ def test_an_approval_signed_by_a_key_its_own_change_adds_names_nobody(tmp_path, 
             layout.ALLOWED_SIGNERS_PATH: allowed + f'bob@example.com namespaces="git" {key[0]} {key[1]}\n',
         },
     )
-    approval = git(
-        root, "-c", "gpg.format=ssh", "-c", f"user.signingKey={keys.ssh['bob']}",
-        "commit-tree", "-S", "-p", change, "-m", "Approve", f"{change}^{{tree}}",
-    )  # fmt: skip
+    approval = approval_commit(root, change, key=keys.ssh["bob"])
     assert "-----BEGIN SSH SIGNATURE-----" in git(root, "cat-file", "commit", approval)
     merge = reg.store.write_commit(
         reg.store.commit_tree(approval), [head, approval], "Merge", reg.store.ident()
@@ -337,7 +345,7 @@ def test_an_approval_signed_by_a_key_its_own_change_adds_names_nobody(tmp_path, 
     prod = state.models[0].serving("production")
     assert prod is not None and prod.commit == merge
     (approved,) = [a for a in prod.approvers if a.role == "approved"]
-    assert not approved.verified and approved.name.startswith("not verified: unknown-key (claims")
+    assert not approved.verified and approved.name.startswith("unknown-key signature (claims")
     assert all(not a.verified for a in prod.approvers)
 
 
@@ -357,3 +365,58 @@ def test_report_from_a_revision_and_the_review_api(tmp_path, monkeypatch):
     assert elsewhere.returncode == 2 and "not in the registry branch's history" in elsewhere.stderr
     both = gitreg(reg.store.workdir, "report", "--from", start, "--since", "7d")
     assert both.returncode == 2 and "not both" in both.stderr
+
+
+def test_approvals_by_the_proposer_or_before_a_later_change_do_not_count(tmp_path, monkeypatch, keys):  # noqa: F811
+    """The audit reads approvals as the check does (trust.approvals): Alice signs her own
+    proposal and approves it; Bob approves, then a later change lands on the branch."""
+    when(monkeypatch, "2026-09-01T09:00:00")
+    reg = make_project(tmp_path / "p")
+    root = reg.store.workdir
+    signers(root, "add", "--ssh", f"{keys.ssh['alice']}.pub", "--principal", "alice@example.com")
+    signers(root, "add", "--ssh", f"{keys.ssh['bob']}.pub", "--principal", "bob@example.com")
+    train(reg, "churn", GOOD)
+    promote(reg, monkeypatch, "churn@1.0.0", "staging", "2026-09-02T10:00:00", "Carol Dev", "Bob Lead")
+    when(monkeypatch, "2026-09-03T10:00:00", "Alice")
+    branch = reg.promote("churn@1.0.0", "production").branch
+    tip = git(root, "rev-parse", f"refs/heads/{branch}")
+    # Alice's proposal, signed by her: re-made as a signed commit with the same tree.
+    signed = git(
+        root, "-c", "gpg.format=ssh", "-c", f"user.signingKey={keys.ssh['alice']}",
+        "commit-tree", "-S", "-p", f"{tip}^", "-m", "Promote churn 1.0.0 to production", f"{tip}^{{tree}}",
+    )  # fmt: skip
+    own = approval_commit(root, signed, key=keys.ssh["alice"])
+    bob = approval_commit(root, own, key=keys.ssh["bob"])
+    later = git(root, "commit-tree", "-p", bob, "-m", "a later change", f"{bob}^{{tree}}")
+    git(root, "update-ref", f"refs/heads/{branch}", later, tip)
+    when(monkeypatch, "2026-09-03T11:00:00", "Bob Lead")
+    merge = reg.merge(branch).commit
+    prod = reg.state_at("2026-09-04", "churn").models[0].serving("production")
+    assert prod is not None and prod.commit == merge
+    roles = [(a.role, a.name, a.verified) for a in prod.approvers]
+    assert ("proposed", "alice@example.com", True) in roles
+    assert ("stale approval", "alice@example.com", True) in roles
+    assert ("stale approval", "bob@example.com", True) in roles
+    assert not [r for r in roles if r[0] == "approved"]
+
+
+def test_report_names_missing_approvals_from_the_checks_approval_rule(tmp_path, monkeypatch):
+    when(monkeypatch, "2026-10-01T09:00:00")
+    policy = POLICY.replace(
+        "    max_versions: 1\n",
+        "    max_versions: 1\n"
+        "    approvers: {principals: [alice@example.com, bob@example.com], approvals: 1}\n",
+    )
+    reg = make_project(tmp_path / "p", policy)
+    root = reg.store.workdir
+    train(reg, "churn", GOOD)
+    promote(reg, monkeypatch, "churn@1.0.0", "staging", "2026-10-02T10:00:00", "Carol Dev", "Bob Lead")
+    when(monkeypatch, "2026-10-03T10:00:00", "Carol Dev")
+    branch = reg.promote("churn@1.0.0", "production").branch
+    review = json.loads(gitreg(root, "report", "--since", "7d", "--until", "2026-10-05", "--json").stdout)
+    (open_,) = [p for p in review["proposals"] if p["branch"] == branch]
+    assert open_["ok"] is False
+    (missing,) = open_["missing_approvals"]
+    assert "needs 1 approval(s) from the production approvers" in missing
+    assert "May still approve: alice@example.com, bob@example.com" in missing
+    assert any(f.startswith("[approval] ") for f in open_["findings"])

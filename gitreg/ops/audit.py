@@ -23,6 +23,8 @@ from gitreg.trust import verification
 
 if TYPE_CHECKING:
     from gitreg.model.branch import RegistryBranch
+    from gitreg.trust.approvals import Trail
+    from gitreg.trust.signatures import Verifier
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#!])")
@@ -70,12 +72,13 @@ def audit(reg: RegistryBranch, name: str) -> dict[str, Any]:
         )
     trail = []
     people: dict[str, dict[str, Any]] = {}
-    for event in events.history(reg.store, view.commit or reg.require_head(), name):
-        entry = event.to_dict()
-        if event.commit not in people:
-            people[event.commit] = who(reg, event.commit)
-        entry.update(people[event.commit])
-        trail.append(entry)
+    with Trails(reg.store) as trails:
+        for event in events.history(reg.store, view.commit or reg.require_head(), name):
+            entry = event.to_dict()
+            if event.commit not in people:
+                people[event.commit] = who(trails.of(event.commit))
+            entry.update(people[event.commit])
+            trail.append(entry)
     return {
         "model": name,
         "registry_commit": view.commit,
@@ -87,20 +90,10 @@ def audit(reg: RegistryBranch, name: str) -> dict[str, Any]:
     }
 
 
-def who(reg: RegistryBranch, commit: str) -> dict[str, Any]:
-    """Who proposed, approved and merged the registry step COMMIT, from signatures only: each
-    verified against the signers/ of the step's base (as the check judged it), never from
+def who(trail: Trail) -> dict[str, Any]:
+    """Who proposed, approved and merged a registry step, from its trail (signatures only, each
+    verified against the signers/ of the step's base, as the check judged it), never from
     author fields. An unsigned commit reads 'unsigned (claims NAME <EMAIL>)'."""
-    from gitreg.model.view import RegistryView
-    from gitreg.trust import approvals
-    from gitreg.trust.signing import verifier_for
-
-    store = reg.store
-    parents = store.commit_info(commit).parents
-    base = parents[0] if parents else None
-    judge = RegistryView(store, store.commit_tree(base or commit), base or commit)
-    with verifier_for(judge) as verifier:
-        trail = approvals.read(store, base, commit, verifier)
     return {
         "proposed_by": ", ".join(c.who() for c in trail.changes) or "-",
         "approved_by": ", ".join(a.who() for a in trail.approvals),
@@ -218,7 +211,7 @@ class Approver:
     signers of the change's base, or 'unsigned (claims NAME <EMAIL>)' from the author field."""
 
     name: str
-    role: str  # proposed | approved | merged | wrote
+    role: str  # wrote | proposed | approved | own approval | stale approval | merged
     verified: bool
     commit: str
 
@@ -298,66 +291,58 @@ def commit_at(store: GitStore, head: str, when: int) -> str | None:
     return None
 
 
-class Signatures:
-    """Verifies commit signatures against the signers of each change's base, one verifier per
-    distinct signers/ tree (they rarely change)."""
+class Trails:
+    """The trail of each registry step (trust.approvals), judged by the signers/ of the step's
+    base as the check judged it: one verifier per distinct signers/ tree (they rarely change)."""
 
     def __init__(self, store: GitStore):
         self.store = store
-        self._verifiers: dict[str | None, Any] = {}
+        self._verifiers: dict[str | None, Verifier] = {}
 
     def close(self) -> None:
         for verifier in self._verifiers.values():
             verifier.close()
         self._verifiers.clear()
 
-    def __enter__(self) -> Signatures:
+    def __enter__(self) -> Trails:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def name(self, commit: str, base: str | None) -> tuple[str, bool]:
-        """(who, verified): the principal of a good signature, else what the author field claims."""
-        from gitreg.trust import commits
-        from gitreg.trust.signatures import SignedTag
+    def of(self, commit: str) -> Trail:
+        from gitreg.trust import approvals, signing
 
-        raw = self.store.raw_object(commit)
-        parts: SignedTag = commits.split_commit(raw)
-        info = self.store.commit_info(commit)
-        claim = f"{info.author} <{info.email}>"
-        if parts.signature is None or base is None:
-            return f"unsigned (claims {claim})", False
-        key = self.store.entry_id(self.store.commit_tree(base), layout.SIGNERS_DIR)
+        parents = self.store.commit_info(commit).parents
+        base = parents[0] if parents else None
+        judge = base or commit
+        tree = self.store.commit_tree(judge)
+        key = self.store.entry_id(tree, layout.SIGNERS_DIR)
         verifier = self._verifiers.get(key)
         if verifier is None:
-            from gitreg.trust import signing
-
-            view = RegistryView(self.store, self.store.commit_tree(base), base)
-            verifier = self._verifiers[key] = signing.verifier_for(view)
-        check = verifier.check(parts)
-        if check.ok and check.signer:
-            return check.signer, True
-        return f"not verified: {check.status} (claims {claim})", False
+            verifier = self._verifiers[key] = signing.verifier_for(RegistryView(self.store, tree, judge))
+        return approvals.read(self.store, base, commit, verifier)
 
 
-def approvers(store: GitStore, commit: str, signatures: Signatures) -> list[Approver]:
-    """Who is behind registry commit COMMIT: for a merge, the proposal's author, each approval
-    commit on the proposal branch, and the merger; for a plain commit, its writer."""
-    info = store.commit_info(commit)
-    base = info.parents[0] if info.parents else None
-    if len(info.parents) < 2:
-        who, ok = signatures.name(commit, base)
-        return [Approver(who, "wrote", ok, commit)]
-    side = list(store.walk(info.parents[1], info.parents[0], first_parent=False))
-    side.reverse()  # oldest first: the change commit, then its approvals
-    found = []
-    for i, c in enumerate(side):
-        who, ok = signatures.name(c, base)
-        found.append(Approver(who, "proposed" if i == 0 else "approved", ok, c))
-    who, ok = signatures.name(commit, base)
-    found.append(Approver(who, "merged", ok, commit))
+def approvers(trail: Trail) -> list[Approver]:
+    """The people behind a registry step, oldest first: for a merge, who proposed, approved and
+    merged it; for a plain commit, who wrote it. An approval by a proposer, or one a later
+    change outdated, is listed under a role of its own: it does not count."""
+    counted = set(trail.independent)
+    wrote = "proposed" if trail.merges else "wrote"
+    found = [Approver(c.who(), wrote, c.verified, c.commit) for c in trail.changes]
+    found += [
+        Approver(a.who(), "approved" if a in counted else "own approval", a.verified, a.commit)
+        for a in trail.approvals
+    ]
+    found += [Approver(a.who(), "stale approval", a.verified, a.commit) for a in trail.stale]
+    found += [Approver(m.who(), "merged", m.verified, m.commit) for m in trail.merges]
     return found
+
+
+def people(found: list[Approver]) -> str:
+    """'role: name; ...' for a Markdown cell (escape it with `cell`)."""
+    return "; ".join(f"{a.role}: {a.name}" for a in found) or "-"
 
 
 def state_at(store: GitStore, head: str, when: int, name: str | None = None) -> StateAt:
@@ -377,7 +362,7 @@ def state_at(store: GitStore, head: str, when: int, name: str | None = None) -> 
         if event.to_stage:
             entered[(event.model, event.version, event.to_stage)] = event
     models = []
-    with Signatures(store) as signatures:
+    with Trails(store) as trails:
         for model in names:
             holdings = []
             for stage, versions in view.stages(model).items():
@@ -386,7 +371,7 @@ def state_at(store: GitStore, head: str, when: int, name: str | None = None) -> 
                         _holding(
                             store,
                             view,
-                            signatures,
+                            trails,
                             model,
                             stage,
                             version,
@@ -401,7 +386,7 @@ def state_at(store: GitStore, head: str, when: int, name: str | None = None) -> 
 def _holding(
     store: GitStore,
     view: RegistryView,
-    signatures: Signatures,
+    trails: Trails,
     model: str,
     stage: str,
     version: str,
@@ -419,7 +404,7 @@ def _holding(
         since=iso(store.commit_time(landed)) if landed else None,
         commit=landed,
         merge=bool(landed and len(store.commit_info(landed).parents) > 1),
-        approvers=approvers(store, landed, signatures) if landed else [],
+        approvers=approvers(trails.of(landed)) if landed else [],
         source_commit=(prov.get("source") or {}).get("commit"),
         registered_by=f"{who.get('name')} <{who.get('email')}>" if who else None,
         data=list(prov.get("data") or []),
@@ -443,12 +428,12 @@ def state_markdown(state: StateAt) -> str:
             "|---|---|---|---|---|---|---|",
         ]
         for h in m.holdings:
-            names = "; ".join(f"{a.role}: {a.name}" for a in h.approvers) or "-"
+            names = people(h.approvers)
             kind = "merge " if h.merge else ""
             commit = f"{kind}`{h.commit[:10]}`" if h.commit else "-"
             out.append(
                 f"| {h.stage} | {h.version} | {'yes' if h.serving else ''} | {h.since or '-'} | {commit} | "
-                f"{_cell(names)} | `{(h.source_commit or '-')[:10]}` |"
+                f"{cell(names)} | `{(h.source_commit or '-')[:10]}` |"
             )
         out.append("")
         for h in m.holdings:
@@ -462,7 +447,3 @@ def state_markdown(state: StateAt) -> str:
                 out.append("  - metrics: " + ", ".join(f"{k} = {v}" for k, v in h.metrics.items()))
         out.append("")
     return "\n".join(out)
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")

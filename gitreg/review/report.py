@@ -21,7 +21,8 @@ from gitreg.errors import UsageError
 from gitreg.model import card as cards
 from gitreg.model import events
 from gitreg.model.view import RegistryView
-from gitreg.ops.audit import Approver, Signatures, approvers, iso
+from gitreg.ops import governance
+from gitreg.ops.audit import Approver, Trails, approvers, cell, iso, people
 from gitreg.store import layout
 from gitreg.store.gitstore import GitStore
 
@@ -58,7 +59,7 @@ class OpenProposal:
     subject: str
     ok: bool
     findings: list[str]
-    missing_approvals: list[str]
+    missing_approvals: list[str]  # the check's approval and maintainers findings
 
 
 @dataclass
@@ -132,7 +133,7 @@ def build(
     last = window[0] if window else before
     end = until if until is not None else (store.commit_time(head) if head else 0)
     review = Review(iso(since) if since is not None else None, iso(end), before, last, [], [], [], [], [], [])
-    with Signatures(store) as signatures:
+    with Trails(store) as trails:
         if window:
             for e in events.history(store, window[0], stop=before):
                 change = Change(
@@ -143,7 +144,7 @@ def build(
                     e.to_stage,
                     iso(store.commit_time(e.commit)),
                     e.commit,
-                    approvers(store, e.commit, signatures),
+                    approvers(trails.of(e.commit)),
                 )
                 if e.kind == "registered":
                     review.registrations.append(change)
@@ -161,7 +162,7 @@ def build(
                             iso(store.commit_time(commit)),
                             info.message.splitlines()[0] if info.message else "",
                             changed,
-                            approvers(store, commit, signatures),
+                            approvers(trails.of(commit)),
                         )
                     )
     review.proposals = open_proposals(store, head)
@@ -198,7 +199,7 @@ def open_proposals(store: GitStore, head: str) -> list[OpenProposal]:
                 info.message.splitlines()[0] if info.message else "",
                 report.ok,
                 [f"[{f.rule}] {f.message.splitlines()[0]}" for f in report.findings],
-                [f.message.splitlines()[0] for f in report.findings if "approv" in f.rule],
+                governance.pending(report)[0],
             )
         )
     return found
@@ -260,14 +261,6 @@ def _number(x: Any) -> bool:
 # --- Markdown -------------------------------------------------------------------------------
 
 
-def _who(people: list[Approver]) -> str:
-    return "; ".join(f"{a.role}: {a.name}" for a in people) or "-"
-
-
-def _cell(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
 def markdown(review: Review) -> str:
     window = f"{review.since} to {review.until}" if review.since else f"after {review.from_commit}"
     out = [f"# Registry review: {window}", ""]
@@ -291,7 +284,7 @@ def markdown(review: Review) -> str:
         for c in changes:
             stage = f"{c.from_stage or '-'} -> {c.to_stage}" if c.to_stage else ""
             out.append(
-                f"| {c.time} | {c.model} | {c.version} | {stage} | {_cell(_who(c.approvers))} | "
+                f"| {c.time} | {c.model} | {c.version} | {stage} | {cell(people(c.approvers))} | "
                 f"`{c.commit[:10]}` |"
             )
         out.append("")
@@ -299,16 +292,16 @@ def markdown(review: Review) -> str:
     if not review.policy_changes:
         out += ["None.", ""]
     for p in review.policy_changes:
-        who = _cell(_who(p.approvers))
-        out.append(f"- {p.time} `{p.commit[:10]}` {_cell(p.subject)} ({', '.join(p.paths)}); {who}")
+        who = cell(people(p.approvers))
+        out.append(f"- {p.time} `{p.commit[:10]}` {cell(p.subject)} ({', '.join(p.paths)}); {who}")
     out += ["", "## Open proposals", ""]
     if not review.proposals:
         out += ["None.", ""]
     for o in review.proposals:
         verdict = "check passes" if o.ok else f"check fails ({len(o.findings)} findings)"
-        out.append(f"- `{o.branch}` ({o.where}, `{o.tip[:10]}`): {_cell(o.subject)}; {verdict}")
-        out += [f"  - {_cell(f)}" for f in o.findings]
-        out += [f"  - missing approval: {_cell(m)}" for m in o.missing_approvals]
+        out.append(f"- `{o.branch}` ({o.where}, `{o.tip[:10]}`): {cell(o.subject)}; {verdict}")
+        out += [f"  - {cell(f)}" for f in o.findings]
+        out += [f"  - missing approval: {cell(m)}" for m in o.missing_approvals]
     out += ["", "## New versions against what their stage serves", ""]
     if not review.comparisons:
         out += ["None.", ""]

@@ -23,7 +23,7 @@ from gitreg.errors import GitregError
 from gitreg.model import events
 from gitreg.model.events import Event
 from gitreg.model.view import RegistryView
-from gitreg.ops.audit import Approver, Signatures, approvers, iso
+from gitreg.ops.audit import Approver, Trails, approvers, iso
 from gitreg.review import documents, pages
 from gitreg.review import report as reports
 from gitreg.review.html import badge, esc, page, short, table
@@ -110,12 +110,12 @@ def build(store: GitStore, head: str, out: str | os.PathLike, *, progress: Progr
     for e in trail:
         by_model.setdefault(e.model, []).append(e)
     written = 0
-    with Signatures(store) as signatures:
+    with Trails(store) as trails:
         who: dict[str, list[Approver]] = {}
 
         def people_of(commit: str) -> list[Approver]:
             if commit not in who:
-                who[commit] = approvers(store, commit, signatures)
+                who[commit] = approvers(trails.of(commit))
             return who[commit]
 
         from gitreg.trust import signing

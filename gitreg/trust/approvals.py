@@ -26,7 +26,7 @@ class SignedCommit:
     status: str  # a signatures verdict: verified, unsigned, unknown-key, bad, revoked, expired...
     principals: tuple[str, ...]  # identities of the verified key (lower case); () unless verified
     fingerprint: str | None
-    claims: str  # "Name <email>" as the commit's committer field says (unverified)
+    claims: str  # "Name <email>" as the commit's author field says (unverified)
     detail: str = ""
 
     @property
@@ -63,14 +63,17 @@ class Trail:
     def unsigned_proposal(self) -> bool:
         return bool(self.changes) and not any(c.verified for c in self.changes)
 
-    def approvers(self, role: Role) -> list[str]:
-        """Distinct role holders who approved, never counting a proposer (by key or principal)."""
+    @property
+    def independent(self) -> list[SignedCommit]:
+        """The approvals not made by a proposer (by key or principal): the ones that may count."""
         own = [c for c in self.changes if c.verified]
         keys = {c.fingerprint for c in own}
         names = {p for c in own for p in c.principals}
-        return _distinct(
-            (a for a in self.approvals if a.fingerprint not in keys and not names & set(a.principals)), role
-        )
+        return [a for a in self.approvals if a.fingerprint not in keys and not names & set(a.principals)]
+
+    def approvers(self, role: Role) -> list[str]:
+        """Distinct role holders who approved, never counting a proposer (by key or principal)."""
+        return _distinct(self.independent, role)
 
     def signers(self, role: Role) -> list[str]:
         """Distinct role holders who signed the change or approved it (a policy change counts
@@ -146,7 +149,10 @@ def read(store: GitStore, base: str | None, head: str, verifier: Verifier) -> Tr
 
 def _signed(store: GitStore, commit: str, kind: str, verifier: Verifier) -> SignedCommit:
     obj = split_commit(store.raw_object(commit))
-    claims = f"{obj.tagger_name} <{obj.tagger_email or ''}>"
+    # The author field is what a commit claims about who made it (GIT_AUTHOR_NAME=bob): shown,
+    # never trusted.
+    info = store.commit_info(commit)
+    claims = f"{info.author} <{info.email}>"
     check = verifier.check(obj)
     principals: tuple[str, ...] = ()
     if check.ok:
