@@ -64,7 +64,7 @@ from gitreg.ops.register import (  # noqa: E402
     ALLOWED_SIGNERS_HEADER,
     REGISTRY_README,
     TAG_TRAILER,
-    _model_meta,
+    model_meta,
 )
 from gitreg.store import layout, yamlio  # noqa: E402
 from gitreg.store.gitstore import format_time  # noqa: E402
@@ -365,7 +365,7 @@ class Builder:
                 self.versions[name][f"{ver}.yaml"] = blob(self.w.blob(text))
                 self.versions[name][f"{ver}.tag"] = blob(self.w.blob(f"tag: {tag}\nobject: {tag_id}\n"))
                 if name not in self.model_yaml:
-                    self.model_yaml[name] = self.w.blob(yamlio.dump(_model_meta(name, card)))
+                    self.model_yaml[name] = self.w.blob(yamlio.dump(model_meta(name, card)))
                 trailers.append(f"{TAG_TRAILER}: {tag} {tag_id}")
             if i == self.v - 1 and start == 0:
                 self.samples.append((card, text))

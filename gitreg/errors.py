@@ -99,3 +99,7 @@ class PermissionDenied(Fault):
 
 class InconsistentRegistry(GitregError):
     """The registry is half-written in a way `repair` cannot finish: a write would build on it."""
+
+
+class ForeignRegistryError(GitregError):
+    """Another registry gitreg reads (MLflow) cannot be read."""

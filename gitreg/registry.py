@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from gitreg.check.engine import CheckOptions, Report
+    from gitreg.interop.gtotags import SyncResult
+    from gitreg.interop.proposal import ImportResult
     from gitreg.lineage.diff import Diff
     from gitreg.lineage.reproduce import Reproduction
     from gitreg.lineage.trace import Lineage
@@ -112,9 +114,33 @@ class Registry:
 
     def merge(self, proposal: str, *, push: bool = False, ff: bool = False) -> MergeResult:
         """Check PROPOSAL (branch, ref or commit), then merge it with compare-and-swap."""
-        from gitreg.ops import promotion
+        from gitreg.interop import gtotags
 
-        return promotion.merge(self.reg, proposal, push=push, ff=ff)
+        return gtotags.merge(self.reg, proposal, push=push, ff=ff)
+
+    def sync_tags(self, remote: str | None = None, *, push: bool = False) -> SyncResult:
+        """Write GTO's stage tags (NAME#STAGE#N) and deprecations so GTO and `dvc artifacts get
+        --stage` see the registry's stages; with PUSH (or a REMOTE), publish them in one atomic
+        push. Idempotent: when GTO already agrees, nothing is written."""
+        from gitreg.interop import gtotags
+
+        return gtotags.sync(self.store, self.view(), None, remote, push=push)
+
+    def import_gto(self, *, dry_run: bool = False) -> ImportResult:
+        """Propose this repository's GTO registry (tags, annotations) as one proposal branch,
+        gitreg-import/gto, adopting GTO's version tags as the registration tags."""
+        from gitreg.interop import gto
+
+        return gto.import_registry(self.reg, dry_run=dry_run)
+
+    def import_mlflow(
+        self, tracking_uri: str, *, models: list[str] | None = None, dry_run: bool = False
+    ) -> ImportResult:
+        """Propose an MLflow Model Registry's models, versions, aliases and stages as one proposal
+        branch, gitreg-import/mlflow (needs the `mlflow` extra)."""
+        from gitreg.interop import mlflow
+
+        return mlflow.import_registry(self.reg, tracking_uri, models or [], dry_run=dry_run)
 
     # --- reads -------------------------------------------------------------------------
 

@@ -61,5 +61,5 @@ def test_without_dvc_reads_writes_check_and_verify_work(plain_repo, card_file, r
     proc = gitreg_process(registry_repo, "reproduce", "churn@1.0.0", env=env)
     assert proc.returncode == 2
     assert "needs DVC, which is not installed" in proc.stderr
-    assert "pip install 'gitreg[dvc]'" in proc.stderr
+    assert "pip install 'gitreg-ml[dvc]'" in proc.stderr
     assert "bug" not in proc.stderr

@@ -155,7 +155,7 @@ def test_without_dvc_the_remote_read_names_the_extra(promoted, tmp_path, monkeyp
     shutil.rmtree(repo / ".dvc" / "cache")
     out = tmp_path / "out"
     out.mkdir()
-    with pytest.raises(MlflowException, match=r"gitreg\[dvc\]"):
+    with pytest.raises(MlflowException, match=r"gitreg-ml\[dvc\]"):
         mlflow.artifacts.download_artifacts("models:/churn@staging", dst_path=str(out))
     assert list(out.iterdir()) == []
 

@@ -49,7 +49,11 @@ def high(findings: list[dict]) -> list[str]:
 def test_the_repository_has_the_workflows_it_promises():
     names = {p.name for p in WORKFLOWS}
     assert {"ci.yml", "gitreg-check.yml", "example-deploy.yml"} <= names
-    assert [p.name for p in GITLAB_FILES] == ["gitreg-check.gitlab-ci.yml", "gitreg-pages.gitlab-ci.yml"]
+    assert [p.name for p in GITLAB_FILES] == [
+        "example-deploy.gitlab-ci.yml",
+        "gitreg-check.gitlab-ci.yml",
+        "gitreg-pages.gitlab-ci.yml",
+    ]
 
 
 def test_every_workflow_matches_githubs_schema():
@@ -98,6 +102,11 @@ def test_actions_are_pinned_credentials_dropped_permissions_least(path):
             assert job["permissions"] == {"pages": "write", "id-token": "write"}
             assert [s["uses"].split("@")[0] for s in job["steps"]] == ["actions/deploy-pages"]
             continue
+        if job["permissions"] == {"contents": "write"}:
+            # Only the deploy example's mirror of GTO's tags writes, and all it runs is sync-tags.
+            runs = [s["run"] for s in job["steps"] if "run" in s and "pip install" not in s["run"]]
+            assert runs and all(r.rstrip().endswith("gitreg sync-tags --push") for r in runs), runs
+            continue
         assert job["permissions"] == {"contents": "read"}
     for step in _steps(workflow):
         if "uses" in step:
@@ -140,6 +149,49 @@ def test_the_gitlab_pages_job_builds_the_site_into_public():
     job = yaml.safe_load((ROOT / "gitlab" / "gitreg-pages.gitlab-ci.yml").read_text())["pages"]
     assert job["rules"] == [{"if": '$CI_COMMIT_BRANCH == "gitreg"'}]
     assert "gitreg site -o public" in job["script"] and job["artifacts"]["paths"] == ["public"]
+
+
+def test_the_gitlab_deploy_example_reads_gitreg_events_and_mirrors_gtos_tags():
+    job = yaml.safe_load((ROOT / "gitlab" / "example-deploy.gitlab-ci.yml").read_text())["gitreg-deploy"]
+    script = "\n".join(job["script"])
+    assert 'gitreg events "$CI_COMMIT_BEFORE_SHA" "$CI_COMMIT_SHA" --json' in script
+    assert "gitreg sync-tags --push" in script
+    assert '$CI_COMMIT_BRANCH == "gitreg"' in job["rules"][0]["if"]
+
+
+# Every way the repository tells people or CI to install gitreg: the name `gitreg` on the
+# package index is an unrelated package (0.0.1, 2022).
+_INSTALLS = re.compile(r"pip install\s+(?:-q\s+)?(\S+)")
+
+
+def _install_specs(text: str) -> list[str]:
+    specs = [m.strip("\"'") for m in _INSTALLS.findall(text)]
+    specs += re.findall(r'GITREG_REQUIREMENT: "([^"]*)"', text)
+    specs += re.findall(r"default: (gitreg\S*)", text)
+    return [s for s in specs if not s.startswith("$") and s not in (".", "-e")]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [*WORKFLOWS, *GITLAB_FILES, ROOT / "hooks" / "pre-push", ROOT / "hooks" / "pre-receive"],
+    ids=lambda p: p.name,
+)
+def test_every_install_names_this_project_not_the_other_gitreg(path):
+    specs = [s for s in _install_specs(path.read_text()) if not s.startswith(("'.[", ".["))]
+    if path.name == "ci.yml":
+        assert specs == [], specs  # the project's own CI installs its checkout
+        return
+    assert specs, f"{path.name} installs nothing?"
+    for spec in specs:
+        assert spec.startswith(("gitreg-ml", "git+")), f"{path.name}: {spec}"
+    assert "pip install gitreg)" not in path.read_text() and "pip install gitreg\n" not in path.read_text()
+
+
+def test_the_hook_messages_name_the_distribution():
+    from gitreg.ops import hooks
+
+    text = Path(hooks.__file__).read_text()
+    assert "pip install gitreg-ml" in text and "pip install gitreg)" not in text
 
 
 def test_the_shipped_gitlab_template_is_what_init_writes():
@@ -224,3 +276,23 @@ def test_the_pre_commit_hook_definition():
     assert hook["id"] == "gitreg-check" and hook["entry"] == "gitreg hook pre-push"
     assert hook["stages"] == ["pre-push"] and hook["pass_filenames"] is False
     assert hook["language"] == "python"
+
+
+def test_init_ci_installs_this_project_by_a_configurable_spec(project):
+    assert ci.requirement().startswith("gitreg-ml==")
+    spec = "git+https://example.org/team/gitreg@v0.1.0"
+    proc = gitreg(project, "init", "--ci", "gitlab", "--install", spec)
+    assert proc.returncode == 0, proc.stderr
+    job = yaml.safe_load((project / ci.GITLAB_PATH).read_text())["gitreg-check"]
+    assert job["variables"]["GITREG_REQUIREMENT"] == spec
+    assert check_jsonschema("vendor.gitlab-ci", project / ci.GITLAB_PATH).returncode == 0
+
+
+@pytest.mark.parametrize(
+    "spec", ["gitreg==0.1.0", "gitreg", "GitReg>=0.0.1", 'gitreg-ml"; curl x', "gitreg-ml==1 $(id)"]
+)
+def test_init_ci_refuses_a_spec_that_installs_the_other_package_or_breaks_out(project, spec):
+    before = snapshot(project)
+    proc = gitreg(project, "init", "--ci", "github", "--install", spec)
+    assert proc.returncode == 2, proc.stdout
+    assert snapshot(project) == before  # nothing written, not even the registry branch

@@ -76,6 +76,7 @@ COMMAND_MODULES = (
     "governance",
     "health",
     "hooks",
+    "interop",
     "lineage",
     "promote",
     "read",

@@ -114,3 +114,7 @@ def merge(
             continue
         move = f" {e.from_stage or '-'} -> {e.to_stage or '-'}" if e.kind != "registered" else ""
         echo(f"  {e.kind} {e.model}@{e.version}{move}")
+    if result.gto_tags:
+        echo("GTO tags: " + ", ".join(result.gto_tags))
+    if result.gto_tags_error:
+        echo(f"warning: GTO tags not written: {result.gto_tags_error}")

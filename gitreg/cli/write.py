@@ -18,15 +18,26 @@ def init(
         help="Also write the CI files that run the check on merge requests into the "
         "work tree, for you to commit: github or gitlab. Never overwrites a file.",
     ),
+    install: str | None = typer.Option(
+        None,
+        "--install",
+        help="With --ci: the pip requirement the CI installs gitreg by (default: gitreg-ml==THIS "
+        "VERSION; or e.g. git+https://github.com/ORG/gitreg@v0.1.0).",
+    ),
     json_: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Create the registry branch (idempotent)."""
     reg = registry()
     planned = None
+    if install is not None and ci_ is None:
+        from gitreg.errors import UsageError
+
+        raise UsageError("--install only applies with --ci.", hint="Add --ci github or --ci gitlab.")
     if ci_ is not None:
         from gitreg.ops import ci
 
-        planned = ci.plan(reg.store.workdir, ci_, reg.branch)  # refuses before anything is written
+        # Refuses before anything is written.
+        planned = ci.plan(reg.store.workdir, ci_, reg.branch, install)
     result = reg.init(policy)
     written = ci.write(planned) if planned is not None else None
     if json_:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from gitreg.errors import MissingExtra
 
-DVC_EXTRA = "pip install 'gitreg[dvc]'"
+DVC_EXTRA = "pip install 'gitreg-ml[dvc]'"
 
 
 def require_dvc(what: str) -> None:

@@ -57,7 +57,7 @@ class GitregArtifactRepository(ArtifactRepository):
         root = folder / "root"
         if not self.is_dir:
             root.mkdir()
-        with as_mlflow():  # DVC missing when the remote is needed: MissingExtra names gitreg[dvc]
+        with as_mlflow():  # DVC missing when the remote is needed: MissingExtra names gitreg-ml[dvc]
             fetch.fetch(self.registry.store, self.card, root)
         return root
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,16 +109,38 @@ include:
 """
 
 
-def requirement() -> str:
-    return f"gitreg=={__version__}"
+# The name on the package index: `gitreg` there is an unrelated package (0.0.1, 2022), so
+# `pip install gitreg` installs the wrong thing. The import package and the command stay gitreg.
+DISTRIBUTION = "gitreg-ml"
+# What a pip spec may hold here: it lands in YAML and in a shell command between double quotes.
+_SPEC_RE = re.compile(r"[A-Za-z0-9._+\-=<>!~:/@#\[\],%]+\Z")
+_OTHER = re.compile(r"gitreg(\[[^\]]*\])?(\s*[=<>!~].*)?\Z", re.IGNORECASE)
 
 
-def render(template: str, branch: str) -> str:
+def requirement(spec: str | None = None) -> str:
+    """The pip spec CI installs gitreg by: this project's distribution at this version, or SPEC
+    (e.g. 'gitreg-ml==0.2.0' or 'git+https://github.com/ORG/gitreg@v0.1.0'), checked."""
+    if spec is None:
+        return f"{DISTRIBUTION}=={__version__}"
+    if not _SPEC_RE.fullmatch(spec):
+        raise UsageError(
+            f"{spec!r} is not a pip requirement gitreg writes into CI files.",
+            hint=f"Give {DISTRIBUTION}==VERSION or git+https://HOST/ORG/REPO@TAG (no spaces or quotes).",
+        )
+    if _OTHER.fullmatch(spec):
+        raise UsageError(
+            f"{spec!r} installs the unrelated package named 'gitreg' on the package index.",
+            hint=f"This project is {DISTRIBUTION}: --install {DISTRIBUTION}=={__version__}",
+        )
+    return spec
+
+
+def render(template: str, branch: str, spec: str | None = None) -> str:
     quoted = json.dumps(branch)  # a YAML double-quoted scalar, whatever the branch is called
     return (
         template.replace("__BRANCH_YAML__", quoted)
         .replace("__BRANCH__", branch)
-        .replace("__REQUIREMENT__", requirement())
+        .replace("__REQUIREMENT__", requirement(spec))
     )
 
 
@@ -133,8 +156,9 @@ class Written:
         return to_data(self)
 
 
-def plan(workdir: str | os.PathLike | None, kind: str, branch: str) -> Written:
-    """What `write` would write; refuses (nothing written) when a file is there already."""
+def plan(workdir: str | os.PathLike | None, kind: str, branch: str, spec: str | None = None) -> Written:
+    """What `write` would write; refuses (nothing written) when a file is there already.
+    SPEC: the pip requirement the CI installs gitreg by (default: this version of gitreg-ml)."""
     if kind not in KINDS:
         raise UsageError(f"--ci {kind!r} is not one of {', '.join(KINDS)}.")
     if workdir is None:
@@ -144,7 +168,9 @@ def plan(workdir: str | os.PathLike | None, kind: str, branch: str) -> Written:
         )
     root = Path(workdir)
     files = (
-        {GITHUB_PATH: render(GITHUB, branch)} if kind == "github" else {GITLAB_PATH: render(GITLAB, branch)}
+        {GITHUB_PATH: render(GITHUB, branch, spec)}
+        if kind == "github"
+        else {GITLAB_PATH: render(GITLAB, branch, spec)}
     )
     note = None
     if kind == "gitlab":

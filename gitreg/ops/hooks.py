@@ -44,7 +44,7 @@ elif [ -n "$GITREG_PYTHON" ]; then
     # -I: a hook runs inside the git dir, whose files must not shadow the gitreg package.
     exec "$GITREG_PYTHON" -I -m gitreg hook {hook} "$@"
 fi
-echo "gitreg: the {hook} hook cannot find gitreg; install it (pip install gitreg) or run" \\
+echo "gitreg: the {hook} hook cannot find gitreg; install it (pip install gitreg-ml) or run" \\
      "'gitreg install-hooks{flag}' again. Push refused." >&2
 exit 1
 """

@@ -62,6 +62,8 @@ class MergeResult:
     report: check.Report | None = field(default=None, repr=False, metadata={"json": "check"})
     events: list[Event] = field(default_factory=list)
     pushed: bool = False
+    gto_tags: list[str] = field(default_factory=list)  # GTO stage tags written for the merge
+    gto_tags_error: str | None = None  # why they could not be written or pushed (the merge stands)
 
     def to_dict(self) -> dict:
         return to_data(self)
@@ -175,15 +177,17 @@ def propose_registration(
     version: str,
     tag_id: str,
     also: list | None = None,
+    adopted: str | None = None,
 ) -> Proposal:
-    """Check a registration commit (its tag not created yet) and create its proposal branch and
-    the tag in one ref transaction (with ALSO, more updates, committed after them)."""
+    """Check a registration commit (its tag not created yet, or ADOPTED: there already) and create
+    its proposal branch and the tag in one ref transaction (with ALSO, more updates, committed
+    after them)."""
     tag_ref = layout.tag_ref(name, version)
     report = check.run(reg.store, head, commit, options=CheckOptions(refs={tag_ref: tag_id}))
     if not report.ok:
         raise refusal(report, f"registering {layout.tag_name(name, version)}")
     branch = layout.register_proposal_branch(name, version)
-    _create_branch(reg, branch, commit, head, also=[(tag_ref, tag_id, None), *(also or [])])
+    _create_branch(reg, branch, commit, head, also=[(tag_ref, tag_id, adopted), *(also or [])])
     return Proposal("register", name, version, None, branch, commit, head, [f"{version}: registered"], report)
 
 

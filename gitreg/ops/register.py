@@ -26,7 +26,7 @@ from gitreg.model.view import RegistryView
 from gitreg.ops import repair
 from gitreg.results import to_data
 from gitreg.store import layout, yamlio
-from gitreg.store.gitstore import Ident
+from gitreg.store.gitstore import GitStore, Ident, TagInfo
 
 REGISTRY_README = """\
 # The gitreg registry branch
@@ -201,11 +201,23 @@ def register(
         require_dvc=policy.dvc_required,
     )
     card = cards.build(name, version, narrative, evidence)
-    cards.validate(card, source=f"the card of {layout.tag_name(name, version)}")
-    digest = yamlio.digest(card)
     tag = layout.tag_name(name, version)
+    adopted = None
     if reg.store.ref_target(layout.tag_ref(name, version)) is not None:
-        raise _taken(reg, name, version)
+        info = adoptable(reg.store, name, version, source)
+        if info is None:
+            raise _taken(reg, name, version, source)
+        # GTO's tag on this very commit becomes the registration tag, not a duplicate of it.
+        adopted = info.id
+        card["imported"] = {"from": "gto", "tag": tag, "object": adopted}
+    cards.validate(card, source=f"the card of {tag}")
+    digest = yamlio.digest(card)
+    if adopted is not None:  # its ref holds the tag object already: no pending ref is needed
+        commit, proposal = _land(reg, head, name, version, card, tag, adopted, ident, propose, adopted)
+        return Registration(
+            name, version, tag, adopted, source, commit, layout.card_path(name, version), digest,
+            sign, card, proposal,
+        )  # fmt: skip
     tag_id = reg.store.make_tag(tag, source, cards.tag_message(name, version, digest), sign=sign, ident=ident)
     # From here until its ref lands the tag object is held by a pending ref: no gc takes it.
     pending = layout.pending_ref(name, version, tag_id)
@@ -251,10 +263,12 @@ def _land(
     tag_id: str,
     ident: Ident,
     propose: bool,
+    adopted: str | None = None,
 ) -> tuple[str, str | None]:
     """Move the registry branch (or create the proposal branch) and the tag ref, and drop the
-    pending ref: one transaction, retried onto a new head when another writer won."""
-    pending = (layout.pending_ref(name, version, tag_id), None, None)
+    pending ref: one transaction, retried onto a new head when another writer won. An ADOPTED
+    tag stays where it is: the transaction only checks that it did not move."""
+    also = [] if adopted else [(layout.pending_ref(name, version, tag_id), None, None)]
     for _ in range(_RETRIES):
         try:
             commit = _commit_registration(reg, head, name, version, card, tag, tag_id, ident)
@@ -262,18 +276,19 @@ def _land(
                 from gitreg.ops import promotion
 
                 branch = promotion.propose_registration(
-                    reg, head, commit, name, version, tag_id, also=[pending]
+                    reg, head, commit, name, version, tag_id, also=also, adopted=adopted
                 ).branch
                 return commit, branch
             reg.store.update_refs(
-                [(reg.branch_ref, commit, head), (layout.tag_ref(name, version), tag_id, None), pending],
+                [(reg.branch_ref, commit, head), (layout.tag_ref(name, version), tag_id, adopted), *also],
                 f"gitreg: register {tag}",
             )
             return commit, None
         except ConcurrentUpdate:
             head = reg.require_head()
             view = RegistryView(reg.store, reg.store.commit_tree(head), head)
-            if view.has_version(name, version) or reg.store.ref_target(layout.tag_ref(name, version)):
+            moved = reg.store.ref_target(layout.tag_ref(name, version)) not in (None, adopted)
+            if view.has_version(name, version) or moved:
                 raise RegistryRefusal(
                     f"{tag} was registered by someone else while this ran.",
                     hint="Register the next version: drop --version or use --bump.",
@@ -300,7 +315,19 @@ def _still_needed(reg: RegistryBranch, name: str, version: str, tag_id: str) -> 
     return False
 
 
-def _taken(reg: RegistryBranch, name: str, version: str) -> RegistryRefusal:
+def adoptable(store: GitStore, name: str, version: str, commit: str) -> TagInfo | None:
+    """The existing tag NAME@vVERSION when it may serve as the registration tag: an annotated tag
+    on COMMIT, named as its ref, that binds no gitreg card (GTO's, or one written by hand)."""
+    oid = store.ref_target(layout.tag_ref(name, version))
+    info = store.tag_info(oid) if oid else None
+    if info is None or info.target != commit or info.name != layout.tag_name(name, version):
+        return None
+    if cards.TAG_DIGEST in cards.parse_tag_message(info.message):
+        return None
+    return info
+
+
+def _taken(reg: RegistryBranch, name: str, version: str, source: str) -> RegistryRefusal:
     """Why the tag of a version the registry (as this process read it) lacks exists already.
 
     Never "delete the tag" unless doctor proved it stray: another process may have just
@@ -320,8 +347,11 @@ def _taken(reg: RegistryBranch, name: str, version: str) -> RegistryRefusal:
             hint=f"Merge that proposal (gitreg merge {branch}) or register another version.",
         )
     return RegistryRefusal(
-        f"tag {tag} exists already, but no card for it is on the registry branch or a proposal branch.",
-        hint="Register another version. Run 'gitreg doctor': if it reports the tag as stray "
+        f"tag {tag} exists already, but no card for it is on the registry branch or a proposal "
+        f"branch, and it cannot be adopted: it is not an annotated tag on {source[:10]} (GTO's), "
+        "or it binds another card.",
+        hint=f"If it is GTO's tag on another commit, register that commit (--rev {tag}). Else "
+        "register another version; run 'gitreg doctor': if it reports the tag as stray "
         "(nothing registers it), it tells you how to remove it.",
     )
 
@@ -352,7 +382,7 @@ def _commit_registration(
         layout.tag_record_path(name, version): yamlio.dump({"tag": tag, "object": tag_id}).encode(),
     }
     if not view.has_model(name):
-        changes[layout.model_path(name)] = yamlio.dump(_model_meta(name, card)).encode()
+        changes[layout.model_path(name)] = yamlio.dump(model_meta(name, card)).encode()
     tree = reg.store.write_tree(view.tree, changes)
     message = f"Register {tag}\n\n{TAG_TRAILER}: {tag} {tag_id}\n"
     return reg.store.write_commit(tree, [head], message, ident)
@@ -361,7 +391,8 @@ def _commit_registration(
 # --- reads -----------------------------------------------------------------------
 
 
-def _model_meta(name: str, card: dict) -> dict:
+def model_meta(name: str, card: dict) -> dict:
+    """models/NAME/model.yaml of a model new to the registry, from its first card."""
     art = card["provenance"]["artifact"]
     return {
         "name": name,

@@ -74,6 +74,18 @@ def format_time(seconds: int, offset_minutes: int) -> str:
 
 
 @dataclass(frozen=True)
+class TagInfo:
+    id: str
+    name: str  # the tag object's own name header
+    target: str
+    target_type: str  # commit, tree, blob, tag
+    tagger_name: str
+    tagger_email: str
+    time: int  # seconds since the epoch
+    message: str
+
+
+@dataclass(frozen=True)
 class CommitInfo:
     id: str
     parents: tuple[str, ...]
@@ -300,6 +312,24 @@ class GitStore:
         except (KeyError, ValueError):
             return None
         return obj if isinstance(obj, pygit2.Tag) else None
+
+    def tag_info(self, oid: str) -> TagInfo | None:
+        """The header of an annotated tag object (None for anything else): what GTO reads."""
+        tag = self.tag_object(oid)
+        if tag is None:
+            return None
+        tagger = tag.tagger
+        target = self.repo[tag.target]
+        return TagInfo(
+            id=oid,
+            name=tag.name,
+            target=str(tag.target),
+            target_type=target.type_str,
+            tagger_name=tagger.name if tagger else "",
+            tagger_email=tagger.email if tagger else "",
+            time=tagger.time if tagger else 0,
+            message=tag.message or "",
+        )
 
     def raw_object(self, oid: str) -> bytes:
         with _reading(oid):

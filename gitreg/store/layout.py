@@ -143,9 +143,67 @@ def parse_tag_name(tag: str) -> tuple[str, str] | None:
     return name, ver
 
 
+# --- GTO's tag grammar (GTO, DVC's `artifacts get` and DVC Studio read these) ----------
+#
+#   NAME@vX.Y.Z[#N]   register (gitreg's registration tag is one)   NAME@vX.Y.Z!#N  deregister
+#   NAME#STAGE[#N]    assign a stage to the version on that commit   NAME#STAGE!#N   unassign
+#   NAME@deprecated#N deprecate the whole artifact
+# N counts every counted tag of the artifact. They mirror the registry and are never evidence.
+
+_GTO_NAME_RE = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9/_-]*[a-zA-Z0-9])?\Z")
+_GTO_TAG_RE = re.compile(
+    r"(?P<name>[a-zA-Z0-9](?:[a-zA-Z0-9/_-]*[a-zA-Z0-9])?)"
+    r"(?:(?:#(?P<stage>[a-zA-Z0-9](?:[a-zA-Z0-9/_-]*[a-zA-Z0-9])?)|@v(?P<version>[0-9A-Za-z.+-]+))"
+    r"(?P<cancel>!?)|@(?P<deprecated>deprecated)|@created)(?:#(?P<counter>[0-9]+))?\Z"
+)
+
+
+@dataclass(frozen=True)
+class GtoTag:
+    """One tag name in GTO's grammar, split."""
+
+    name: str
+    action: str  # register | deregister | assign | unassign | deprecate | create
+    version: str | None = None
+    stage: str | None = None
+    counter: int | None = None
+
+
+def is_gto_name(name: str) -> bool:
+    """GTO's artifact names allow no '.', which gitreg's do: such models have no GTO tags."""
+    return bool(_GTO_NAME_RE.fullmatch(name))
+
+
+def parse_gto_tag(tag: str) -> GtoTag | None:
+    m = _GTO_TAG_RE.fullmatch(tag)
+    if not m:
+        return None
+    counter = int(m["counter"]) if m["counter"] else None
+    cancel = m["cancel"] == "!"
+    if m["version"] is not None:
+        if not Version.is_valid(m["version"]):
+            return None
+        version = str(Version.parse(m["version"]))
+        return GtoTag(m["name"], "deregister" if cancel else "register", version, None, counter)
+    if m["stage"] is not None:
+        return GtoTag(m["name"], "unassign" if cancel else "assign", None, m["stage"], counter)
+    return GtoTag(m["name"], "deprecate" if m["deprecated"] else "create", None, None, counter)
+
+
+def gto_tag_name(name: str, action: str, counter: int, *, version: str = "", stage: str = "") -> str:
+    """The counted GTO tag for ACTION: NAME#STAGE#N, NAME#STAGE!#N, NAME@vX!#N, NAME@vX#N."""
+    body = {
+        "assign": f"{name}#{stage}",
+        "unassign": f"{name}#{stage}!",
+        "register": f"{name}@v{version}",
+        "deregister": f"{name}@v{version}!",
+    }[action]
+    return f"{body}#{counter}"
+
+
 # Proposal branches cannot live under "gitreg/": git refuses refs/heads/gitreg/x while the
 # registry branch refs/heads/gitreg exists (a ref cannot be both a file and a directory).
-PROPOSAL_PREFIXES = ("gitreg-promote/", "gitreg-register/", "gitreg-policy/")
+PROPOSAL_PREFIXES = ("gitreg-promote/", "gitreg-register/", "gitreg-policy/", "gitreg-import/")
 CHECKS_DIR = "checks"
 
 
@@ -192,6 +250,11 @@ def parse_proposal_branch(branch: str) -> tuple[str, str, str | None] | None:
     if not _NAME_RE.fullmatch(parts[1]) or not Version.is_valid(parts[2][1:]):
         return None
     return parts[1], parts[2][1:], stage
+
+
+def import_proposal_branch(source: str) -> str:
+    """The one proposal an import makes: gitreg-import/gto, gitreg-import/mlflow."""
+    return f"gitreg-import/{source}"
 
 
 # --- paths on the registry branch -------------------------------------------

@@ -6,7 +6,8 @@ tamper and signature problems).
 For each version it checks, naming every problem with a code:
 
 - binding   deleted (no tag ref), lightweight, target (not on the card's source commit),
-            no-digest / digest (the tag message's card digest is not the card's), no-record,
+            no-digest / digest (the tag message's card digest is not the card's; an imported
+            card naming its adopted tag object needs none), no-record,
             moved (the ref holds another tag object than the one recorded at registration);
 - tamper    replayed (the tag object's own `tag` header is another name: git never checks it);
 - signature unsigned (where the policy requires a signature), unknown-key, bad-signature,
@@ -186,7 +187,9 @@ def verify_version(
         )
     carried = parse_tag_message(signed.message).get(TAG_DIGEST)
     digest = yamlio.digest(card)
-    if carried is None:
+    if carried is None and _adopted(card, tag, target):
+        pass  # a GTO (or imported) tag made before the card: the reviewed merge binds the card
+    elif carried is None:
         problem(
             "no-digest",
             BINDING,
@@ -205,6 +208,13 @@ def verify_version(
         result.signature = sig = verifier.check(signed)
         _judge_signature(result, sig, signed.tagger_email, policy, problem)
     return result
+
+
+def _adopted(card: dict, tag: str, target: str) -> bool:
+    """A card marked imported, naming this very tag object: its tag predates it and carries no
+    digest (GTO's tags never do). A tag that carries a digest is always held to it."""
+    imported = card.get("imported")
+    return isinstance(imported, dict) and imported.get("tag") == tag and imported.get("object") == target
 
 
 def _judge_signature(
