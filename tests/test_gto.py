@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -59,11 +60,14 @@ def ok(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
     return proc
 
 
-@pytest.fixture
-def gto_repo(dvc_project, tmp_path) -> Path:
+@pytest.fixture(scope="session")
+def _gto_template(_dvc_template, tmp_path_factory) -> Path:
     """The demo project as a GTO team left it: v1.0.0 (staging, then deregistered) and
-    v1.1.0 (staging and production), with GTO's own tags only."""
-    repo = dvc_project
+    v1.1.0 (staging and production), with GTO's own tags only. Built once per session with the
+    real gto CLI; each test gets a copy."""
+    root = tmp_path_factory.mktemp("gto-template") / "dvc"
+    shutil.copytree(_dvc_template, root, symlinks=True)
+    repo = root / "project"
     tool(repo, "gto", "register", "churn", "--version", "v1.0.0")
     tool(repo, "gto", "assign", "churn", "--version", "v1.0.0", "--stage", "staging")
     train(repo, "train v2", features="tenure, monthly_spend, support_calls, usage_drop")
@@ -71,10 +75,19 @@ def gto_repo(dvc_project, tmp_path) -> Path:
     tool(repo, "gto", "assign", "churn", "--version", "v1.1.0", "--stage", "staging")
     tool(repo, "gto", "assign", "churn", "--version", "v1.1.0", "--stage", "production")
     tool(repo, "gto", "deprecate", "churn", "v1.0.0")  # GTO's deregistration: churn@v1.0.0!#N
-    policy = tmp_path / "policy.yaml"
+    policy = root / "policy.yaml"
     policy.write_text(POLICY)
     ok(gitreg(repo, "init", "--policy", str(policy)))
-    return repo
+    policy.unlink()
+    return root
+
+
+@pytest.fixture
+def gto_repo(_gto_template, tmp_path) -> Path:
+    """A private copy of the GTO-registered project, gitreg initialised with a permissive policy."""
+    root = tmp_path / "dvc"
+    shutil.copytree(_gto_template, root, symlinks=True)
+    return root / "project"
 
 
 def test_a_gto_registry_imports_and_then_follows_gitregs_promotions(gto_repo, card_file):
