@@ -158,9 +158,7 @@ class Registry:
         return view.card(model_ref.name, view.resolve(model_ref))
 
     def which(self, name: str, stage: str) -> str | None:
-        layout.check_name(name)
-        layout.check_stage(stage)
-        return self.view().which(name, stage)
+        return read.which(self.reg, name, stage)
 
     def resolve(self, ref: str) -> str:
         return self.view().resolve(layout.ModelRef.parse(ref))

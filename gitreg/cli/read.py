@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import typer
 
-from gitreg.cli import app, echo, emit_json, registry
-
-if TYPE_CHECKING:
-    from gitreg.trust.verification import VersionCheck
+from gitreg.cli import app, echo, emit_json, registry, text
 
 JSON = typer.Option(False, "--json", help="Print JSON instead of text.")
 
@@ -41,7 +36,6 @@ def show(
 ) -> None:
     """Show a model, or one version's card (NAME@1.2.0, NAME@production)."""
     from gitreg.ops.read import ModelInfo
-    from gitreg.store import yamlio
 
     info = registry().show(ref)
     if json_:
@@ -60,31 +54,7 @@ def show(
         rows += [(v.version, ", ".join(v.stages) or "-", v.signed or "-") for v in info.versions]
         _table(rows)
         return
-    stages = ", ".join(info.stages) or "none"
-    echo(f"# {info.tag}  (stages: {stages})")
-    if info.verification is not None:
-        echo(f"# {_verdict(info.verification)}")
-    echo(yamlio.dump(info.card).rstrip())
-
-
-def _verdict(v: VersionCheck) -> str:
-    """One line on a version's tag: who signed it and whether it verifies."""
-    sig = v.signature
-    if sig is not None and sig.status == "verified":
-        who = f"signed by {sig.signer} ({sig.kind} {sig.fingerprint})"
-    elif sig is not None and sig.status == "unsigned":
-        who = "unsigned"
-    elif sig is not None:
-        who = f"{sig.kind} signature: {sig.status}"
-    else:
-        who = "no signature read"
-    if v.ok:
-        return f"{who}; verifies"
-    return (
-        f"{who}; DOES NOT VERIFY: "
-        + "; ".join(p.code for p in v.problems)
-        + f" (run: gitreg verify {v.name}@{v.version})"
-    )
+    echo(text.version_card(info))
 
 
 @app.command()
@@ -120,7 +90,7 @@ def history(
         row: tuple[str, ...] = (e.time, e.kind, e.version, stage, e.author, e.commit[:10])
         if verify:
             check = checks.get(e.version) if e.kind == "registered" else None
-            row += (_verdict(check) if check else "",)
+            row += (text.verdict(check) if check else "",)
         rows.append(row)
     _table(rows)
 
@@ -139,7 +109,7 @@ def which(
         echo(version)
     if version is None:
         if not json_:
-            typer.echo(f"no version of {name} is in stage {stage!r}", err=True)
+            typer.echo(text.no_version_in_stage(name, stage), err=True)
         raise typer.Exit(1)
 
 
