@@ -648,9 +648,16 @@ class GitStore:
         want = prefix.encode()
         return [raw.decode(errors="replace") for raw in names if raw.startswith(want)]
 
-    def ls_remote(self, remote: str, patterns: list[str]) -> dict[str, str]:
-        """refname -> object id on REMOTE of the refs matching PATTERNS (unpeeled: tag objects)."""
-        proc = self.git("ls-remote", "--refs", "--end-of-options", remote, *patterns, check=False)
+    def ls_remote(self, remote: str, patterns: list[str], *, heads: bool = False) -> dict[str, str]:
+        """refname -> object id on REMOTE of the refs matching PATTERNS (unpeeled: tag objects).
+
+        HEADS asks the remote for branches only (protocol v2 ref prefix refs/heads/): without
+        it the remote advertises every ref it has, and git filters them here.
+        """
+        kind = ["-c", "protocol.version=2"], (["--heads"] if heads else [])
+        proc = self.git(
+            *kind[0], "ls-remote", "--refs", *kind[1], "--end-of-options", remote, *patterns, check=False
+        )
         if proc.returncode != 0:
             raise GitFailed(
                 f"cannot read the refs of remote {remote!r}: {proc.stderr.decode(errors='replace').strip()}",
@@ -690,6 +697,46 @@ class GitStore:
                 f"{proc.stderr.decode(errors='replace').strip() or 'objects missing'}",
                 hint="If the remote changed meanwhile, run the command again.",
             )
+
+    def fetch_refs(self, remote: str, refs: list[str]) -> dict[str, str]:
+        """Fetch exactly REFS from REMOTE; their values there (a ref it lacks is left out).
+
+        Each ref is asked for as a protocol v2 ref prefix, so the remote advertises these
+        refs and no others (not every tag it holds). The refs land in a private namespace
+        for the moment of reading them and are deleted before returning: only objects stay.
+        """
+        if not refs:
+            return {}
+        scratch = f"refs/gitreg/incoming/{os.getpid()}/"
+        # A glob refspec matching nothing is no error (an exact one is); its prefix is the ref.
+        spec = "".join(f"+{ref}*:{scratch}{ref}*\n" for ref in refs)
+        proc = self.git(
+            "-c",
+            "protocol.version=2",
+            "fetch",
+            "--stdin",
+            "--quiet",
+            "--no-tags",
+            "--no-write-fetch-head",
+            "--no-auto-gc",
+            "--no-recurse-submodules",
+            "--end-of-options",
+            remote,
+            input=spec.encode(),
+            check=False,
+        )
+        listed = self.git("for-each-ref", "--format=%(objectname) %(refname)", scratch).stdout.decode()
+        caught = {ref: oid for oid, _, ref in (line.partition(" ") for line in listed.splitlines())}
+        if caught:  # the exact refs, and any their prefix caught too (1.0.0-rc1 beside 1.0.0)
+            self.update_refs([(ref, None, oid) for ref, oid in caught.items()], "gitreg: fetched")
+        wanted = set(refs)
+        landed = {ref[len(scratch) :]: oid for ref, oid in caught.items() if ref[len(scratch) :] in wanted}
+        if proc.returncode != 0:
+            raise GitFailed(
+                f"fetching from {remote!r} failed: {proc.stderr.decode(errors='replace').strip()}",
+                hint="If the remote changed meanwhile, run the command again.",
+            )
+        return landed
 
     def push(
         self,
