@@ -124,7 +124,7 @@ def test_the_reusable_check_judges_the_base_and_reads_the_head_as_data():
     runs = "\n".join(s.get("run", "") for s in steps)
     # One branch, no blobs, no tags: test_partial_clone.py runs these steps for real.
     assert "clone --quiet --filter=blob:none --no-checkout" in runs
-    assert "--single-branch --no-tags --branch \"$BASE_REF\"" in runs
+    assert '--single-branch --no-tags --branch "$BASE_REF"' in runs
     assert "fetch --quiet --no-tags origin" in runs
     assert 'gitreg check --base "$BASE_SHA" --head "$HEAD_SHA" --format github' in runs
     assert "pip install ." not in runs and "pip install -e" not in runs  # never the head's code
