@@ -47,7 +47,6 @@ class SignatureCheck:
         return to_data(self)
 
 
-
 BINDING, TAMPER, SIGNATURE = "binding", "tamper", "signature"
 
 
@@ -104,7 +103,9 @@ class VersionCheck:
 _KIND = "verdicts"
 
 
-def cached(store: GitStore, view: RegistryView, name: str, version: str, target: str | None) -> VersionCheck | None:
+def cached(
+    store: GitStore, view: RegistryView, name: str, version: str, target: str | None
+) -> VersionCheck | None:
     """The verdict on NAME@VERSION (tag ref at TARGET) against VIEW's signers and policy, if known."""
     key = _key(store, view, name, version, target)
     found = cache.value(store.common_dir, _KIND, key) if key else None
