@@ -35,6 +35,8 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 import make_registry  # noqa: E402
 import report  # noqa: E402
+import scale  # noqa: E402
+from synthetic import DOMAINS  # noqa: E402
 
 BIN = Path(sys.executable).parent
 CARD = """\
@@ -174,7 +176,7 @@ def copier(src: Path, scratch: Path, prepare=None):
     def setup() -> tuple[Path, bool]:
         dest = Path(tempfile.mkdtemp(dir=scratch))
         shutil.rmtree(dest)
-        shutil.copytree(src, dest, symlinks=True)
+        scale.link_copy(src, dest)  # hard links: git replaces files, never edits them in place
         if prepare:
             prepare(dest)
         return dest, True
@@ -357,6 +359,12 @@ def bench_size(
     results["profile"] = import_profile(
         ["which", name, "production"], repo, env, results["ops"]["which"]["gitreg"]["median"]
     )
+    print("  floor, push, sync", file=sys.stderr)
+    results["floor"] = scale.floors(run_once, gitreg, sys.executable, repo, meta, env, args.rounds)
+    names = [f"{DOMAINS[k % len(DOMAINS)][0]}-{k:04d}" for k in range(m)]
+    results["remote"] = scale.remote_ops(
+        run_once, gitreg, repo, {**meta, "names": names}, env, scratch, args.rounds, card
+    )
     return results
 
 
@@ -463,6 +471,11 @@ def main(argv: list[str] | None = None) -> int:
         help="where registries are kept between runs (safe to delete)",
     )
     ap.add_argument("--rebuild", action="store_true", help="rebuild cached registries")
+    ap.add_argument(
+        "--ci-size",
+        default="1000x25",
+        help="registry size for CI's check from a partial clone vs a full clone ('' to skip)",
+    )
     ap.add_argument("--out", help="write the Markdown table here too")
     ap.add_argument("--json", help="write the raw results here")
     ap.add_argument("--summary", help="write the short table (as in the README) here")
@@ -492,6 +505,14 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     try:
         results = [bench_size(m, v, args, env, gitreg, gto, scratch) for m, v in sizes]
+        if args.ci_size:
+            m, v = (int(x) for x in args.ci_size.lower().split("x"))
+            repo, meta = registry_for(m, v, Path(args.cache), args.rebuild)
+            print(f"== CI from a partial clone, {m}x{v}", file=sys.stderr)
+            info["ci"] = {
+                "size": f"{m}x{v}",
+                **scale.partial_clone(run_once, gitreg, repo, meta, env, scratch),
+            }
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         shutil.rmtree(home, ignore_errors=True)

@@ -103,6 +103,7 @@ SAME = [
     ["show", "nope@1.0.0"],
     ["show", "@1.0.0"],
     ["--traceback", "which", "plain", "staging"],
+    ["hook", "nope"],  # not a hook: a usage error before stdin is read
 ]
 
 

@@ -1,4 +1,5 @@
-"""The hot reads without Typer: `which NAME STAGE` and `show NAME@VERSION` (or NAME@STAGE).
+"""The hot paths without Typer: `which NAME STAGE`, `show NAME@VERSION` (or NAME@STAGE) and
+`hook NAME ARGS` (what a server's pre-receive shim execs on every push).
 
 Deploy scripts and hooks call these in loops, and importing Typer (with click and the
 parameter coercion it brings) cost more than reading the answer. `run` takes only the
@@ -27,6 +28,8 @@ def run(argv: list[str]) -> int | None:
     from gitreg.errors import GitregError
 
     try:
+        if command == "hook":
+            return _hook(repo, args)
         if command == "which":
             return _which(repo, args[0], args[1], as_json)
         return _show_version(repo, args[0], as_json)  # None: not a version (Typer says why)
@@ -63,7 +66,7 @@ def _parse(argv: list[str]) -> tuple[str, list[str], bool, str, bool] | None:
         else:
             return None
         i += 1
-    if i == len(argv) or argv[i] not in ("which", "show"):
+    if i == len(argv) or argv[i] not in ("which", "show", "hook"):
         return None
     if any(k.startswith("_") and k.endswith("_COMPLETE") for k in os.environ):
         return None  # shell completion (_GITREG_COMPLETE, or the name a wrapper runs under) is Typer's
@@ -73,6 +76,8 @@ def _parse(argv: list[str]) -> tuple[str, list[str], bool, str, bool] | None:
         return None
     if command == "which" and len(args) != 2:
         return None
+    if command == "hook" and (not args or len(args) != len(rest)):
+        return None  # `--json` is no hook argument: Typer's usage error
     if command == "show" and (len(args) != 1 or "@" not in args[0]):
         return None  # `show NAME` lists versions with their signature kinds: Typer's path
     return command, args, len(args) != len(rest), repo, traceback
@@ -95,6 +100,16 @@ def _echo(text: str, stream) -> None:
         tty = False
     stream.write((text if tty else _ANSI.sub("", text)) + "\n")
     stream.flush()
+
+
+def _hook(repo: str, args: list[str]) -> int:
+    """`hook NAME ARGS`: what the installed shims exec on every push."""
+    from gitreg.ops import hooks
+
+    code, lines = hooks.run(repo, args[0], args[1:], lambda: sys.stdin.buffer.read(), os.environ)
+    for line in lines:
+        _echo(line, sys.stderr)
+    return code
 
 
 def _which(repo: str, name: str, stage: str, as_json: bool) -> int:
