@@ -164,10 +164,7 @@ class Registry:
         return self.view().resolve(layout.ModelRef.parse(ref))
 
     def history(self, name: str) -> builtins.list[events.Event]:
-        layout.check_name(name)
-        view = self.view()
-        view.require_model(name)
-        return events.history(self.store, view.commit or self.require_head(), name)
+        return read.history(self.reg, name)
 
     def events(self, old: str | None, new: str) -> builtins.list[events.Event]:
         """What the registry's history between OLD and NEW did, oldest first (for deploy jobs)."""

@@ -104,6 +104,15 @@ SAME = [
     ["show", "@1.0.0"],
     ["--traceback", "which", "plain", "staging"],
     ["hook", "nope"],  # not a hook: a usage error before stdin is read
+    ["list"],
+    ["list", "--json"],
+    ["show", "plain"],
+    ["show", "plain", "--json"],
+    ["show", "nope"],
+    ["history", "plain"],
+    ["history", "--json", "plain"],
+    ["history", "nope"],
+    ["history", "Bad"],
 ]
 
 
@@ -154,7 +163,8 @@ def test_root_options_and_errors_outside_the_registry(repo, tmp_path):
         ["which", "plain", "staging", "extra"],
         ["which", "--help"],
         ["which", "plain", "staging", "--verbose"],
-        ["show", "plain"],  # a model with its versions' signature kinds
+        ["history", "plain", "--verify"],
+        ["list", "extra"],
         ["-Cx", "which", "plain", "staging"],
         ["--version"],
         ["which", "plain", "staging", "--traceback"],
@@ -178,8 +188,9 @@ def test_completion_goes_to_typer(repo):
 
 
 def test_hot_reads_import_neither_dvc_nor_jsonschema_nor_signature_tools(repo):
-    """Acceptance 2: a verified version's verdict is kept by the ids of what it judged, so
-    `which` and `show NAME@VERSION` import no DVC, jsonschema, signature code nor Typer."""
+    """Acceptance 2 (issue 14): a verified version's verdict is kept by the ids of what it
+    judged, so `which` and `show NAME@VERSION` import no DVC, jsonschema, signature code nor
+    Typer."""
     shutil.rmtree(directory(repo / ".git"), ignore_errors=True)
     for argv in (["which", "plain", "staging"], ["show", "plain@1.0.0"], ["show", "plain@1.1.0"]):
         run(repo, "main", *argv)  # the first show judges (and caches) the policy and the tag

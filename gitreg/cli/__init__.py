@@ -1,9 +1,11 @@
 """The gitreg command line: a thin Typer layer over `gitreg.Registry`.
 
-Command modules register themselves on `app`; each imports the core lazily so
-that `gitreg --help` stays fast. Errors from the core (the GitregError family)
-become a message on stderr and an exit code: 1 when the registry says no,
-2 for usage or operational errors. A traceback appears only with --traceback.
+Command modules register themselves on `app` (cli/root.py); each imports the core
+lazily so that `gitreg --help` stays fast. `main()` first offers the arguments to
+cli/fast.py, which answers the hot paths (the plain reads and `hook`) without
+importing Typer and hands everything else to the Typer app. Errors from the core
+(the GitregError family) become a message on stderr and an exit code: 1 when the
+registry says no, 2 for usage or operational errors. A traceback appears only with --traceback.
 """
 
 from __future__ import annotations

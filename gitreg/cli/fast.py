@@ -32,7 +32,7 @@ def run(argv: list[str]) -> int | None:
             return _hook(repo, args)
         if command == "which":
             return _which(repo, args[0], args[1], as_json)
-        return _show_version(repo, args[0], as_json)  # None: not a version (Typer says why)
+        return _read(command, repo, args, as_json)
     except GitregError as exc:
         if traceback:
             raise
@@ -66,7 +66,7 @@ def _parse(argv: list[str]) -> tuple[str, list[str], bool, str, bool] | None:
         else:
             return None
         i += 1
-    if i == len(argv) or argv[i] not in ("which", "show", "hook"):
+    if i == len(argv) or argv[i] not in ("which", "show", "hook", "list", "history"):
         return None
     if any(k.startswith("_") and k.endswith("_COMPLETE") for k in os.environ):
         return None  # shell completion (_GITREG_COMPLETE, or the name a wrapper runs under) is Typer's
@@ -78,8 +78,10 @@ def _parse(argv: list[str]) -> tuple[str, list[str], bool, str, bool] | None:
         return None
     if command == "hook" and (not args or len(args) != len(rest)):
         return None  # `--json` is no hook argument: Typer's usage error
-    if command == "show" and (len(args) != 1 or "@" not in args[0]):
-        return None  # `show NAME` lists versions with their signature kinds: Typer's path
+    if command in ("show", "history") and len(args) != 1:
+        return None
+    if command == "list" and args:
+        return None
     return command, args, len(args) != len(rest), repo, traceback
 
 
@@ -130,16 +132,28 @@ def _which(repo: str, name: str, stage: str, as_json: bool) -> int:
     return 0
 
 
-def _show_version(repo: str, ref: str, as_json: bool) -> int | None:
+def _read(command: str, repo: str, args: list[str], as_json: bool) -> int:
+    """`list`, `show REF` and `history NAME`, printed as cli/read.py prints them."""
     from gitreg.cli import text
     from gitreg.model.branch import RegistryBranch
     from gitreg.ops import read
     from gitreg.store import layout
     from gitreg.store.gitstore import GitStore
 
-    reg = RegistryBranch.of(GitStore.discover(repo))  # in the order Registry.show meets errors
-    info = read.show(reg, layout.ModelRef.parse(ref))
-    if not isinstance(info, read.VersionInfo):
-        return None
-    _echo(text.json_text(info) if as_json else text.version_card(info), sys.stdout)
+    reg = RegistryBranch.of(GitStore.discover(repo))  # in the order the Typer path meets errors
+    if command == "list":
+        models = read.list_models(reg)
+        out = text.json_text([m.to_dict() for m in models]) if as_json else text.model_list(models)
+    elif command == "history":
+        found = read.history(reg, args[0])
+        out = text.json_text([e.to_dict() for e in found]) if as_json else text.history(found)
+    else:
+        info = read.show(reg, layout.ModelRef.parse(args[0]))
+        if as_json:
+            out = text.json_text(info)
+        elif isinstance(info, read.ModelInfo):
+            out = text.model_info(info)
+        else:
+            out = text.version_card(info)
+    _echo(out, sys.stdout)
     return 0

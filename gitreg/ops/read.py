@@ -15,6 +15,7 @@ from gitreg.results import to_data
 from gitreg.store import layout
 
 if TYPE_CHECKING:  # verification runs only when a version is shown (and not cached)
+    from gitreg.model.events import Event
     from gitreg.trust.verdicts import VersionCheck
 
 
@@ -177,3 +178,13 @@ def which(reg: RegistryBranch, name: str, stage: str) -> str | None:
     layout.check_name(name)
     layout.check_stage(stage)
     return reg.view().which(name, stage)
+
+
+def history(reg: RegistryBranch, name: str) -> list[Event]:
+    """Registrations and stage changes of NAME, oldest first (from the registry branch log)."""
+    from gitreg.model import events
+
+    layout.check_name(name)
+    view = reg.view()
+    view.require_model(name)
+    return events.history(reg.store, view.commit or reg.require_head(), name)
