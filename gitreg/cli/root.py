@@ -21,6 +21,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+
 class _State(TypedDict):
     traceback: bool  # --traceback
     repo: str  # -C/--repo

@@ -332,7 +332,7 @@ class GitStore:
         while stack:
             for e in stack.pop():
                 if e.type_str == "tree":
-                    stack.append(self._object(e.id))
+                    stack.append(self._tree(e.id))
                 elif e.type_str == "blob":
                     found.append(str(e.id))
         return found
