@@ -115,7 +115,7 @@ def _hook(repo: str, args: list[str]) -> int:
 
 
 def _which(repo: str, name: str, stage: str, as_json: bool) -> int:
-    from gitreg.cli import text
+    import gitreg.cli.text as text
     from gitreg.model.branch import RegistryBranch
     from gitreg.ops import read
     from gitreg.store.gitstore import GitStore
@@ -134,7 +134,7 @@ def _which(repo: str, name: str, stage: str, as_json: bool) -> int:
 
 def _read(command: str, repo: str, args: list[str], as_json: bool) -> int:
     """`list`, `show REF` and `history NAME`, printed as cli/read.py prints them."""
-    from gitreg.cli import text
+    import gitreg.cli.text as text
     from gitreg.model.branch import RegistryBranch
     from gitreg.ops import read
     from gitreg.store import layout

@@ -56,7 +56,7 @@ def registry():
 
 def emit_json(value: Any) -> None:
     """Print a result (dataclasses, lists, dicts) as JSON, through the one conversion."""
-    from gitreg.cli import text
+    import gitreg.cli.text as text
 
     typer.echo(text.json_text(value))
 
