@@ -288,6 +288,8 @@ def bench_size(
         setup = {"write": copier(repo, scratch), "cold": cold(repo)}.get(kind)
         row = {"label": label}
         row["gitreg"] = measure(mine, repo, env, rounds=args.rounds, setup=setup, timeout=120)
+        if theirs and m * v > args.gto_max_versions:
+            theirs = None
         if theirs and gto_spent < args.gto_budget:
             row["gto"] = measure(
                 theirs, repo, env, rounds=args.gto_rounds, setup=setup, timeout=args.gto_timeout
@@ -460,6 +462,12 @@ def main(argv: list[str] | None = None) -> int:
         help="GTO seconds per size; later GTO commands are skipped once spent",
     )
     ap.add_argument("--no-gto", action="store_true")
+    ap.add_argument(
+        "--gto-max-versions",
+        type=int,
+        default=5000,
+        help="run GTO only on sizes of at most this many versions (it reads every tag on every call)",
+    )
     ap.add_argument(
         "--mlflow-python",
         default=os.environ.get("GITREG_BENCH_MLFLOW_PYTHON"),
