@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import git, gitreg
 from registry_helpers import advance, set_stages
-from signing_support import SIGNER_EMAIL, keys, ok, register, use_ssh_key  # noqa: F401
+from signing_support import SIGNER_EMAIL, keys, ok, register, signers, use_ssh_key  # noqa: F401
 
 from gitreg.registry import Registry
 from gitreg.store.cache import directory
@@ -73,7 +73,7 @@ def repo(tmp_path_factory, keys):  # noqa: F811
     card.write_text(CARD)
     ok(gitreg(path, "init"))
     alice = keys.ssh["alice"]
-    ok(gitreg(path, "signers", "add", "--ssh", f"{alice}.pub", "--principal", SIGNER_EMAIL))
+    signers(path, "add", "--ssh", f"{alice}.pub", "--principal", SIGNER_EMAIL)  # a merged proposal
     use_ssh_key(path, alice)
     ok(register(path, card, "--version", "1.0.0", "--sign"))
     ok(register(path, card, "--version", "1.1.0", "--no-sign"))
@@ -214,7 +214,7 @@ def test_a_cached_verdict_follows_the_tag_and_the_signers(repo, tmp_path, keys):
     shutil.rmtree(copy)
     shutil.copytree(repo, copy, symlinks=True)
     assert "; verifies" in run(copy, "main", "show", "plain@1.0.0")[1]
-    ok(gitreg(copy, "signers", "revoke", "--ssh", f"{keys.ssh['alice']}.pub"))
+    signers(copy, "revoke", "--ssh", f"{keys.ssh['alice']}.pub")
     code, out, err, _ = run(copy, "main", "show", "plain@1.0.0")
     assert "DOES NOT VERIFY" in out and "revoked" in out
     assert run(copy, "typer_main", "show", "plain@1.0.0")[:3] == (code, out, err)
