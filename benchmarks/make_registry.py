@@ -478,20 +478,33 @@ def build(
     ):
         git(root, "config", key, value)
     b = Builder(m, v, batch or max(10, m // 10))
+    phases: dict[str, float] = {}
+
+    def phase(name: str, since: float) -> float:
+        now = time.perf_counter()
+        phases[name] = now - since
+        return now
+
     b.source_commits()
+    t = phase("source", t0)
     b.registry()
-    t_build = time.perf_counter() - t0
+    t = phase("registry", t)
     git_dir = root / ".git"
     b.w.write_pack(git_dir)
     b.write_refs(git_dir)
+    t = phase("pack", t)
     if repack:  # deltas, as in a gc'ed repository
         git(root, "repack", "-adfq", "--window=10", "--depth=50")
+        t = phase("repack", t)
     git(root, "reset", "-q", "--hard", "main")
+    t = phase("checkout", t)
     self_check(root, b, validate)
+    phase("self-check", t)
     tags = sum(1 for r in b.refs if r.startswith("refs/tags/"))
     say(
         f"built {m}x{v} in {root}: {len(b.w.objects)} objects, {tags} tags; "
-        f"objects {t_build:.1f} s, total {time.perf_counter() - t0:.1f} s"
+        + ", ".join(f"{k} {val:.1f} s" for k, val in phases.items())
+        + f"; total {time.perf_counter() - t0:.1f} s"
     )
     production = [n for n in b.names if b.stages[n].get("production")]
     return {

@@ -35,6 +35,8 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 import make_registry  # noqa: E402
 import report  # noqa: E402
+import scale  # noqa: E402
+from synthetic import DOMAINS  # noqa: E402
 
 BIN = Path(sys.executable).parent
 CARD = """\
@@ -174,7 +176,7 @@ def copier(src: Path, scratch: Path, prepare=None):
     def setup() -> tuple[Path, bool]:
         dest = Path(tempfile.mkdtemp(dir=scratch))
         shutil.rmtree(dest)
-        shutil.copytree(src, dest, symlinks=True)
+        scale.link_copy(src, dest)  # hard links: git replaces files, never edits them in place
         if prepare:
             prepare(dest)
         return dest, True
@@ -286,6 +288,8 @@ def bench_size(
         setup = {"write": copier(repo, scratch), "cold": cold(repo)}.get(kind)
         row = {"label": label}
         row["gitreg"] = measure(mine, repo, env, rounds=args.rounds, setup=setup, timeout=120)
+        if theirs and m * v > args.gto_max_versions:
+            theirs = None
         if theirs and gto_spent < args.gto_budget:
             row["gto"] = measure(
                 theirs, repo, env, rounds=args.gto_rounds, setup=setup, timeout=args.gto_timeout
@@ -356,6 +360,12 @@ def bench_size(
         shutil.rmtree(check_copy, ignore_errors=True)
     results["profile"] = import_profile(
         ["which", name, "production"], repo, env, results["ops"]["which"]["gitreg"]["median"]
+    )
+    print("  floor, push, sync", file=sys.stderr)
+    results["floor"] = scale.floors(run_once, gitreg, sys.executable, repo, meta, env, args.rounds)
+    names = [f"{DOMAINS[k % len(DOMAINS)][0]}-{k:04d}" for k in range(m)]
+    results["remote"] = scale.remote_ops(
+        run_once, gitreg, repo, {**meta, "names": names}, env, scratch, args.rounds, card
     )
     return results
 
@@ -453,6 +463,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--no-gto", action="store_true")
     ap.add_argument(
+        "--gto-max-versions",
+        type=int,
+        default=5000,
+        help="run GTO only on sizes of at most this many versions (it reads every tag on every call)",
+    )
+    ap.add_argument(
         "--mlflow-python",
         default=os.environ.get("GITREG_BENCH_MLFLOW_PYTHON"),
         help="an interpreter with MLflow installed (optional)",
@@ -463,6 +479,11 @@ def main(argv: list[str] | None = None) -> int:
         help="where registries are kept between runs (safe to delete)",
     )
     ap.add_argument("--rebuild", action="store_true", help="rebuild cached registries")
+    ap.add_argument(
+        "--ci-size",
+        default="1000x25",
+        help="registry size for CI's check from a partial clone vs a full clone ('' to skip)",
+    )
     ap.add_argument("--out", help="write the Markdown table here too")
     ap.add_argument("--json", help="write the raw results here")
     ap.add_argument("--summary", help="write the short table (as in the README) here")
@@ -492,6 +513,14 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     try:
         results = [bench_size(m, v, args, env, gitreg, gto, scratch) for m, v in sizes]
+        if args.ci_size:
+            m, v = (int(x) for x in args.ci_size.lower().split("x"))
+            repo, meta = registry_for(m, v, Path(args.cache), args.rebuild)
+            print(f"== CI from a partial clone, {m}x{v}", file=sys.stderr)
+            info["ci"] = {
+                "size": f"{m}x{v}",
+                **scale.partial_clone(run_once, gitreg, repo, meta, env, scratch),
+            }
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         shutil.rmtree(home, ignore_errors=True)

@@ -158,18 +158,13 @@ class Registry:
         return view.card(model_ref.name, view.resolve(model_ref))
 
     def which(self, name: str, stage: str) -> str | None:
-        layout.check_name(name)
-        layout.check_stage(stage)
-        return self.view().which(name, stage)
+        return read.which(self.reg, name, stage)
 
     def resolve(self, ref: str) -> str:
         return self.view().resolve(layout.ModelRef.parse(ref))
 
     def history(self, name: str) -> builtins.list[events.Event]:
-        layout.check_name(name)
-        view = self.view()
-        view.require_model(name)
-        return events.history(self.store, view.commit or self.require_head(), name)
+        return read.history(self.reg, name)
 
     def events(self, old: str | None, new: str) -> builtins.list[events.Event]:
         """What the registry's history between OLD and NEW did, oldest first (for deploy jobs)."""

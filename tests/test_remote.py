@@ -8,6 +8,7 @@ rewritten registry branch, changing nothing locally when it refuses.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -173,18 +174,57 @@ def test_sync_creates_and_fast_forwards_the_registry(team, tmp_path):
     assert "up to date" in gitreg(mate, "sync").stdout
 
 
-def test_sync_refuses_a_registration_tag_moved_on_the_remote(team, tmp_path):
+def test_sync_never_reads_a_tag_it_holds_so_a_moved_one_is_not_taken(team, tmp_path):
+    """sync asks only for the tags of versions it lacks (scale: a registry of 250,000 tags):
+    a tag the remote's admin moves behind the hook's back is neither read nor taken."""
     work, remote = team
     mate = clone(remote, tmp_path / "mate")
     assert gitreg(mate, "sync").returncode == 0
-    # The remote's admin moves a tag behind the hook's back.
+    held = git(mate, "rev-parse", "refs/tags/churn@v1.0.0")
     moved = git(work, "rev-parse", "refs/tags/churn@v1.2.0")
     git(remote, "update-ref", "refs/tags/churn@v1.0.0", moved)
     before = snapshot(mate)
     proc = gitreg(mate, "sync")
-    assert proc.returncode == 1, proc.stdout
-    assert "churn@v1.0.0" in proc.stderr and "moved" in proc.stderr
-    assert snapshot(mate) == before
+    assert proc.returncode == 0 and "up to date" in proc.stdout
+    assert snapshot(mate) == before and git(mate, "rev-parse", "refs/tags/churn@v1.0.0") == held
+
+
+_PACKET = re.compile(r"packet: +(\S+)([<>]) (ref-prefix (\S+)|[0-9a-f]{40} (refs/\S+))")
+
+
+def _asked(trace: Path) -> tuple[list[str], list[str]]:
+    """From a GIT_TRACE_PACKET file: the ref prefixes git asked the remote for (protocol v2),
+    and the tags the remote advertised in answer."""
+    prefixes, tags = set(), set()
+    for line in trace.read_text().splitlines():
+        m = _PACKET.search(line)
+        if m is None or m[1] == "upload-pack":
+            continue
+        if m[2] == ">" and m[4]:
+            prefixes.add(m[4])
+        elif m[2] == "<" and m[5] and m[5].startswith("refs/tags/"):
+            tags.add(m[5])
+    return sorted(prefixes), sorted(tags)
+
+
+def test_sync_asks_only_for_the_branch_and_the_tags_it_lacks(team, tmp_path):
+    """Acceptance (issue 14): sync fetches no tag it already has, and never lists every tag."""
+    work, remote = team
+    mate = clone(remote, tmp_path / "mate")
+    assert gitreg(mate, "sync").returncode == 0
+    new = train(registry(work), "churn", GOOD)
+    assert gitreg(work, "push").returncode == 0
+    trace = tmp_path / "packets"
+    proc = gitreg(mate, "sync", "--json", env={"GIT_TRACE_PACKET": str(trace)})
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["tags"] == [new.tag]
+    assert _asked(trace) == (["refs/heads/", f"refs/tags/{new.tag}"], [f"refs/tags/{new.tag}"])
+    assert git(mate, "rev-parse", f"refs/tags/{new.tag}") == new.tag_id
+    assert git(mate, "for-each-ref", "refs/gitreg/incoming") == ""  # the scratch refs are gone
+    # Up to date: the branch is all it asks for.
+    trace.unlink()
+    assert gitreg(mate, "sync", env={"GIT_TRACE_PACKET": str(trace)}).returncode == 0
+    assert _asked(trace) == (["refs/heads/"], [])
 
 
 def test_sync_refuses_a_moved_tag_it_never_had_by_the_registry_record(team, tmp_path):

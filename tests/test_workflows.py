@@ -120,11 +120,12 @@ def test_the_reusable_check_judges_the_base_and_reads_the_head_as_data():
     workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "gitreg-check.yml").read_text())
     assert "workflow_call" in workflow[True]  # YAML 1.1 reads the key 'on' as True
     steps = _steps(workflow)
-    checkout = next(s for s in steps if s.get("uses", "").startswith("actions/checkout@"))
-    assert checkout["with"]["ref"] == "${{ github.event.pull_request.base.sha }}"
-    assert len([s for s in steps if "checkout" in s.get("uses", "")]) == 1
+    assert not [s for s in steps if "checkout" in s.get("uses", "")]  # nothing checked out
     runs = "\n".join(s.get("run", "") for s in steps)
-    assert "fetch --no-tags origin" in runs
+    # One branch, no blobs, no tags: test_partial_clone.py runs these steps for real.
+    assert "clone --quiet --filter=blob:none --no-checkout" in runs
+    assert '--single-branch --no-tags --branch "$BASE_REF"' in runs
+    assert "fetch --quiet --no-tags origin" in runs
     assert 'gitreg check --base "$BASE_SHA" --head "$HEAD_SHA" --format github' in runs
     assert "pip install ." not in runs and "pip install -e" not in runs  # never the head's code
 

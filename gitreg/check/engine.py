@@ -5,13 +5,14 @@ Findings are collected first, then rendered once (see `report`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from gitreg.check.change import Change, CheckOptions, Finding
 from gitreg.check.rules import RULES
 from gitreg.errors import RegistryRefusal
 from gitreg.model.view import RegistryView
 from gitreg.results import to_data
+from gitreg.store import layout
 from gitreg.store.gitstore import GitStore
 
 
@@ -55,11 +56,47 @@ def rules() -> list[str]:
     return [name for name, _ in RULES]
 
 
+def _fetch_what_is_missing(change: Change) -> dict[str, str]:
+    """In a partial clone (CI clones one branch, no blobs, no tags), fetch in a few requests
+    what the rules read: the files the change touches on both sides, the judge's policy and
+    signers, the touched models' files; then the registration tags the change names (new
+    cards, versions entering a stage), judged by their values on the promisor remote as a
+    server hook judges pushed refs. Anything else a rule reads is fetched when read."""
+    store = change.store
+    promisor = store.promisor
+    if promisor is None:
+        return {}
+    views = [v for v in (change.base, change.judge, change.head) if v is not None]
+    paths = [layout.POLICY_PATH, *(p for _, p in change.paths)]
+    for name in change.models:
+        paths += [layout.model_path(name), layout.stages_path(name)]
+    oids = [oid for v in views for p in paths if (oid := store.entry_id(v.tree, p))]
+    for v in views[:2]:  # the judge's signers and validators
+        oids += store.blob_ids(v.tree, layout.SIGNERS_DIR) + store.blob_ids(v.tree, "checks")
+    store.prefetch(oids)
+    named = [*change.new_versions, *((e.model, e.version) for e in change.entries)]
+    store.prefetch(
+        [
+            oid
+            for n, v in named
+            for p in (layout.card_path(n, v), layout.tag_record_path(n, v))
+            if (oid := store.entry_id(change.head.tree, p))
+        ]
+    )
+    pushed = change.options.refs
+    wanted = [layout.tag_ref(n, v) for n, v in named]
+    wanted = [r for r in dict.fromkeys(wanted) if r not in pushed and store.ref_target(r) is None]
+    return store.fetch_refs(promisor, wanted)
+
+
 def run(store: GitStore, base: str | None, head: str, *, options: CheckOptions | None = None) -> Report:
     """Judge HEAD against BASE (commit ids) with every registered rule."""
     base_view = RegistryView(store, store.commit_tree(base), base) if base else None
     head_view = RegistryView(store, store.commit_tree(head), head)
     change = Change(store, base_view, head_view, options or CheckOptions())
+    fetched = _fetch_what_is_missing(change)
+    if fetched:
+        change.options = replace(change.options, refs={**fetched, **change.options.refs})
     findings: list[Finding] = []
     names = []
     for name, fn in RULES:

@@ -1,72 +1,33 @@
 """The gitreg command line: a thin Typer layer over `gitreg.Registry`.
 
-Command modules register themselves on `app`; each imports the core lazily so
-that `gitreg --help` stays fast. Errors from the core (the GitregError family)
-become a message on stderr and an exit code: 1 when the registry says no,
-2 for usage or operational errors. A traceback appears only with --traceback.
+Command modules register themselves on `app` (cli/root.py); each imports the core
+lazily so that `gitreg --help` stays fast. `main()` first offers the arguments to
+cli/fast.py, which answers the hot paths (the plain reads and `hook`) without
+importing Typer and hands everything else to the Typer app. Errors from the core
+(the GitregError family) become a message on stderr and an exit code: 1 when the
+registry says no, 2 for usage or operational errors. A traceback appears only with --traceback.
 """
 
 from __future__ import annotations
 
-import json
 import sys
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any
 
-import typer
+if TYPE_CHECKING:
+    from gitreg.cli.root import _state, app, echo, emit_json, registry  # noqa: F401
 
-from gitreg.version import __version__
-
-app = typer.Typer(
-    name="gitreg",
-    help="A model registry that lives in your Git repository.",
-    no_args_is_help=True,
-    add_completion=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
+# The Typer app and its helpers live in cli/root.py, loaded on first use: `from gitreg.cli
+# import app, echo, emit_json, registry` keeps working for every command module, while
+# `main()` answers the hot reads (cli/fast.py) without importing Typer at all.
+_ROOT_NAMES = ("_state", "app", "echo", "emit_json", "registry")
 
 
-class _State(TypedDict):
-    traceback: bool  # --traceback
-    repo: str  # -C/--repo
+def __getattr__(name: str) -> Any:
+    if name in _ROOT_NAMES:
+        from gitreg.cli import root
 
-
-_state: _State = {"traceback": False, "repo": "."}
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"gitreg {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    repo: str = typer.Option(".", "-C", "--repo", help="Run as if gitreg was started in this path."),
-    traceback: bool = typer.Option(False, "--traceback", help="Show a traceback on errors."),
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
-    ),
-) -> None:
-    _state["repo"] = repo
-    _state["traceback"] = traceback
-
-
-def registry():
-    from gitreg.registry import Registry
-
-    return Registry.open(_state["repo"])
-
-
-def emit_json(value: Any) -> None:
-    """Print a result (dataclasses, lists, dicts) as JSON, through the one conversion."""
-    from gitreg.results import to_data
-
-    typer.echo(json.dumps(to_data(value), indent=2, sort_keys=False, default=str))
-
-
-def echo(text: str = "") -> None:
-    typer.echo(text)
+        return getattr(root, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # The modules that register commands on `app`, in the order `gitreg --help` lists them.
@@ -97,8 +58,23 @@ def load_commands() -> None:
 
 
 def main() -> None:
-    load_commands()
+    """The `gitreg` command: the hot reads answer without Typer (cli/fast.py), the rest with it."""
+    from gitreg.cli import fast
+
+    answered = fast.run(sys.argv[1:])
+    if answered is not None:
+        sys.exit(answered)
+    typer_main()
+
+
+def typer_main() -> None:
+    """Every command through the Typer app: the reference the fast path is tested against."""
+    import typer
+
+    from gitreg.cli.root import _state, app
     from gitreg.errors import GitregError
+
+    load_commands()
 
     try:
         # Without standalone mode, click returns the code of a typer.Exit instead of exiting.

@@ -16,36 +16,14 @@ def hook(
     args: list[str] | None = typer.Argument(None, help="The hook's arguments, as git passes them."),
 ) -> None:
     """Run a gitreg git hook (the shims in hooks/ exec this). Exit 1 refuses the push."""
-    from gitreg.errors import UsageError
     from gitreg.ops import hooks
-    from gitreg.registry import Registry
 
-    if name not in hooks.HOOKS:
-        raise UsageError(f"{name!r} is not a gitreg hook.", hint=f"Use one of: {', '.join(hooks.HOOKS)}.")
-    reg = Registry.open(_state["repo"])
-    under_pre_commit = name == "pre-push" and "PRE_COMMIT_REMOTE_BRANCH" in os.environ
-    stdin = b"" if under_pre_commit else sys.stdin.buffer.read()
-    if name == "pre-receive":
-        updates = hooks.parse_pre_receive(stdin)
-    elif under_pre_commit:
-        updates = hooks.pre_commit_update(reg.store, os.environ)
-    else:
-        updates = hooks.parse_pre_push(stdin)
-    verdict = hooks.judge(reg.store, reg.branch_ref, updates, reg.head())
-    where = "the remote is unchanged" if name == "pre-receive" else "nothing was pushed"
-    if not verdict.ok:
-        lines = [f"gitreg: push refused, {len(verdict.findings)} finding(s); {where}:"]
-        for f in verdict.findings:
-            first, *rest = f.message.splitlines() or [""]
-            lines.append(f"  {f.file}: [{f.rule}] {first}")
-            lines += [f"    {line}" for line in rest]
-            lines.append(f"    fix: {f.fix}")
-        typer.echo("\n".join(lines), err=True)
-        raise typer.Exit(1)
-    for checked in verdict.checked:
-        typer.echo(f"gitreg: registry change {checked}: passed", err=True)
-    code = hooks.run_local(reg.store, name, list(args or []), stdin)
-    raise typer.Exit(code or 0)
+    code, lines = hooks.run(
+        _state["repo"], name, list(args or []), lambda: sys.stdin.buffer.read(), os.environ
+    )
+    for line in lines:
+        typer.echo(line, err=True)
+    raise typer.Exit(code)
 
 
 @app.command("install-hooks")

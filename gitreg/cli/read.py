@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import typer
 
-from gitreg.cli import app, echo, emit_json, registry
-
-if TYPE_CHECKING:
-    from gitreg.trust.verification import VersionCheck
+from gitreg.cli import app, echo, emit_json, registry, text
 
 JSON = typer.Option(False, "--json", help="Print JSON instead of text.")
 
@@ -21,17 +16,7 @@ def list_(json_: bool = JSON) -> None:
     if json_:
         emit_json([m.to_dict() for m in models])
         return
-    if not models:
-        echo("No models registered yet. Register one with: gitreg register NAME --card CARD.yaml")
-        return
-    rows: list[tuple[str, ...]] = [("MODEL", "LATEST", "VERSIONS", "STAGES")]
-    for m in models:
-        if m.error:
-            rows.append((m.name, "-", "-", f"unreadable: {m.error} (run 'gitreg doctor')"))
-            continue
-        stages = ", ".join(f"{s}={v}" for s, v in m.stages.items()) or "-"
-        rows.append((m.name, m.latest or "-", str(m.versions), stages))
-    _table(rows)
+    echo(text.model_list(models))
 
 
 @app.command()
@@ -41,50 +26,15 @@ def show(
 ) -> None:
     """Show a model, or one version's card (NAME@1.2.0, NAME@production)."""
     from gitreg.ops.read import ModelInfo
-    from gitreg.store import yamlio
 
     info = registry().show(ref)
     if json_:
         emit_json(info)
         return
     if isinstance(info, ModelInfo):
-        model = info.model
-        echo(f"{info.name}: {model.get('description') or ''}".rstrip(": "))
-        owners = ", ".join(o.get("name", "") for o in model.get("owners") or [])
-        if owners:
-            echo(f"owners: {owners}")
-        if model.get("artifact"):
-            echo(f"artifact: {model['artifact'].get('path')}")
-        echo("")
-        rows: list[tuple[str, ...]] = [("VERSION", "STAGES", "TAG")]
-        rows += [(v.version, ", ".join(v.stages) or "-", v.signed or "-") for v in info.versions]
-        _table(rows)
+        echo(text.model_info(info))
         return
-    stages = ", ".join(info.stages) or "none"
-    echo(f"# {info.tag}  (stages: {stages})")
-    if info.verification is not None:
-        echo(f"# {_verdict(info.verification)}")
-    echo(yamlio.dump(info.card).rstrip())
-
-
-def _verdict(v: VersionCheck) -> str:
-    """One line on a version's tag: who signed it and whether it verifies."""
-    sig = v.signature
-    if sig is not None and sig.status == "verified":
-        who = f"signed by {sig.signer} ({sig.kind} {sig.fingerprint})"
-    elif sig is not None and sig.status == "unsigned":
-        who = "unsigned"
-    elif sig is not None:
-        who = f"{sig.kind} signature: {sig.status}"
-    else:
-        who = "no signature read"
-    if v.ok:
-        return f"{who}; verifies"
-    return (
-        f"{who}; DOES NOT VERIFY: "
-        + "; ".join(p.code for p in v.problems)
-        + f" (run: gitreg verify {v.name}@{v.version})"
-    )
+    echo(text.version_card(info))
 
 
 @app.command()
@@ -106,23 +56,7 @@ def history(
                 e["verification"] = checks[e["version"]].to_dict()
         emit_json(out)
         return
-    rows: list[tuple[str, ...]] = [("TIME", "EVENT", "VERSION", "STAGE", "BY", "COMMIT")]
-    if verify:
-        rows[0] += ("SIGNATURE",)
-    for e in found:
-        stage = (
-            f"{e.from_stage or '-'} -> {e.to_stage}"
-            if e.to_stage
-            else (f"{e.from_stage} -> -" if e.from_stage else "")
-        )
-        if e.kind == "policy":
-            stage = ", ".join(e.paths)
-        row: tuple[str, ...] = (e.time, e.kind, e.version, stage, e.author, e.commit[:10])
-        if verify:
-            check = checks.get(e.version) if e.kind == "registered" else None
-            row += (_verdict(check) if check else "",)
-        rows.append(row)
-    _table(rows)
+    echo(text.history(found, checks if verify else None))
 
 
 @app.command()
@@ -139,11 +73,5 @@ def which(
         echo(version)
     if version is None:
         if not json_:
-            typer.echo(f"no version of {name} is in stage {stage!r}", err=True)
+            typer.echo(text.no_version_in_stage(name, stage), err=True)
         raise typer.Exit(1)
-
-
-def _table(rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())

@@ -1,7 +1,8 @@
 """CI files that run `gitreg check` on merge requests: what `gitreg init --ci github|gitlab` writes.
 
-Both judge a change by the policy on its base: the work tree is the base, the
-proposal is read as git objects only and never run. The GitLab template is
+Both judge a change by the policy on its base, read the proposal as git objects only (never
+run), and clone what the check reads and no more: one branch, no blobs, no tags (a partial
+clone); the check fetches the blobs it reads and the tags the change names. The GitLab template is
 also shipped in the repository (gitlab/gitreg-check.gitlab-ci.yml); a test
 keeps the two identical.
 """
@@ -25,10 +26,11 @@ GITLAB_ROOT = ".gitlab-ci.yml"
 
 GITHUB = """\
 # gitreg check: judge pull requests against the registry branch by the policy on their base.
-# Written by `gitreg init --ci github`. The base is checked out (policy, validators and tags
-# come from it); the pull request's head is fetched as git objects only, never checked out or
-# run, so the same steps are safe under pull_request_target. Require the "gitreg check" job in
-# the branch protection of __BRANCH__ to make it a gate.
+# Written by `gitreg init --ci github`. The policy, validators and signers come from the base;
+# the pull request's head is fetched as git objects only, never checked out or run, so the
+# same steps are safe under pull_request_target. The job clones the base branch alone, without
+# blobs or tags (a partial clone): the check fetches what it reads, so its cost follows the
+# change. Require the "gitreg check" job in the branch protection of __BRANCH__ to make it a gate.
 name: gitreg check
 
 on:
@@ -49,32 +51,38 @@ jobs:
     permissions:
       contents: read
     steps:
-      - name: Check out the base (the policy that judges the change)
-        uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2
-        with:
-          ref: ${{ github.event.pull_request.base.sha }}
-          fetch-depth: 0
-          persist-credentials: false
-      - uses: actions/setup-python@0b93645e9fea7318ecaed2b359559ac225c90a2b # v5.3.0
-        with:
-          python-version: "3.12"
-      - name: Install gitreg
-        run: python -m pip install "__REQUIREMENT__"
-      - name: Fetch the proposal as data (objects only, never checked out or run)
+      - name: Clone what the check reads (the base branch without blobs or tags, the head as data)
         env:
+          REPO_URL: ${{ github.server_url }}/${{ github.repository }}
+          BASE_REF: ${{ github.event.pull_request.base.ref }}
+          BASE_SHA: ${{ github.event.pull_request.base.sha }}
           PR_NUMBER: ${{ github.event.pull_request.number }}
           HEAD_SHA: ${{ github.event.pull_request.head.sha }}
           TOKEN: ${{ github.token }}
         run: |
           auth="AUTHORIZATION: basic $(printf 'x-access-token:%s' "$TOKEN" | base64 -w0)"
-          git -c "http.extraheader=$auth" fetch --no-tags origin \\
+          git -c "http.extraheader=$auth" clone --quiet --filter=blob:none --no-checkout \\
+            --single-branch --no-tags --branch "$BASE_REF" "$REPO_URL" .
+          git -c "http.extraheader=$auth" fetch --quiet --no-tags origin \\
             "+refs/pull/${PR_NUMBER}/head:refs/gitreg/pull/${PR_NUMBER}"
+          git cat-file -e "${BASE_SHA}^{commit}"
           git cat-file -e "${HEAD_SHA}^{commit}"
+      - uses: actions/setup-python@0b93645e9fea7318ecaed2b359559ac225c90a2b # v5.3.0
+        with:
+          python-version: "3.12"
+      - name: Install gitreg
+        run: python -m pip install "__REQUIREMENT__"
       - name: gitreg check
         env:
           BASE_SHA: ${{ github.event.pull_request.base.sha }}
           HEAD_SHA: ${{ github.event.pull_request.head.sha }}
-        run: gitreg check --base "$BASE_SHA" --head "$HEAD_SHA" --format github
+          TOKEN: ${{ github.token }}
+        run: |
+          # The blobs and the tags the change names are fetched as the check reads them;
+          # the token reaches git through the environment of this step only.
+          auth="AUTHORIZATION: basic $(printf 'x-access-token:%s' "$TOKEN" | base64 -w0)"
+          GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=http.extraheader GIT_CONFIG_VALUE_0="$auth" \\
+            gitreg check --base "$BASE_SHA" --head "$HEAD_SHA" --format github
 """
 
 GITLAB = """\
@@ -82,22 +90,32 @@ GITLAB = """\
 # Include it from .gitlab-ci.yml:
 #   include:
 #     - local: .gitlab/gitreg-check.gitlab-ci.yml
-# The job checks out the merge request's base (policy, validators and tags come from it) and
-# reads the proposal as git objects only, never running its files. Make it a gate with
+# The policy, validators and signers come from the merge request's base; the proposal is read
+# as git objects only, never checked out or run. The job clones what the check reads and no
+# more: the target branch alone, without blobs (a partial clone) and without tags; the check
+# fetches the blobs it reads and the registration tags the change names. Make it a gate with
 # "Pipelines must succeed" and a protected __BRANCH__ branch.
 gitreg-check:
   stage: test
   image: python:3.12
   variables:
-    GIT_DEPTH: "0"
+    GIT_STRATEGY: none
     GITREG_REQUIREMENT: "__REQUIREMENT__"
   rules:
     - if: >-
         $CI_PIPELINE_SOURCE == "merge_request_event"
         && $CI_MERGE_REQUEST_TARGET_BRANCH_NAME == __BRANCH_YAML__
   script:
-    - git fetch --quiet --tags origin
-    - git checkout --quiet --detach "$CI_MERGE_REQUEST_DIFF_BASE_SHA"
+    - rm -rf .gitreg-check
+    - >-
+      git clone --quiet --filter=blob:none --no-checkout --single-branch --no-tags
+      --branch "$CI_MERGE_REQUEST_TARGET_BRANCH_NAME" "$CI_REPOSITORY_URL" .gitreg-check
+    - cd .gitreg-check
+    - >-
+      git fetch --quiet --no-tags origin
+      "+refs/merge-requests/$CI_MERGE_REQUEST_IID/head:refs/gitreg/merge-request"
+    - git cat-file -e "$CI_MERGE_REQUEST_DIFF_BASE_SHA^{commit}"
+    - git cat-file -e "$CI_COMMIT_SHA^{commit}"
     - python -m pip install "$GITREG_REQUIREMENT"
     - gitreg check --base "$CI_MERGE_REQUEST_DIFF_BASE_SHA" --head "$CI_COMMIT_SHA" --format text
 """

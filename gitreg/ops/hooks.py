@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -330,6 +330,40 @@ def _judge_tag(
             f"the push creates {tag} as {str(u.new)[:12]}, but the registry recorded {recorded[:12]} for it.",
             f"Push the registered tag object {recorded}.",
         )
+
+
+def run(
+    repo: str, hook: str, args: list[str], read_stdin: Callable[[], bytes], env: Mapping[str, str]
+) -> tuple[int, list[str]]:
+    """`gitreg hook HOOK ARGS` in REPO, reading git's lines from READ_STDIN: (exit code, lines
+    for stderr). Shared by the Typer command and the CLI's fast path (a server runs it on
+    every push, so it imports neither Typer nor the Registry facade)."""
+    from gitreg.model.branch import RegistryBranch
+
+    if hook not in HOOKS:
+        raise UsageError(f"{hook!r} is not a gitreg hook.", hint=f"Use one of: {', '.join(HOOKS)}.")
+    store = GitStore.discover(repo)
+    reg = RegistryBranch.of(store)
+    under_pre_commit = hook == "pre-push" and "PRE_COMMIT_REMOTE_BRANCH" in env
+    stdin = b"" if under_pre_commit else read_stdin()
+    if hook == "pre-receive":
+        updates = parse_pre_receive(stdin)
+    elif under_pre_commit:
+        updates = pre_commit_update(store, env)
+    else:
+        updates = parse_pre_push(stdin)
+    verdict = judge(store, reg.branch_ref, updates, reg.head())
+    where = "the remote is unchanged" if hook == "pre-receive" else "nothing was pushed"
+    if not verdict.ok:
+        lines = [f"gitreg: push refused, {len(verdict.findings)} finding(s); {where}:"]
+        for f in verdict.findings:
+            first, *rest = f.message.splitlines() or [""]
+            lines.append(f"  {f.file}: [{f.rule}] {first}")
+            lines += [f"    {line}" for line in rest]
+            lines.append(f"    fix: {f.fix}")
+        return 1, ["\n".join(lines)]
+    lines = [f"gitreg: registry change {checked}: passed" for checked in verdict.checked]
+    return run_local(store, hook, args, stdin) or 0, lines
 
 
 def run_local(store: GitStore, hook: str, args: list[str], stdin: bytes) -> int | None:

@@ -14,8 +14,9 @@ from gitreg.model.view import RegistryView
 from gitreg.results import to_data
 from gitreg.store import layout
 
-if TYPE_CHECKING:  # verification runs only when a version is shown
-    from gitreg.trust.verification import VersionCheck
+if TYPE_CHECKING:  # verification runs only when a version is shown (and not cached)
+    from gitreg.model.events import Event
+    from gitreg.trust.verdicts import VersionCheck
 
 
 @dataclass
@@ -156,15 +157,34 @@ def signed_kind(reg: RegistryBranch, name: str, version: str) -> str:
 
 
 def verify_one(reg: RegistryBranch, view: RegistryView, name: str, version: str) -> VersionCheck:
+    """The version's verdict: from the cache when known (no signature code is imported), else
+    judged by the registry's signers and policy (and kept when it holds whatever the date)."""
+    from gitreg.trust import verdicts
+
+    target = reg.store.ref_target(layout.tag_ref(name, version))
+    known = verdicts.cached(reg.store, view, name, version, target)
+    if known is not None:
+        return known
     from gitreg.trust import signing, verification
 
     with signing.verifier_for(view) as verifier:
-        return verification.verify_version(
-            reg.store,
-            view,
-            verifier,
-            view.policy,
-            name,
-            version,
-            reg.store.ref_target(layout.tag_ref(name, version)),
-        )
+        found = verification.verify_version(reg.store, view, verifier, view.policy, name, version, target)
+    verdicts.remember(reg.store, view, found)
+    return found
+
+
+def which(reg: RegistryBranch, name: str, stage: str) -> str | None:
+    """The version STAGE serves now; the names are checked before the registry is read."""
+    layout.check_name(name)
+    layout.check_stage(stage)
+    return reg.view().which(name, stage)
+
+
+def history(reg: RegistryBranch, name: str) -> list[Event]:
+    """Registrations and stage changes of NAME, oldest first (from the registry branch log)."""
+    from gitreg.model import events
+
+    layout.check_name(name)
+    view = reg.view()
+    view.require_model(name)
+    return events.history(reg.store, view.commit or reg.require_head(), name)

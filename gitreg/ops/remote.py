@@ -3,7 +3,8 @@
 push: the registry branch and the registration tags the remote lacks, in one
 `git push --atomic`, with a lease on the value the remote had (so a racing
 push makes ours fail instead of clobbering it), then every ref status is
-checked. sync: reads the remote's refs, refuses a registration tag that moved
+checked. sync: reads the remote's registry branch and only the tags of the
+versions it added since the last sync, refuses a registration tag that moved
 and a registry branch that no longer descends from the last one seen, and
 only then moves local refs, all in one transaction. The last state seen is
 recorded in refs/gitreg/remotes/<remote>/<branch>, which a plain `git fetch`
@@ -255,40 +256,54 @@ def _see(store: GitStore, remote: str, branch: str, oid: str) -> None:
 
 
 def sync(reg: RegistryBranch, remote: str | None = None) -> SyncReport:
-    """Fetch the registry branch and registration tags; refuse moved tags and force-pushes."""
+    """Fetch the registry branch and the registration tags of the versions it added; refuse
+    moved tags and force-pushes.
+
+    The remote is asked for its branches, then for exactly the tags it holds of the versions
+    its registry branch added since the last sync (protocol v2 ref prefixes): never for every
+    tag, and never for a tag held here already, so a tag moved on the remote behind its
+    hook's back is not seen unless a sync needs it (then it is refused). A tag is taken only
+    when it is the object the registry branch recorded for it.
+    """
     store = reg.store
     remote = resolve_remote(store, remote)
     if reg.head() is not None:
         repair.before_write(reg)
-    theirs = store.ls_remote(remote, [reg.branch_ref, TAG_PATTERN])
-    remote_head = theirs.get(reg.branch_ref)
+    remote_head = store.ls_remote(remote, [reg.branch_ref], heads=True).get(reg.branch_ref)
     if remote_head is None:
         raise NotInitialized(
             f"{remote} has no registry branch {reg.branch!r}.",
             hint=f"Publish yours with 'gitreg push --remote {remote}'.",
         )
-    moved, twice = [], []
-    wanted: dict[str, str] = {}
-    local_view = reg.view() if reg.head() else None
-    for ref, oid in sorted(theirs.items()):
-        tag = ref[len("refs/tags/") :]
-        parsed = layout.parse_tag_name(tag)
-        if ref == reg.branch_ref or parsed is None:
-            continue
+    store.fetch(remote, [remote_head])
+    seen_ref = last_seen_ref(remote, reg.branch)
+    seen = store.ref_target(seen_ref)
+    local = reg.head()
+    # What we last knew of the remote: our own record, else git's remote-tracking ref
+    # (a plain `git push` or `git fetch` of the registry branch updates it).
+    known = seen or store.ref_target(f"refs/remotes/{remote}/{reg.branch}")
+    _refuse_rewrite(store, remote, reg.branch, known, local, remote_head)
+    view = RegistryView(store, store.commit_tree(remote_head), remote_head)
+    local_view = reg.view() if local else None
+    moved, twice, wanted = [], [], {}
+    for name, version in _added_versions(store, seen, view):
+        ref = layout.tag_ref(name, version)
+        recorded = view.tag_record(name, version)
         mine = store.ref_target(ref)
-        if mine is not None and mine != oid:
+        if mine is None:
+            wanted[ref] = recorded
+        elif recorded is not None and mine != recorded:
+            tag = layout.tag_name(name, version)
             if (
                 local_view is not None
-                and local_view.tag_record(*parsed) == mine
-                and not _published(store, remote, reg.branch, *parsed)
+                and local_view.tag_record(name, version) == mine
+                and not _published(store, remote, reg.branch, name, version)
             ):
                 twice.append(
-                    f"{tag}: registered here ({mine[:12]}, unpublished) and on {remote} ({oid[:12]})"
+                    f"{tag}: registered here ({mine[:12]}, unpublished) and on {remote} ({recorded[:12]})"
                 )
             else:
-                moved.append(f"{tag}: here {mine[:12]}, on {remote} {oid[:12]}")
-        elif mine is None:
-            wanted[ref] = oid
+                moved.append(f"{tag}: here {mine[:12]}, recorded on {remote} {recorded[:12]}")
     if twice:
         raise RegistryRefusal(
             f"the same version was registered here and on {remote} (a conflict):",
@@ -299,28 +314,16 @@ def sync(reg: RegistryBranch, remote: str | None = None) -> SyncReport:
         )
     if moved:
         raise RegistryRefusal(
-            f"registration tags differ on {remote}: they were moved.",
+            f"registration tags here differ from what {remote}'s registry recorded: they were moved.",
             details=moved,
-            hint="Registration tags never move: find out who moved them and restore "
-            "the registered ones on the remote. Nothing was changed here.",
+            hint="Registration tags never move: restore the registered ones (gitreg repair). "
+            "Nothing was changed here.",
         )
-    store.fetch(remote, [remote_head, *wanted.values()])
-    seen_ref = last_seen_ref(remote, reg.branch)
-    seen = store.ref_target(seen_ref)
-    local = reg.head()
-    # What we last knew of the remote: our own record, else git's remote-tracking ref
-    # (a plain `git push` or `git fetch` of the registry branch updates it).
-    known = seen or store.ref_target(f"refs/remotes/{remote}/{reg.branch}")
-    _refuse_rewrite(store, remote, reg.branch, known, local, remote_head)
-    view = RegistryView(store, store.commit_tree(remote_head), remote_head)
+    theirs = store.fetch_refs(remote, sorted(wanted))
     updates: list[tuple[str, str | None, str | None]] = []
     fetched = []
-    for ref, oid in wanted.items():
-        parsed = layout.parse_tag_name(ref[len("refs/tags/") :])
-        # parsed is never None: WANTED holds registration tags only
-        if parsed is None or not view.has_version(*parsed):
-            continue  # a tag of an unmerged proposal, or not a registration here
-        recorded = view.tag_record(*parsed)
+    for ref, oid in theirs.items():
+        recorded = wanted[ref]
         if recorded is not None and recorded != oid:
             raise RegistryRefusal(
                 f"{ref[len('refs/tags/') :]} on {remote} is {oid[:12]}, but the registry branch records "
@@ -350,9 +353,9 @@ def sync(reg: RegistryBranch, remote: str | None = None) -> SyncReport:
         updates.append((seen_ref, remote_head, seen))
     # The fetched tag objects are held by pending refs until their tag refs land (repair).
     pending: list[tuple[str, str | None, str | None]] = [
-        (layout.pending_ref(*_parse(ref), wanted[ref]), wanted[ref], None)
+        (layout.pending_ref(*_parse(ref), theirs[ref]), theirs[ref], None)
         for ref, _, _ in updates
-        if ref in wanted
+        if ref in theirs
     ]
     if pending:
         store.update_refs(pending, f"gitreg: fetching tags from {remote}")
@@ -367,6 +370,21 @@ def _parse(tag_ref: str) -> tuple[str, str]:
     parsed = layout.parse_tag_name(tag_ref[len("refs/tags/") :])
     assert parsed is not None  # only registration tags are wanted
     return parsed
+
+
+def _added_versions(store: GitStore, seen: str | None, remote: RegistryView) -> list[tuple[str, str]]:
+    """(name, version) of the cards REMOTE's registry holds beyond the state a sync last took
+    from it (every card on a first sync): a tree diff, whose cost follows the change.
+
+    Only our own last-seen record counts: a sync writes it together with the tags it fetched,
+    while git's remote-tracking ref (a clone's) says nothing of which tags are here."""
+    base_tree = store.commit_tree(seen) if seen is not None and store.has_object(seen) else None
+    found = []
+    for status, path in store.changed_paths(base_tree, remote.tree):
+        parts = path.split("/")
+        if status != "D" and len(parts) == 4 and parts[2] == "versions" and path.endswith(".yaml"):
+            found.append((parts[1], parts[3][: -len(".yaml")]))
+    return found
 
 
 def _refuse_rewrite(

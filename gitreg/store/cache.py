@@ -118,3 +118,26 @@ def _format() -> str:
     from gitreg.version import __version__
 
     return f"1/{__version__}"
+
+
+# --- verdicts that carry a value (JSON), one file each ------------------------------------------
+
+
+def value(common_dir: Path, kind: str, key: str) -> object:
+    """What store_value wrote under KEY, or None."""
+    try:
+        found = json.loads((directory(common_dir) / kind / key).read_bytes())
+    except (OSError, ValueError):
+        return None
+    return found.get("value") if isinstance(found, dict) and found.get("format") == _format() else None
+
+
+def store_value(common_dir: Path, kind: str, key: str, found: object) -> None:
+    folder = directory(common_dir) / kind
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{key}.{os.getpid()}"
+        tmp.write_text(json.dumps({"format": _format(), "value": found}, separators=(",", ":")))
+        os.replace(tmp, folder / key)
+    except OSError:
+        pass

@@ -138,13 +138,13 @@ class GitStore:
     # guarantees (a commit id, a tree id, a blob id); nothing is checked at run time.
 
     def _commit(self, oid: str | pygit2.Oid) -> pygit2.Commit:
-        return cast(pygit2.Commit, self.repo[oid])
+        return cast(pygit2.Commit, self._object(oid))
 
     def _tree(self, oid: str | pygit2.Oid) -> pygit2.Tree:
-        return cast(pygit2.Tree, self.repo[oid])
+        return cast(pygit2.Tree, self._object(oid))
 
     def _blob(self, oid: str | pygit2.Oid) -> pygit2.Blob:
-        return cast(pygit2.Blob, self.repo[oid])
+        return cast(pygit2.Blob, self._object(oid))
 
     def ref_target(self, refname: str) -> str | None:
         try:
@@ -195,6 +195,54 @@ class GitStore:
             if not commit.parent_ids:
                 return False
             commit = self._commit(commit.parent_ids[0])
+
+    # --- partial clones: what is missing comes from the promisor remote, as git does ------
+
+    @property
+    def promisor(self) -> str | None:
+        """The remote a partial clone fetches missing objects from; None in a full clone."""
+        if not hasattr(self, "_promisor"):
+            found = self.config("extensions.partialclone")
+            if found is None:  # git also honours remote.NAME.promisor without the extension
+                for entry in self.repo.config:
+                    name = entry.name.lower()
+                    if name.startswith("remote.") and name.endswith(".promisor") and entry.value == "true":
+                        found = entry.name[len("remote.") : -len(".promisor")]
+                        break
+            self._promisor = found
+        return self._promisor
+
+    def prefetch(self, oids: list[str]) -> None:
+        """In a partial clone, fetch those of OIDS that are missing, in one request."""
+        promisor = self.promisor
+        missing = [o for o in dict.fromkeys(oids) if not self.has_object(o)]
+        if promisor is None or not missing:
+            return
+        self.git(
+            "-c",
+            "fetch.negotiationAlgorithm=noop",
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--no-write-fetch-head",
+            "--no-auto-gc",
+            "--no-recurse-submodules",
+            f"--filter={self.config(f'remote.{promisor}.partialclonefilter') or 'blob:none'}",
+            "--stdin",
+            "--end-of-options",
+            promisor,
+            input="".join(f"{o}\n" for o in missing).encode(),
+            check=False,
+        )
+
+    def _object(self, oid: str | pygit2.Oid) -> pygit2.Object:
+        try:
+            return self.repo[oid]
+        except KeyError:
+            if self.promisor is None:
+                raise
+        self.prefetch([str(oid)])
+        return self.repo[oid]
 
     def commit_tree(self, commit_id: str) -> str:
         with _reading(commit_id):
@@ -249,6 +297,8 @@ class GitStore:
             return None
         if self.read_log is not None:
             self.read_log.append(path)
+        if self.promisor is not None:
+            self.prefetch([str(entry.id)])
         with _reading(str(entry.id)):
             if max_bytes is not None:
                 _, size = self.repo.odb.read_header(entry.id)
@@ -261,6 +311,8 @@ class GitStore:
             return self._blob(oid).data
 
     def blob_size(self, oid: str) -> int:
+        if self.promisor is not None:
+            self.prefetch([oid])
         return self.repo.odb.read_header(pygit2.Oid(hex=oid))[1]
 
     def list_dir(self, tree_id: str, path: str) -> list[tuple[str, str, bool]]:
@@ -272,6 +324,18 @@ class GitStore:
         # a tree entry always has a name; the stub types Object.name as optional
         with _reading(str(tree.id)):  # the listing is where a lazily read tree is inflated
             return [(e.name, str(e.id), e.type_str == "tree") for e in tree if e.name is not None]
+
+    def blob_ids(self, tree_id: str, path: str) -> list[str]:
+        """The ids of every blob under PATH of a tree (none when absent)."""
+        top = self.entry(tree_id, path)
+        found, stack = [], [top] if isinstance(top, pygit2.Tree) else []
+        while stack:
+            for e in stack.pop():
+                if e.type_str == "tree":
+                    stack.append(self._tree(e.id))
+                elif e.type_str == "blob":
+                    found.append(str(e.id))
+        return found
 
     def export(self, tree_id: str, path: str, dest: str | os.PathLike) -> int:
         """Write the files under PATH of a tree into DEST (PATH kept); returns how many.
@@ -288,7 +352,7 @@ class GitStore:
             if isinstance(obj, pygit2.Tree):
                 where.mkdir(parents=True, exist_ok=True)
                 stack += [
-                    (self.repo[e.id], where / e.name, e.filemode)
+                    (self._object(e.id), where / e.name, e.filemode)
                     for e in obj
                     if e.name is not None and e.name not in ("", ".", "..", ".git") and "/" not in e.name
                 ]
@@ -308,7 +372,7 @@ class GitStore:
     def tag_object(self, oid: str) -> pygit2.Tag | None:
         try:
             with _reading(oid):
-                obj = self.repo[oid]
+                obj = self._object(oid)
         except (KeyError, ValueError):
             return None
         return obj if isinstance(obj, pygit2.Tag) else None
@@ -332,6 +396,8 @@ class GitStore:
         )
 
     def raw_object(self, oid: str) -> bytes:
+        if self.promisor is not None:
+            self.prefetch([oid])
         with _reading(oid):
             return self.repo.odb.read(pygit2.Oid(hex=oid))[1]
 
@@ -648,9 +714,16 @@ class GitStore:
         want = prefix.encode()
         return [raw.decode(errors="replace") for raw in names if raw.startswith(want)]
 
-    def ls_remote(self, remote: str, patterns: list[str]) -> dict[str, str]:
-        """refname -> object id on REMOTE of the refs matching PATTERNS (unpeeled: tag objects)."""
-        proc = self.git("ls-remote", "--refs", "--end-of-options", remote, *patterns, check=False)
+    def ls_remote(self, remote: str, patterns: list[str], *, heads: bool = False) -> dict[str, str]:
+        """refname -> object id on REMOTE of the refs matching PATTERNS (unpeeled: tag objects).
+
+        HEADS asks the remote for branches only (protocol v2 ref prefix refs/heads/): without
+        it the remote advertises every ref it has, and git filters them here.
+        """
+        kind = ["-c", "protocol.version=2"], (["--heads"] if heads else [])
+        proc = self.git(
+            *kind[0], "ls-remote", "--refs", *kind[1], "--end-of-options", remote, *patterns, check=False
+        )
         if proc.returncode != 0:
             raise GitFailed(
                 f"cannot read the refs of remote {remote!r}: {proc.stderr.decode(errors='replace').strip()}",
@@ -690,6 +763,46 @@ class GitStore:
                 f"{proc.stderr.decode(errors='replace').strip() or 'objects missing'}",
                 hint="If the remote changed meanwhile, run the command again.",
             )
+
+    def fetch_refs(self, remote: str, refs: list[str]) -> dict[str, str]:
+        """Fetch exactly REFS from REMOTE; their values there (a ref it lacks is left out).
+
+        Each ref is asked for as a protocol v2 ref prefix, so the remote advertises these
+        refs and no others (not every tag it holds). The refs land in a private namespace
+        for the moment of reading them and are deleted before returning: only objects stay.
+        """
+        if not refs:
+            return {}
+        scratch = f"refs/gitreg/incoming/{os.getpid()}/"
+        # A glob refspec matching nothing is no error (an exact one is); its prefix is the ref.
+        spec = "".join(f"+{ref}*:{scratch}{ref}*\n" for ref in refs)
+        proc = self.git(
+            "-c",
+            "protocol.version=2",
+            "fetch",
+            "--stdin",
+            "--quiet",
+            "--no-tags",
+            "--no-write-fetch-head",
+            "--no-auto-gc",
+            "--no-recurse-submodules",
+            "--end-of-options",
+            remote,
+            input=spec.encode(),
+            check=False,
+        )
+        listed = self.git("for-each-ref", "--format=%(objectname) %(refname)", scratch).stdout.decode()
+        caught = {ref: oid for oid, _, ref in (line.partition(" ") for line in listed.splitlines())}
+        if caught:  # the exact refs, and any their prefix caught too (1.0.0-rc1 beside 1.0.0)
+            self.update_refs([(ref, None, oid) for ref, oid in caught.items()], "gitreg: fetched")
+        wanted = set(refs)
+        landed = {ref[len(scratch) :]: oid for ref, oid in caught.items() if ref[len(scratch) :] in wanted}
+        if proc.returncode != 0:
+            raise GitFailed(
+                f"fetching from {remote!r} failed: {proc.stderr.decode(errors='replace').strip()}",
+                hint="If the remote changed meanwhile, run the command again.",
+            )
+        return landed
 
     def push(
         self,

@@ -22,12 +22,11 @@ import re
 import shutil
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from gitreg.errors import GitFailed
-from gitreg.results import to_data
 from gitreg.trust.keys import (
     GpgKey,
     normalize_fingerprint,
@@ -51,14 +50,17 @@ _SIG_STARTS = {
 }
 
 # Verdicts of a signature check.
-VERIFIED = "verified"
-UNSIGNED = "unsigned"
-UNKNOWN_KEY = "unknown-key"  # signed by a key the registry does not list
-BAD = "bad"  # the signature does not match the signed bytes: the tag was altered
-REVOKED = "revoked"
-EXPIRED = "expired"  # by a key expired (or revoked in its own key file) when it is checked
-UNSUPPORTED = "unsupported"
-
+# The verdicts' values and SignatureCheck live in verdicts.py (light, for cached reads).
+from gitreg.trust.verdicts import (  # noqa: E402
+    BAD,
+    EXPIRED,
+    REVOKED,
+    UNKNOWN_KEY,
+    UNSIGNED,
+    UNSUPPORTED,
+    VERIFIED,
+    SignatureCheck,
+)
 
 # --- tag objects ----------------------------------------------------------------
 
@@ -144,23 +146,6 @@ def split_commit(raw: bytes) -> SignedTag:
 
 
 # --- verdicts -------------------------------------------------------------------
-
-
-@dataclass
-class SignatureCheck:
-    status: str  # VERIFIED, UNSIGNED, UNKNOWN_KEY, BAD, REVOKED, EXPIRED, UNSUPPORTED
-    kind: str | None = None  # ssh, gpg, x509
-    signer: str | None = None  # the matched principal (SSH) or the key's first user id (GPG)
-    fingerprint: str | None = None  # SSH SHA256:... or GPG primary fingerprint
-    identities: list[str] = field(default_factory=list)  # emails the signer may tag as
-    detail: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.status == VERIFIED
-
-    def to_dict(self) -> dict:
-        return to_data(self)
 
 
 class Verifier:

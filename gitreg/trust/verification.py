@@ -24,13 +24,11 @@ not match its tag, or by a revoked key, is always a finding.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 from gitreg.errors import GitregError
 from gitreg.model.card import TAG_DIGEST, parse_tag_message
 from gitreg.model.policy import Policy
 from gitreg.model.view import RegistryView
-from gitreg.results import to_data
 from gitreg.store import layout, yamlio
 from gitreg.store.gitstore import GitStore
 from gitreg.trust.signatures import (
@@ -46,56 +44,7 @@ from gitreg.trust.signatures import (
     split_tag,
 )
 from gitreg.trust.signing import verifier_for
-
-BINDING, TAMPER, SIGNATURE = "binding", "tamper", "signature"
-
-
-@dataclass(frozen=True)
-class Problem:
-    code: str
-    rule: str  # binding | tamper | signature
-    message: str
-    fix: str
-
-    def to_dict(self) -> dict:
-        return to_data(self)
-
-
-@dataclass
-class VersionCheck:
-    name: str
-    version: str
-    tag: str
-    tag_id: str | None  # what the tag ref points at now
-    recorded: str | None  # the tag object id recorded at registration
-    signature: SignatureCheck | None = None
-    problems: list[Problem] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    @property
-    def signed_by(self) -> str | None:
-        """Who signed, as far as the registry's signers can tell (None when not verified)."""
-        return self.signature.signer if self.signature and self.signature.ok else None
-
-    def summary(self) -> str:
-        """A few words for a table: 'ssh alice@example.com', 'unsigned', 'gpg unknown-key'."""
-        sig = self.signature
-        if sig is None:
-            return "-"
-        if sig.status == UNSIGNED:
-            return "unsigned"
-        if sig.ok:
-            return f"{sig.kind} {sig.signer}"
-        return f"{sig.kind} {sig.status}"
-
-    json_properties = ("ok",)
-
-    def to_dict(self) -> dict:
-        return to_data(self)
+from gitreg.trust.verdicts import BINDING, SIGNATURE, TAMPER, Problem, VersionCheck
 
 
 def verify_version(

@@ -1,0 +1,159 @@
+"""The hot paths without Typer: `which NAME STAGE`, `show NAME@VERSION` (or NAME@STAGE) and
+`hook NAME ARGS` (what a server's pre-receive shim execs on every push).
+
+Deploy scripts and hooks call these in loops, and importing Typer (with click and the
+parameter coercion it brings) cost more than reading the answer. `run` takes only the
+plainest spellings of the two commands: the root options -C/--repo and --traceback, the
+positional arguments, and --json. Anything else (help, completion, other options, a wrong
+number of arguments) returns None and goes to the Typer app, which stays the reference:
+tests run both on the same argv and compare output and exit codes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+
+# click's own pattern: what typer.echo strips when the stream is not a terminal.
+_ANSI = re.compile(r"\033\[[;?0-9]*[a-zA-Z]")
+
+
+def run(argv: list[str]) -> int | None:
+    """The exit code after answering ARGV, or None when Typer must answer it."""
+    parsed = _parse(argv)
+    if parsed is None or not _plain_streams():
+        return None
+    command, args, as_json, repo, traceback = parsed
+    from gitreg.errors import GitregError
+
+    try:
+        if command == "hook":
+            return _hook(repo, args)
+        if command == "which":
+            return _which(repo, args[0], args[1], as_json)
+        return _read(command, repo, args, as_json)
+    except GitregError as exc:
+        if traceback:
+            raise
+        _echo(f"error: {exc}", sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _echo("interrupted", sys.stderr)
+        return 130
+    except Exception as exc:
+        if traceback:
+            raise
+        _echo(
+            f"internal error: {type(exc).__name__}: {exc}\n"
+            "This is a bug in gitreg: run again with --traceback and report it.",
+            sys.stderr,
+        )
+        return 3
+
+
+def _parse(argv: list[str]) -> tuple[str, list[str], bool, str, bool] | None:
+    repo, traceback, i = ".", False, 0
+    while i < len(argv) and argv[i].startswith("-"):
+        arg = argv[i]
+        if arg == "--traceback":
+            traceback = True
+        elif arg in ("-C", "--repo") and i + 1 < len(argv) and not argv[i + 1].startswith("-"):
+            i += 1
+            repo = argv[i]
+        elif arg.startswith("--repo=") and not arg[7:].startswith("-"):
+            repo = arg[7:]
+        else:
+            return None
+        i += 1
+    if i == len(argv) or argv[i] not in ("which", "show", "hook", "list", "history"):
+        return None
+    if any(k.startswith("_") and k.endswith("_COMPLETE") for k in os.environ):
+        return None  # shell completion (_GITREG_COMPLETE, or the name a wrapper runs under) is Typer's
+    command, rest = argv[i], argv[i + 1 :]
+    args = [a for a in rest if a != "--json"]
+    if any(a.startswith("-") for a in args):
+        return None
+    if command == "which" and len(args) != 2:
+        return None
+    if command == "hook" and (not args or len(args) != len(rest)):
+        return None  # `--json` is no hook argument: Typer's usage error
+    if command in ("show", "history") and len(args) != 1:
+        return None
+    if command == "list" and args:
+        return None
+    return command, args, len(args) != len(rest), repo, traceback
+
+
+def _plain_streams() -> bool:
+    """click re-wraps a stream whose encoding is ASCII; leave those cases to it."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "ascii").lower().replace("_", "-")
+        if encoding in ("ascii", "us-ascii", "646", "ansi-x3.4-1968"):
+            return False
+    return True
+
+
+def _echo(text: str, stream) -> None:
+    """What typer.echo prints: ANSI codes stripped unless the stream is a terminal."""
+    try:
+        tty = stream.isatty()
+    except Exception:
+        tty = False
+    stream.write((text if tty else _ANSI.sub("", text)) + "\n")
+    stream.flush()
+
+
+def _hook(repo: str, args: list[str]) -> int:
+    """`hook NAME ARGS`: what the installed shims exec on every push."""
+    from gitreg.ops import hooks
+
+    code, lines = hooks.run(repo, args[0], args[1:], lambda: sys.stdin.buffer.read(), os.environ)
+    for line in lines:
+        _echo(line, sys.stderr)
+    return code
+
+
+def _which(repo: str, name: str, stage: str, as_json: bool) -> int:
+    import gitreg.cli.text as text
+    from gitreg.model.branch import RegistryBranch
+    from gitreg.ops import read
+    from gitreg.store.gitstore import GitStore
+
+    version = read.which(RegistryBranch.of(GitStore.discover(repo)), name, stage)
+    if as_json:
+        _echo(text.json_text({"name": name, "stage": stage, "version": version}), sys.stdout)
+    elif version:
+        _echo(version, sys.stdout)
+    if version is None:
+        if not as_json:
+            _echo(text.no_version_in_stage(name, stage), sys.stderr)
+        return 1
+    return 0
+
+
+def _read(command: str, repo: str, args: list[str], as_json: bool) -> int:
+    """`list`, `show REF` and `history NAME`, printed as cli/read.py prints them."""
+    import gitreg.cli.text as text
+    from gitreg.model.branch import RegistryBranch
+    from gitreg.ops import read
+    from gitreg.store import layout
+    from gitreg.store.gitstore import GitStore
+
+    reg = RegistryBranch.of(GitStore.discover(repo))  # in the order the Typer path meets errors
+    if command == "list":
+        models = read.list_models(reg)
+        out = text.json_text([m.to_dict() for m in models]) if as_json else text.model_list(models)
+    elif command == "history":
+        found = read.history(reg, args[0])
+        out = text.json_text([e.to_dict() for e in found]) if as_json else text.history(found)
+    else:
+        info = read.show(reg, layout.ModelRef.parse(args[0]))
+        if as_json:
+            out = text.json_text(info)
+        elif isinstance(info, read.ModelInfo):
+            out = text.model_info(info)
+        else:
+            out = text.version_card(info)
+    _echo(out, sys.stdout)
+    return 0

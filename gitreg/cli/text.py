@@ -1,0 +1,113 @@
+"""Text the read commands print, shared by the Typer commands (cli/read.py) and the fast path
+(cli/fast.py) so that both print the same bytes. Imports neither Typer nor the core's heavy parts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gitreg.model.events import Event
+    from gitreg.ops.read import ModelInfo, ModelSummary, VersionInfo
+    from gitreg.trust.verdicts import VersionCheck
+
+
+def json_text(value: Any) -> str:
+    """A result (dataclasses, lists, dicts) as JSON, through the one conversion."""
+    from gitreg.results import to_data
+
+    return json.dumps(to_data(value), indent=2, sort_keys=False, default=str)
+
+
+def no_version_in_stage(name: str, stage: str) -> str:
+    return f"no version of {name} is in stage {stage!r}"
+
+
+def version_card(info: VersionInfo) -> str:
+    """`show NAME@VERSION`: a header naming the tag, stages and verdict, then the card."""
+    from gitreg.store import yamlio
+
+    stages = ", ".join(info.stages) or "none"
+    lines = [f"# {info.tag}  (stages: {stages})"]
+    if info.verification is not None:
+        lines.append(f"# {verdict(info.verification)}")
+    lines.append(yamlio.dump(info.card).rstrip())
+    return "\n".join(lines)
+
+
+def verdict(v: VersionCheck) -> str:
+    """One line on a version's tag: who signed it and whether it verifies."""
+    sig = v.signature
+    if sig is not None and sig.status == "verified":
+        who = f"signed by {sig.signer} ({sig.kind} {sig.fingerprint})"
+    elif sig is not None and sig.status == "unsigned":
+        who = "unsigned"
+    elif sig is not None:
+        who = f"{sig.kind} signature: {sig.status}"
+    else:
+        who = "no signature read"
+    if v.ok:
+        return f"{who}; verifies"
+    return (
+        f"{who}; DOES NOT VERIFY: "
+        + "; ".join(p.code for p in v.problems)
+        + f" (run: gitreg verify {v.name}@{v.version})"
+    )
+
+
+def table(rows: Sequence[tuple[str, ...]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    )
+
+
+def model_list(models: list[ModelSummary]) -> str:
+    """`list`: one row a model."""
+    if not models:
+        return "No models registered yet. Register one with: gitreg register NAME --card CARD.yaml"
+    rows: list[tuple[str, ...]] = [("MODEL", "LATEST", "VERSIONS", "STAGES")]
+    for m in models:
+        if m.error:
+            rows.append((m.name, "-", "-", f"unreadable: {m.error} (run 'gitreg doctor')"))
+            continue
+        stages = ", ".join(f"{s}={v}" for s, v in m.stages.items()) or "-"
+        rows.append((m.name, m.latest or "-", str(m.versions), stages))
+    return table(rows)
+
+
+def model_info(info: ModelInfo) -> str:
+    """`show NAME`: the model, then a row a version."""
+    model = info.model
+    lines = [f"{info.name}: {model.get('description') or ''}".rstrip(": ")]
+    owners = ", ".join(o.get("name", "") for o in model.get("owners") or [])
+    if owners:
+        lines.append(f"owners: {owners}")
+    if model.get("artifact"):
+        lines.append(f"artifact: {model['artifact'].get('path')}")
+    lines.append("")
+    rows: list[tuple[str, ...]] = [("VERSION", "STAGES", "TAG")]
+    rows += [(v.version, ", ".join(v.stages) or "-", v.signed or "-") for v in info.versions]
+    return "\n".join(lines) + "\n" + table(rows)
+
+
+def history(found: list[Event], checks: dict[str, VersionCheck] | None = None) -> str:
+    """`history NAME [--verify]`: a row an event, with each registration's verdict if CHECKS."""
+    rows: list[tuple[str, ...]] = [("TIME", "EVENT", "VERSION", "STAGE", "BY", "COMMIT")]
+    if checks is not None:
+        rows[0] += ("SIGNATURE",)
+    for e in found:
+        stage = (
+            f"{e.from_stage or '-'} -> {e.to_stage}"
+            if e.to_stage
+            else (f"{e.from_stage} -> -" if e.from_stage else "")
+        )
+        if e.kind == "policy":
+            stage = ", ".join(e.paths)
+        row: tuple[str, ...] = (e.time, e.kind, e.version, stage, e.author, e.commit[:10])
+        if checks is not None:
+            check = checks.get(e.version) if e.kind == "registered" else None
+            row += (verdict(check) if check else "",)
+        rows.append(row)
+    return table(rows)

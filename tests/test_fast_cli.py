@@ -1,0 +1,220 @@
+"""The fast path of `which` and `show NAME@VERSION` (cli/fast.py) against the Typer app.
+
+Each argv runs twice in a real process: through `main()` (the fast path when it applies)
+and through `typer_main()` (every command through Typer, the reference). Output, error
+text and exit code must be the same bytes, for answers and for every kind of error; what
+the fast path cannot parse it hands to Typer. A verdict cached by `show` is keyed by the
+objects it judged: a moved tag or a revoked signer is judged again, never served stale.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import git, gitreg
+from registry_helpers import advance, set_stages
+from signing_support import SIGNER_EMAIL, keys, ok, register, signers, use_ssh_key  # noqa: F401
+
+from gitreg.registry import Registry
+from gitreg.store.cache import directory
+
+DRIVER = """\
+import atexit, json, os, sys
+def report():
+    with open(os.environ["GITREG_TEST_MODULES"], "w") as f:
+        json.dump(sorted(sys.modules), f)
+atexit.register(report)
+sys.argv[0] = "gitreg"
+from gitreg import cli
+getattr(cli, sys.argv.pop(1))()
+"""
+HEAVY = ("typer", "click", "dvc", "jsonschema", "gitreg.trust.signatures", "gitreg.trust.keys")
+HEAVY += ("gitreg.trust.signing", "gitreg.trust.verification", "gitreg.lineage")
+
+
+def run(cwd: Path, entry: str, *argv: str, modules: Path | None = None) -> tuple[int, str, str, list[str]]:
+    """(exit code, stdout, stderr, modules imported) of `gitreg ARGV` through ENTRY."""
+    report = modules or cwd.parent / "modules.json"
+    proc = subprocess.run(
+        [sys.executable, "-c", DRIVER, entry, *argv],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GITREG_TEST_MODULES": str(report)},
+        timeout=120,
+    )
+    return proc.returncode, proc.stdout, proc.stderr, json.loads(report.read_text())
+
+
+def heavy(modules: list[str]) -> list[str]:
+    return [m for m in modules if m.startswith(HEAVY)]
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory, keys):  # noqa: F811
+    """plain@1.0.0 signed with an allowed SSH key and in staging, plain@1.1.0 unsigned."""
+    root = tmp_path_factory.mktemp("fast")
+    path = root / "plain"
+    path.mkdir()
+    git(path, "init", "-q")
+    (path / "model.bin").write_bytes(b"\x00weights\x01" * 100)
+    (path / "metrics.json").write_text('{"accuracy": 0.91, "fairness": {"gap": 0.02}}\n')
+    git(path, "add", "-A")
+    git(path, "commit", "-qm", "train")
+    card = root / "card.yaml"
+    from conftest import CARD
+
+    card.write_text(CARD)
+    ok(gitreg(path, "init"))
+    alice = keys.ssh["alice"]
+    signers(path, "add", "--ssh", f"{alice}.pub", "--principal", SIGNER_EMAIL)  # a merged proposal
+    use_ssh_key(path, alice)
+    ok(register(path, card, "--version", "1.0.0", "--sign"))
+    ok(register(path, card, "--version", "1.1.0", "--no-sign"))
+    reg = Registry.open(path)
+    advance(reg, set_stages(reg, "plain", {"staging": ["1.0.0"]}))
+    return path
+
+
+SAME = [
+    ["which", "plain", "staging"],
+    ["which", "plain", "staging", "--json"],
+    ["which", "--json", "plain", "staging"],
+    ["which", "plain", "production"],  # an empty stage: exit 1
+    ["which", "plain", "production", "--json"],
+    ["which", "nope", "staging"],
+    ["which", "Bad", "staging"],
+    ["which", "plain", "Bad!"],
+    ["which", "", ""],
+    ["show", "plain@1.0.0"],
+    ["show", "plain@1.0.0", "--json"],
+    ["show", "plain@1.1.0"],
+    ["show", "plain@staging"],
+    ["show", "--json", "plain@staging"],
+    ["show", "plain@production"],
+    ["show", "plain@9.9.9"],
+    ["show", "plain@"],
+    ["show", "nope@1.0.0"],
+    ["show", "@1.0.0"],
+    ["--traceback", "which", "plain", "staging"],
+    ["hook", "nope"],  # not a hook: a usage error before stdin is read
+    ["list"],
+    ["list", "--json"],
+    ["show", "plain"],
+    ["show", "plain", "--json"],
+    ["show", "nope"],
+    ["history", "plain"],
+    ["history", "--json", "plain"],
+    ["history", "nope"],
+    ["history", "Bad"],
+]
+
+
+@pytest.mark.parametrize("cached", [False, True], ids=["cold", "cached"])
+@pytest.mark.parametrize("argv", SAME, ids=[" ".join(a) or "-" for a in SAME])
+def test_fast_path_prints_what_typer_prints(repo, argv, cached):
+    shutil.rmtree(directory(repo / ".git"), ignore_errors=True)
+    if cached:
+        run(repo, "main", *argv)
+    code, out, err, modules = run(repo, "main", *argv)
+    assert "typer" not in modules, "the fast path answered this argv"
+    assert run(repo, "typer_main", *argv)[:3] == (code, out, err)
+
+
+def test_fast_path_answers_are_right(repo):
+    assert run(repo, "main", "which", "plain", "staging")[:3] == (0, "1.0.0\n", "")
+    code, out, err, _ = run(repo, "main", "which", "plain", "production")
+    assert (code, out, err) == (1, "", "no version of plain is in stage 'production'\n")
+    code, out, _, _ = run(repo, "main", "show", "plain@1.0.0")
+    assert code == 0 and out.startswith("# plain@v1.0.0  (stages: staging)\n# signed by author@example.com")
+    code, _, err, _ = run(repo, "main", "show", "plain@9.9.9")
+    assert code == 1 and err.startswith("error: plain has no version 9.9.9")
+
+
+def test_root_options_and_errors_outside_the_registry(repo, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for argv in (
+        ["-C", str(repo), "which", "plain", "staging"],
+        ["--repo", str(repo), "show", "plain@1.0.0"],
+        [f"--repo={repo}", "--traceback", "which", "plain", "staging"],
+        ["which", "plain", "staging"],  # not a repository: exit 2
+        ["show", "plain@1.0.0"],
+    ):
+        code, out, err, modules = run(elsewhere, "main", *argv)
+        assert "typer" not in modules
+        assert run(elsewhere, "typer_main", *argv)[:3] == (code, out, err)
+    git(elsewhere, "init", "-q")  # a repository without a registry branch
+    code, out, err, _ = run(elsewhere, "main", "which", "plain", "staging")
+    assert code == 2 and "gitreg init" in err
+    assert run(elsewhere, "typer_main", "which", "plain", "staging")[:3] == (code, out, err)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["which", "plain"],  # a missing argument: Typer's usage error
+        ["which", "plain", "staging", "extra"],
+        ["which", "--help"],
+        ["which", "plain", "staging", "--verbose"],
+        ["history", "plain", "--verify"],
+        ["list", "extra"],
+        ["-Cx", "which", "plain", "staging"],
+        ["--version"],
+        ["which", "plain", "staging", "--traceback"],
+    ],
+)
+def test_what_the_fast_path_does_not_parse_goes_to_typer(repo, argv):
+    code, out, err, modules = run(repo, "main", *argv)
+    assert "typer" in modules
+    assert run(repo, "typer_main", *argv)[:3] == (code, out, err)
+
+
+def test_completion_goes_to_typer(repo):
+    script = Path(sys.executable).parent / "gitreg"
+    if not script.exists():
+        pytest.skip("the gitreg script is not installed next to this interpreter")
+    env = {**os.environ, "_GITREG_COMPLETE": "complete_bash", "COMP_WORDS": "gitreg wh", "COMP_CWORD": "1"}
+    done = subprocess.run(
+        [script, "which", "plain", "staging"], cwd=repo, env=env, capture_output=True, text=True
+    )
+    assert (done.returncode, done.stdout) == (0, "which\n")
+
+
+def test_hot_reads_import_neither_dvc_nor_jsonschema_nor_signature_tools(repo):
+    """Acceptance 2 (issue 14): a verified version's verdict is kept by the ids of what it
+    judged, so `which` and `show NAME@VERSION` import no DVC, jsonschema, signature code nor
+    Typer."""
+    shutil.rmtree(directory(repo / ".git"), ignore_errors=True)
+    for argv in (["which", "plain", "staging"], ["show", "plain@1.0.0"], ["show", "plain@1.1.0"]):
+        run(repo, "main", *argv)  # the first show judges (and caches) the policy and the tag
+        code, out, _, modules = run(repo, "main", *argv)
+        assert code == 0 and out
+        assert heavy(modules) == [], argv
+
+
+def test_a_cached_verdict_follows_the_tag_and_the_signers(repo, tmp_path, keys):  # noqa: F811
+    """A verdict is never served for other objects than the ones judged."""
+    copy = tmp_path / "copy"
+    shutil.copytree(repo, copy, symlinks=True)
+    assert "; verifies" in run(copy, "main", "show", "plain@1.0.0")[1]  # cached now
+    # A teammate with push access moves the tag to an unsigned one on the same commit.
+    target = git(copy, "rev-parse", "plain@v1.0.0^{commit}")
+    git(copy, "tag", "-f", "-a", "-m", "replaced", "plain@v1.0.0", target)
+    code, out, err, _ = run(copy, "main", "show", "plain@1.0.0")
+    assert "DOES NOT VERIFY" in out and "moved" in out
+    assert run(copy, "typer_main", "show", "plain@1.0.0")[:3] == (code, out, err)
+    # Revoking the signer judges the (restored) tag again.
+    shutil.rmtree(copy)
+    shutil.copytree(repo, copy, symlinks=True)
+    assert "; verifies" in run(copy, "main", "show", "plain@1.0.0")[1]
+    signers(copy, "revoke", "--ssh", f"{keys.ssh['alice']}.pub")
+    code, out, err, _ = run(copy, "main", "show", "plain@1.0.0")
+    assert "DOES NOT VERIFY" in out and "revoked" in out
+    assert run(copy, "typer_main", "show", "plain@1.0.0")[:3] == (code, out, err)
