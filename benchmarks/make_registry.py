@@ -249,6 +249,7 @@ class Builder:
             }
         ]
         prep = src["prepared"]
+        requirements = hashlib.sha256(SOURCE_FILES["requirements.txt"].encode()).hexdigest()
         card["provenance"] = {
             "source": {"commit": src["commit"], "tree": src["tree"]},
             "pipeline": {
@@ -283,10 +284,8 @@ class Builder:
             },
             "environment": {
                 "python": "3.11",
-                "lock_file": {
-                    "path": "requirements.txt",
-                    "sha256": hashlib.sha256(SOURCE_FILES["requirements.txt"].encode()).hexdigest(),
-                },
+                "pins": [{"path": "requirements.txt", "kind": "pip", "sha256": requirements}],
+                "lock_file": {"path": "requirements.txt", "sha256": requirements},
             },
             "registered_by": {"name": who[0], "email": who[1]},
             "registered_at": format_time(when, 0),

@@ -91,7 +91,8 @@ class Registry:
 
     def register(self, name: str, narrative: dict | str | os.PathLike, **options: Any) -> Registration:
         """Register NAME at source revision `rev` (default HEAD): its card and its tag, atomically.
-        Options: version, bump, rev, artifact, metrics, sign, image, propose (see ops/register.py)."""
+        Options: version, bump, rev, artifact, metrics, sign, image, propose, allow_same_artifact,
+        strict (see ops/register.py)."""
         return registration.register(self.reg, name, narrative, **options)
 
     def repair(self, *, lock_age: float = 0.0) -> RepairReport:
@@ -182,11 +183,22 @@ class Registry:
         view = self.view()
         return trace.build(self.store, view, model_ref.name, view.resolve(model_ref))
 
-    def reproduce(self, ref: Ref, progress=None, *, env=None) -> Reproduction:
-        """Re-run the version's pipeline at its source commit and compare every out with the card."""
+    def reproduce(self, ref: Ref, progress=None, *, env=None, pass_env=()) -> Reproduction:
+        """Re-run the version's pipeline at its source commit, in a scrubbed environment (ENV values
+        and PASS_ENV names added), and compare every out and metric with the card."""
         from gitreg.lineage import reproduce
 
-        return reproduce.reproduce(self.store, self.card(ref), progress=progress, env=env)
+        view = self.view()
+        model_ref = _ref(ref)
+        card = view.card(model_ref.name, view.resolve(model_ref))
+        return reproduce.reproduce(
+            self.store,
+            card,
+            progress=progress,
+            env=env,
+            pass_env=pass_env,
+            tolerance=view.policy.tolerance,
+        )
 
     def diff(self, a: Ref, b: Ref) -> Diff:
         """Metrics (with deltas), params, data, artifact and code commit of A against B."""

@@ -12,6 +12,7 @@ from helpers import CARD, git
 
 from gitreg.check import engine as check
 from gitreg.check.change import CheckOptions
+from gitreg.model.card import tag_message
 from gitreg.registry import Registry
 from gitreg.store import layout, yamlio
 
@@ -110,3 +111,27 @@ def rules_hit(report: check.Report) -> set[str]:
 def advance(reg: Registry, commit_id: str) -> None:
     """Move the registry branch to COMMIT (as a merged change would)."""
     reg.store.update_refs([(reg.branch_ref, commit_id, reg.require_head())], "test: advance")
+
+
+def forge(reg: Registry, card: dict, version: str, source: str | None = None) -> str:
+    """A registry commit adding CARD as VERSION of its model with a proper tag (digest bound), as a
+    hand-made proposal would; the tag ref is created, the registry branch does not move."""
+    name = card["name"]
+    card = {**card, "version": version}
+    source = source or card["provenance"]["source"]["commit"]
+    ident = reg.store.ident()
+    tag_id = reg.store.make_tag(
+        layout.tag_name(name, version),
+        source,
+        tag_message(name, version, yamlio.digest(card)),
+        sign=False,
+        ident=ident,
+    )
+    reg.store.update_refs([(layout.tag_ref(name, version), tag_id, None)], "test: forge")
+    return commit(
+        reg,
+        {
+            layout.card_path(name, version): card,
+            layout.tag_record_path(name, version): {"tag": layout.tag_name(name, version), "object": tag_id},
+        },
+    )

@@ -139,6 +139,7 @@ def register(repo: Path, card: Path, *args: str) -> subprocess.CompletedProcess:
         "model.bin",
         "--metrics",
         "metrics.json",
+        "--allow-same-artifact",  # one committed model, registered again and again to test signing
         *args,
     )
 

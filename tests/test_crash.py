@@ -16,6 +16,7 @@ import yaml
 from helpers import git, gitreg
 
 RUNS = 30
+AGAIN = ("--allow-same-artifact",)  # one training, registered as many versions on purpose
 
 
 def _state(repo: Path, version: str) -> tuple[bool, str | None, str | None]:
@@ -46,7 +47,7 @@ def test_repair_finishes_a_registration_whose_tag_ref_was_lost(registry_repo, ca
     git(repo, "update-ref", "-d", "refs/tags/churn@v1.0.0")
     assert _state(repo, "1.0.0") == (True, None, tag_id)
     # The next write repairs first; so does `gitreg repair`.
-    proc = gitreg(repo, "register", "churn", "--card", str(card_file))
+    proc = gitreg(repo, "register", "churn", "--card", str(card_file), *AGAIN)
     assert proc.returncode == 0, proc.stderr
     assert _state(repo, "1.0.0") == (True, tag_id, tag_id)
     git(repo, "update-ref", "-d", "refs/tags/churn@v1.1.0")

@@ -15,6 +15,7 @@ from helpers import git
 from gitreg.store import yamlio
 
 RACERS = 8
+AGAIN = ("--allow-same-artifact",)  # one training, registered as many versions on purpose
 
 
 def _start(repo, *args: str) -> subprocess.Popen:
@@ -38,7 +39,7 @@ def _bound(repo, version: str) -> None:
 def test_racing_registrations_of_different_versions_all_land(registry_repo, card_file):
     repo = registry_repo
     procs = [
-        _start(repo, "register", "churn", "--card", str(card_file), "--version", f"1.0.{i}")
+        _start(repo, "register", "churn", "--card", str(card_file), "--version", f"1.0.{i}", *AGAIN)
         for i in range(RACERS)
     ]
     results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
@@ -57,7 +58,7 @@ def test_racing_registrations_of_different_versions_all_land(registry_repo, card
 def test_racing_registrations_of_one_version_have_one_winner(registry_repo, card_file):
     repo = registry_repo
     procs = [
-        _start(repo, "register", "churn", "--card", str(card_file), "--version", "2.0.0")
+        _start(repo, "register", "churn", "--card", str(card_file), "--version", "2.0.0", *AGAIN)
         for _ in range(RACERS)
     ]
     results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]

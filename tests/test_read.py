@@ -24,8 +24,8 @@ def set_stages(repo, name: str, stages: dict[str, list[str]]) -> str:
 @pytest.fixture
 def two_versions(registry_repo, card_file):
     p = registry_repo
-    for _ in range(2):
-        proc = gitreg(p, "register", "churn", "--card", str(card_file))
+    for _ in range(2):  # one training, registered twice on purpose
+        proc = gitreg(p, "register", "churn", "--card", str(card_file), "--allow-same-artifact")
         assert proc.returncode == 0, proc.stderr
     return p
 

@@ -70,10 +70,11 @@ def test_register_fills_provenance_from_the_source_commit(registry_repo, card_fi
 
 def test_versions_bump_and_default(registry_repo, card_file):
     p = registry_repo
+    again = ("--allow-same-artifact",)  # one training, registered four times on purpose
     assert gitreg(p, "register", "churn", "--card", str(card_file)).returncode == 0
-    assert gitreg(p, "register", "churn", "--card", str(card_file)).returncode == 0
-    assert gitreg(p, "register", "churn", "--card", str(card_file), "--bump", "patch").returncode == 0
-    assert gitreg(p, "register", "churn", "--card", str(card_file), "--bump", "major").returncode == 0
+    assert gitreg(p, "register", "churn", "--card", str(card_file), *again).returncode == 0
+    assert gitreg(p, "register", "churn", "--card", str(card_file), "--bump", "patch", *again).returncode == 0
+    assert gitreg(p, "register", "churn", "--card", str(card_file), "--bump", "major", *again).returncode == 0
     tags = git(p, "tag", "--list", "churn@*", "--sort=v:refname").split()
     assert tags == ["churn@v1.0.0", "churn@v1.1.0", "churn@v1.1.1", "churn@v2.0.0"]
 

@@ -277,6 +277,7 @@ def test_revoked_key(signed, card_file, keys):
         "model.bin",
         "--metrics",
         "metrics.json",
+        "--allow-same-artifact",
         env=env,
     )
     assert proc.returncode == 0, proc.stderr
@@ -419,6 +420,7 @@ def test_expiry_is_judged_at_the_tagger_date_and_revocation_is_not(plain_repo, c
             "model.bin",
             "--metrics",
             "metrics.json",
+            "--allow-same-artifact",
             env={"GIT_COMMITTER_DATE": "2005-01-01T00:00:00Z"},
         )
     )

@@ -61,7 +61,9 @@ def _lineage_text(info: Lineage) -> None:
                 echo(f"    -> {out['path']}  {out['md5']}")
     art = info.artifact or {}
     size = f"  {art['size']} bytes" if art.get("size") is not None else ""
-    echo(f"artifact:     {art.get('path')}  md5 {art.get('md5')}{size}")
+    lfs = f"  Git LFS sha256 {art['lfs'].get('oid')}" if isinstance(art.get("lfs"), dict) else ""
+    md5 = f"  md5 {art['md5']}" if art.get("md5") else ""
+    echo(f"artifact:     {art.get('path')}{md5}{lfs}{size}")
     if info.data:
         echo("data:")
         for d in info.data:
@@ -92,16 +94,23 @@ def _lineage_text(info: Lineage) -> None:
 @app.command()
 def reproduce(
     ref: str = typer.Argument(..., help="NAME@VERSION or NAME@STAGE."),
+    env: list[str] = typer.Option(
+        [],
+        "--env",
+        help="Pass this environment variable to the pipeline (repeatable); it otherwise gets only "
+        "PATH, HOME, the locale, TMPDIR and DVC_* variables.",
+    ),
     json_: bool = JSON,
 ) -> None:
-    """Re-run a version's DVC pipeline at its source commit (in a temporary worktree) and compare
-    every out's md5 with the card. Exit 0 PASS, 1 FAIL, 2 when it cannot run (e.g. missing data)."""
+    """Re-run a version's DVC pipeline at its source commit (in a temporary worktree, scrubbed
+    environment) and compare every out's hash and every metric with the card.
+    Exit 0 PASS, 1 FAIL, 2 when it cannot run (e.g. missing data)."""
 
     def progress(line: str) -> None:
         typer.echo(line, err=json_)
 
     try:
-        result = registry().reproduce(ref, progress=progress)
+        result = registry().reproduce(ref, progress=progress, pass_env=env)
     except KeyboardInterrupt:
         typer.echo("interrupted: the temporary worktree was removed", err=True)
         raise typer.Exit(130) from None
@@ -116,12 +125,25 @@ def reproduce(
             elif out.status == "not reproduced":
                 echo(f"  frozen    {out.path}  {out.expected}  (stage {out.stage} is frozen: not reproduced)")
             else:
-                echo(f"  {out.status:<9} {out.path}  expected {out.expected}, got {found}")
+                echo(f"  {out.status:<9} {out.path}  expected {out.hash} {out.expected}, got {found}")
+        for m in result.metrics:
+            within = f" (tolerance {m.tolerance:g})" if m.tolerance else ""
+            if m.status == "same":
+                echo(f"  same      metric {m.key} = {m.found}  ({m.file}){within}")
+            else:
+                echo(
+                    f"  {m.status:<9} metric {m.key}: the card says {m.expected}, "
+                    f"the re-run's {m.file} has {_show(m.found)}{within}"
+                )
         verdict = "PASS" if result.ok else "FAIL"
         tail = (
-            "every out matches the card and dvc.lock"
+            "every out and metric matches the card and dvc.lock"
             if result.ok
-            else "differs: " + ", ".join(o.path for o in result.differing)
+            else "differs: "
+            + ", ".join(
+                [o.path for o in result.differing]
+                + [f"metric {m.key} ({m.expected} -> {_show(m.found)})" for m in result.differing_metrics]
+            )
         )
         echo(f"{verdict}: {result.name}@{result.version} at {result.commit[:10]}: {tail}")
     if not result.ok:
@@ -141,11 +163,13 @@ def diff(
         return
     echo(f"a: {result.a.ref} ({str(result.a.commit)[:10]})   b: {result.b.ref} ({str(result.b.commit)[:10]})")
     echo(f"code commit: {'same' if result.code['status'] == 'same' else 'changed'}")
-    art = result.artifact["md5"]
+    lfs = result.artifact.get("lfs_oid") or {}
+    art = lfs if lfs.get("a") or lfs.get("b") else result.artifact["md5"]
+    kind = "Git LFS sha256" if art is lfs else "md5"
     echo(
-        f"artifact md5: {art['a']} -> {art['b']}"
+        f"artifact {kind}: {art['a']} -> {art['b']}"
         if art["status"] != "same"
-        else f"artifact md5: same ({art['a']})"
+        else f"artifact {kind}: same ({art['a']})"
     )
     if result.metrics:
         echo("metrics:")
@@ -179,7 +203,7 @@ def fetch(
     ),
     json_: bool = JSON,
 ) -> None:
-    """Write a version's artifact from the DVC cache or remote, md5 verified (for deploy jobs)."""
+    """Write a version's artifact from the DVC cache or remote (or Git LFS), verified (for deploy jobs)."""
     reg = registry()
     pinned = f"{ref.partition('@')[0]}@{reg.resolve(ref)}"  # a stage may move: fetch what was read
     card = reg.card(pinned)
@@ -188,4 +212,6 @@ def fetch(
     if json_:
         emit_json({"name": card["name"], "version": card["version"], "path": str(path), "artifact": art})
     else:
-        echo(f"{card['name']}@{card['version']}: {art['path']} (md5 {art['md5']}, verified) -> {path}")
+        lfs = art.get("lfs")
+        digest = f"Git LFS sha256 {lfs['oid']}" if lfs else f"md5 {art['md5']}"
+        echo(f"{card['name']}@{card['version']}: {art['path']} ({digest}, verified) -> {path}")

@@ -85,6 +85,14 @@ def register(
         help="Put the card on a checked proposal branch "
         "gitreg-register/NAME/vVERSION instead of the registry branch.",
     ),
+    allow_same_artifact: bool = typer.Option(
+        False,
+        "--allow-same-artifact",
+        help="Register an artifact some version already has (the card names those versions).",
+    ),
+    strict: bool = typer.Option(
+        False, "--strict", help="Refuse when pipeline files have uncommitted changes (else: a warning)."
+    ),
     json_: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Register a model version: its card on the registry branch and its tag, together."""
@@ -99,7 +107,11 @@ def register(
         sign=sign,
         image=image,
         propose=propose,
+        allow_same_artifact=allow_same_artifact,
+        strict=strict,
     )
+    for warning in reg.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     if json_:
         emit_json(reg.to_dict())
         return

@@ -179,8 +179,9 @@ def reproduction(reg: Registry, ref: str, say: Callable[[str], None]) -> None:
         f"Reproducing {ref} (gitreg reproduce): dvc repro -f at its source commit, in a temporary "
         "worktree sharing the DVC cache and remote"
     )
+    stage_path = {"PATH": _env()["PATH"]}  # the stages' `python` is this interpreter
     result = reg.reproduce(
-        ref, progress=lambda line: None if line.startswith(" ") else say(f"  {line}"), env=_env()
+        ref, progress=lambda line: None if line.startswith(" ") else say(f"  {line}"), env=stage_path
     )
     for out in result.outs:
         say(f"  {out.status:<5} {out.path}  md5 {out.found}")

@@ -49,12 +49,20 @@ def compare(a: Lineage, b: Lineage) -> Diff:
         a=_side(a),
         b=_side(b),
         code=_pair(a.code.commit, b.code.commit),
-        artifact={key: _pair(art_a.get(key), art_b.get(key)) for key in ("path", "md5", "size")},
+        artifact={
+            **{key: _pair(art_a.get(key), art_b.get(key)) for key in ("path", "md5", "size")},
+            "lfs_oid": _pair(_lfs_oid(art_a), _lfs_oid(art_b)),
+        },
         metrics=_rows(_metric_values(a), _metric_values(b), numeric=True),
         params=_rows(_param_values(a), _param_values(b), key_names=("file", "key")),
         data=_rows(_data_values(a), _data_values(b), key_names=("path",)),
         environment=_rows(_env_values(a), _env_values(b)),
     )
+
+
+def _lfs_oid(artifact: dict) -> str | None:
+    lfs = artifact.get("lfs")
+    return str(lfs.get("oid")) if isinstance(lfs, dict) and lfs.get("oid") else None
 
 
 def _side(lin: Lineage) -> Side:

@@ -1,5 +1,6 @@
-"""Fetch a version's artifact: its bytes from the local DVC cache or the DVC remote (or from Git,
-for an artifact committed without DVC), each file's md5 verified against the card.
+"""Fetch a version's artifact: its bytes from the local DVC cache or the DVC remote, from Git LFS
+(the local LFS store or the LFS remote, through `git lfs`; sha256 verified), or from Git for an
+artifact committed without DVC; each file's md5 verified against the card.
 
 Nothing is left half-written: bytes land in a hidden sibling of the destination and are
 renamed into place only once every md5 matches.
@@ -14,8 +15,9 @@ import tempfile
 from pathlib import Path
 
 from gitreg.errors import InvalidCard, UsageError
+from gitreg.lineage import lfs as lfs_pointers
 from gitreg.lineage import trace as lineage
-from gitreg.lineage.dvcstore import CorruptObject, MissingObjects, Obj, Storage
+from gitreg.lineage.dvcstore import CorruptObject, MissingObjects, Obj, Storage, matches
 from gitreg.store.gitstore import GitStore
 
 
@@ -23,11 +25,12 @@ def fetch(store: GitStore, card: dict, dest: str | os.PathLike) -> Path:
     """Write the artifact of CARD to DEST (a file, or a directory for a directory out)."""
     prov = lineage.provenance_of(card)
     art = prov.get("artifact")
-    if not isinstance(art, dict) or not art.get("path") or not art.get("md5"):
+    lfs = art.get("lfs") if isinstance(art, dict) and isinstance(art.get("lfs"), dict) else None
+    if not isinstance(art, dict) or not art.get("path") or not (art.get("md5") or lfs):
         raise InvalidCard(f"the card of {card.get('name')}@{card.get('version')} records no artifact.")
-    obj = Obj(str(art["path"]), str(art["md5"]), str(art.get("hash") or "md5-dos2unix"))
+    obj = Obj(str(art["path"]), str(art.get("md5") or ""), str(art.get("hash") or "md5-dos2unix"))
     dest = Path(dest)
-    if obj.is_dir:
+    if lfs is None and obj.is_dir:
         return _fetch_dir(store, obj, art.get("nfiles"), dest)
     target = dest / Path(obj.path).name if dest.is_dir() else dest
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -35,7 +38,9 @@ def fetch(store: GitStore, card: dict, dest: str | os.PathLike) -> Path:
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        if prov.get("pipeline"):
+        if lfs is not None:  # Git holds a pointer; its object comes through git lfs, by its sha256
+            _from_lfs(store, lineage.source_commit(card), obj, lfs, tmp)
+        elif prov.get("pipeline"):
             storage = _storage(store)
             try:
                 storage.materialize(obj, tmp)
@@ -113,3 +118,47 @@ def _from_git(store: GitStore, commit: str | None, obj: Obj, tmp: Path) -> None:
     if found != obj.md5:
         raise CorruptObject(f"{obj.describe()}: the file at commit {commit[:10]} has md5 {found}.")
     tmp.write_bytes(data)
+
+
+def _from_lfs(store: GitStore, commit: str | None, obj: Obj, lfs: dict, tmp: Path) -> None:
+    """The Git LFS object the card names, through `git lfs` (local store, then the LFS remote),
+    its sha256 and size verified: a pointer, or any other bytes, is never the artifact."""
+    if not commit or not store.has_object(commit):
+        raise MissingObjects(
+            f"source commit {commit} of {obj.path} is not in this repository.",
+            hint="Fetch it: git fetch origin (a full clone, not a shallow one).",
+        )
+    pointer = store.read_blob(store.commit_tree(commit), obj.path, max_bytes=1024)
+    parsed = lfs_pointers.parse_pointer(pointer or b"")
+    if parsed is None or parsed.oid != lfs.get("oid") or parsed.size != lfs.get("size"):
+        raise CorruptObject(
+            f"{obj.path} at commit {commit[:10]} is not the Git LFS pointer the card records "
+            f"(object {lfs.get('oid')}, {lfs.get('size')} bytes)."
+        )
+    failed = store.lfs_smudge(parsed.text(), obj.path, tmp)
+    if failed:
+        raise MissingObjects(
+            f"Git LFS object {parsed.oid} ({obj.path}) is in neither the local LFS store nor the "
+            f"LFS remote ({failed}).",
+            hint="Push it from a clone that has it (git lfs push --all origin), or check the LFS remote.",
+        )
+    digest = hashlib.sha256()
+    with open(tmp, "rb") as f:
+        for chunk in iter(lambda: f.read(1024 * 1024), b""):
+            digest.update(chunk)
+    size = tmp.stat().st_size
+    if digest.hexdigest() != parsed.oid or size != parsed.size:
+        got = tmp.read_bytes()[:1024] if size < 1024 else b""
+        if lfs_pointers.parse_pointer(got) is not None:
+            raise MissingObjects(
+                f"Git LFS object {parsed.oid} ({obj.path}) is in neither the local LFS store nor the "
+                "LFS remote: git lfs returned the pointer, which is not the artifact.",
+                hint="Push it from a clone that has it: git lfs push --all origin",
+            )
+        raise CorruptObject(
+            f"{obj.path}: git lfs returned {size} bytes with sha256 {digest.hexdigest()}, the card "
+            f"records {parsed.oid} ({parsed.size} bytes).",
+            hint="The stored LFS object is damaged: remove it from .git/lfs/objects and fetch again.",
+        )
+    if obj.md5 and not matches(tmp, obj):
+        raise CorruptObject(f"{obj.describe()}: the Git LFS object does not have the md5 dvc.lock records.")

@@ -23,6 +23,9 @@ MAX_METRICS_FILE = 4 * 1024 * 1024
 
 
 def norm(path: str) -> str:
+    plain = path and path[0] not in "./ \t\n" and path[-1] not in "/ \t\n"
+    if plain and "/." not in path and "//" not in path and "\\" not in path:
+        return path  # already normal: the common case, and a lock has thousands of paths
     path = posixpath.normpath(path.strip().replace("\\", "/"))
     return path.removeprefix("./").rstrip("/")
 
@@ -35,6 +38,7 @@ class Out:
     size: int | None = None
     nfiles: int | None = None
     stage: str | None = None
+    lfs: dict | None = None  # {oid, size} when Git holds a Git LFS pointer at PATH
 
     @classmethod
     def from_lock(cls, entry: dict, stage: str | None) -> Out:
@@ -49,13 +53,17 @@ class Out:
         )
 
     def as_card(self) -> dict:
-        card: dict[str, Any] = {"path": self.path, "md5": self.md5, "hash": self.hash}
+        card: dict[str, Any] = {"path": self.path}
+        if self.hash != "lfs":  # an artifact only Git LFS holds has the pointer's sha256 instead
+            card.update(md5=self.md5, hash=self.hash)
         if self.size is not None:
             card["size"] = self.size
         if self.nfiles is not None:
             card["nfiles"] = self.nfiles
         if self.stage:
             card["stage"] = self.stage
+        if self.lfs:
+            card["lfs"] = dict(self.lfs)
         return card
 
 
@@ -261,10 +269,7 @@ def read_metrics(store: GitStore, pipe: Pipeline, path: str) -> dict[str, float]
     path = norm(path)
     data = _small_file(store, pipe, path, "metrics")
     if data is None:
-        out = pipe.find_out(path)
-        cache = dvc_cache_dir(store.workdir)
-        if out and cache and cache_file(cache, out.md5, out.hash).is_file():
-            data = cache_file(cache, out.md5, out.hash).read_bytes()
+        data = _from_cache(store, pipe, path)
     if data is None:
         raise RegistryRefusal(
             f"metrics file {path} is neither committed at {pipe.commit[:10]} nor in the DVC cache.",
@@ -278,6 +283,37 @@ def read_metrics(store: GitStore, pipe: Pipeline, path: str) -> dict[str, float]
     except (ValueError, InvalidCard) as exc:
         raise RegistryRefusal(f"metrics file {path} cannot be parsed: {exc}") from None
     return flatten(value)
+
+
+def _from_cache(store: GitStore, pipe: Pipeline, path: str) -> bytes | None:
+    """A metrics file from the local DVC cache, by the md5 dvc.lock records, hashed before use:
+    a cache is a folder anyone can write to, the lock is what the commit says."""
+    out = pipe.find_out(path)
+    cache = dvc_cache_dir(store.workdir)
+    if out is None or cache is None or not out.md5:
+        return None
+    file = cache_file(cache, out.md5, out.hash)
+    try:
+        if file.stat().st_size > MAX_METRICS_FILE:
+            raise RegistryRefusal(f"metrics file {path} in the DVC cache is too large.")
+        data = file.read_bytes()
+    except OSError:
+        return None
+    found = md5_of(data, out.hash)
+    if found != out.md5:
+        raise RegistryRefusal(
+            f"metrics file {path} in the DVC cache ({file}) hashes to md5 {found}, "
+            f"dvc.lock at {pipe.commit[:10]} records {out.md5}: the cached copy is not what was run.",
+            hint="Remove the damaged cache object and 'dvc pull' it again (or re-run the pipeline).",
+        )
+    return data
+
+
+def md5_of(data: bytes, hash_name: str = "md5") -> str:
+    """The md5 DVC records for these bytes (DVC 2's md5-dos2unix normalises CRLF in text)."""
+    if hash_name != "md5" and b"\x00" not in data[:8192]:  # DVC 2's md5-dos2unix
+        data = data.replace(b"\r\n", b"\n")
+    return hashlib.md5(data).hexdigest()
 
 
 def read_params_file(store: GitStore, pipe: Pipeline, path: str) -> dict[str, Any] | None:

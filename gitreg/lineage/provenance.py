@@ -11,21 +11,11 @@ import hashlib
 from typing import Any
 
 from gitreg.errors import RegistryRefusal
-from gitreg.lineage import pipeline
+from gitreg.lineage import environment, freshness, lfs, pipeline
 from gitreg.lineage.pipeline import Out, Pipeline
 from gitreg.model.card import Evidence
 from gitreg.store.gitstore import GitStore, Ident
 
-LOCK_FILES = (
-    "uv.lock",
-    "poetry.lock",
-    "Pipfile.lock",
-    "pdm.lock",
-    "conda-lock.yml",
-    "requirements.lock",
-    "requirements.txt",
-    "environment.yml",
-)
 MAX_ARTIFACT_BLOB = 512 * 1024 * 1024
 
 
@@ -46,9 +36,11 @@ def collect(
             f"the policy requires DVC lineage, but commit {commit[:10]} has no dvc.lock.",
             hint="Run the pipeline with 'dvc repro', commit dvc.lock, and register that commit.",
         )
+    freshness.require_fresh(store, pipe)
     art = _artifact(store, pipe, name, artifact)
     stages = pipe.upstream(art.stage) if art.stage else []
     data = data_deps(store, pipe, stages)
+    env = environment.collect(store, pipe, image)
     provenance: dict[str, Any] = {
         "source": {"commit": commit, "tree": pipe.tree},
         "pipeline": (
@@ -59,18 +51,54 @@ def collect(
         "artifact": art.as_card(),
         "data": [d.as_card() for d in data],
         "params": pipe.params(stages),
-        "environment": _environment(store, pipe, image),
+        "environment": env,
         "registered_by": {"name": ident.name, "email": ident.email},
         "registered_at": ident.iso_time,
     }
-    files = [metrics_file] if metrics_file else pipe.metrics_files()
+    files = [pipeline.norm(metrics_file)] if metrics_file else pipe.metrics_files()
     metrics: dict[str, dict[str, Any]] = {}
+    by_file: dict[str, dict[str, float]] = {}
     for file in files:
-        for key, value in pipeline.read_metrics(store, pipe, file).items():
-            metrics.setdefault(key, {"value": value, "source": {"file": pipeline.norm(file), "key": key}})
+        by_file[file] = pipeline.read_metrics(store, pipe, file)
+        for key, value in by_file[file].items():
+            metrics.setdefault(key, {"value": value, "source": {"file": file, "key": key}})
     arts = pipe.dvc_yaml.get("artifacts") or {}
     art_type = arts.get(name, {}).get("type") if isinstance(arts.get(name), dict) else None
-    return Evidence(provenance=provenance, metrics=metrics, artifact_type=art_type)
+
+    def key_index() -> dict[str, str]:
+        index: dict[str, str] = {}
+        for file in [*files, *pipe.metrics_files()]:
+            try:
+                values = by_file.get(file) or pipeline.read_metrics(store, pipe, file)
+            except RegistryRefusal:
+                continue
+            for key in values:
+                index.setdefault(key, file)
+        return index
+
+    return Evidence(
+        provenance=provenance,
+        metrics=metrics,
+        artifact_type=art_type,
+        by_file=by_file,
+        key_index=key_index,
+        files=lambda: _pipeline_files(pipe, art, files, env),
+    )
+
+
+def _pipeline_files(pipe: Pipeline, art: Out, metrics: list[str], env: dict) -> list[str]:
+    """The paths whose committed state the card describes (for the dirty-work-tree warning): the
+    pipeline's own files, and the deps, outs and params of the stages behind the card."""
+    files = ["dvc.yaml", "dvc.lock", ".gitattributes", art.path, *metrics]
+    producers = pipe.producers()
+    targets = [art.stage, *(producers.get(m) for m in metrics)]
+    for name in pipe.closure([t for t in targets if t and t in pipe.stages]):
+        stage = pipe.stages[name]
+        files += [str(f) for f in (stage.get("params") or {})]
+        for kind in ("deps", "outs"):
+            files += [pipeline.norm(str(e["path"])) for e in stage.get(kind) or [] if isinstance(e, dict)]
+    files += [p["path"] for p in env.get("pins") or []]
+    return list(dict.fromkeys(files))
 
 
 def data_deps(store: GitStore, pipe: Pipeline, stages: list[str]) -> list[Out]:
@@ -89,38 +117,54 @@ def _artifact(store: GitStore, pipe: Pipeline, name: str, given: str | None) -> 
         )
     if pipe.has_dvc:
         out = pipe.find_out(path)
-        if out is None:
+        if out is not None:
+            entry = store.entry(pipe.tree, path)  # an out committed to Git (cache: false), maybe by LFS
+            if entry is not None and entry.type_str == "blob":
+                out.lfs = lfs_pointer(store, pipe, path)
+            return out
+        if lfs_pointer(store, pipe, path) is None:
             known = ", ".join(o.path for o in pipe.outs()) or "none"
             raise RegistryRefusal(
                 f"artifact {path} is not an out of any stage in dvc.lock at {pipe.commit[:10]} "
                 f"(outs there: {known}).",
-                hint="Give the path of a stage out, as dvc.yaml writes it.",
+                hint="Give the path of a stage out, as dvc.yaml writes it (or a file Git LFS tracks).",
             )
-        return out
-    # No DVC: the artifact must be committed to Git itself.
+    return git_artifact(store, pipe, path)
+
+
+def git_artifact(store: GitStore, pipe: Pipeline, path: str) -> Out:
+    """An artifact committed to Git: its bytes' md5, or, for a Git LFS pointer, the object's
+    sha256 and size from the pointer (never the pointer's own md5)."""
     entry = store.entry(pipe.tree, path)
     if entry is None or entry.type_str != "blob":
         raise RegistryRefusal(
-            f"artifact {path} is not a file at commit {pipe.commit[:10]}, and there is no dvc.lock.",
-            hint="Commit the artifact, or track it with a DVC pipeline and commit dvc.lock.",
+            f"artifact {path} is not a file at commit {pipe.commit[:10]}"
+            + (", and it is no out of dvc.lock." if pipe.has_dvc else ", and there is no dvc.lock."),
+            hint="Commit the artifact (Git or Git LFS), or track it with a DVC pipeline and commit dvc.lock.",
         )
+    pointer = lfs_pointer(store, pipe, path)
+    if pointer is not None:
+        return Out(path=path, md5="", hash="lfs", size=pointer["size"], lfs=pointer)
     if store.blob_size(str(entry.id)) > MAX_ARTIFACT_BLOB:
-        raise RegistryRefusal(f"artifact {path} is too large to hash from Git; track it with DVC.")
+        raise RegistryRefusal(f"artifact {path} is too large to hash from Git; track it with DVC or Git LFS.")
     data = store.read_blob_id(str(entry.id))
     return Out(path=path, md5=hashlib.md5(data).hexdigest(), hash="md5", size=len(data))
 
 
-def _environment(store: GitStore, pipe: Pipeline, image: str | None) -> dict:
-    env: dict[str, Any] = {}
-    pyver = store.read_blob(pipe.tree, ".python-version", max_bytes=256)
-    if pyver is not None and pyver.strip():
-        env["python"] = pyver.decode(errors="replace").split()[0]
-    for path in LOCK_FILES:
-        entry = store.entry(pipe.tree, path)
-        if entry is not None and entry.type_str == "blob":
-            data = store.read_blob_id(str(entry.id))
-            env["lock_file"] = {"path": path, "sha256": hashlib.sha256(data).hexdigest()}
-            break
-    if image:
-        env["image"] = image
-    return env
+def lfs_pointer(store: GitStore, pipe: Pipeline, path: str) -> dict | None:
+    """{oid, size} of the Git LFS pointer committed at PATH; None when PATH holds real bytes.
+    A pointer that .gitattributes does not give to LFS is refused: its bytes are not the model."""
+    entry = store.entry(pipe.tree, path)
+    if entry is None or entry.type_str != "blob" or store.blob_size(str(entry.id)) >= lfs.MAX_POINTER:
+        return None
+    oid = str(entry.id)
+    pointer = lfs.parse_pointer(store.read_blob_id(oid))
+    if pointer is None:
+        return None
+    if not lfs.tracked(store, pipe.tree, path):
+        raise RegistryRefusal(
+            f"{path} at {pipe.commit[:10]} is a Git LFS pointer, but .gitattributes there does not "
+            "track it with filter=lfs.",
+            hint=f"Track it (git lfs track {path!r}), commit .gitattributes, and register that commit.",
+        )
+    return pointer.as_card()

@@ -1,4 +1,10 @@
-"""`reproduce`: re-run a version's pipeline at its source commit and compare every out's md5.
+"""`reproduce`: re-run a version's pipeline at its source commit and compare every out's md5 (and a
+Git LFS artifact's sha256) and every metric of the card with what the re-run wrote.
+
+The pipeline is code from the source commit: it runs with a scrubbed environment (PATH, HOME, the
+locale, DVC's variables, and what `--env NAME` passes), never with the caller's tokens, and the
+command says so before it runs anything. A stale dvc.lock is refused first: its re-run would not
+be the run the card describes.
 
 The run happens in a temporary linked worktree at the source commit, so the user's work
 tree, index and HEAD are never touched; the worktree is removed on every way out (PASS,
@@ -8,25 +14,27 @@ relative URL would otherwise resolve against the worktree). Sources are checked 
 the cache (or pulled from the remote); then `dvc repro -f` re-runs every stage, since a
 plain repro would restore the outs from the run-cache instead of running anything.
 
-Exit codes (CLI): 0 PASS, 1 FAIL (an out differs), 2 could not run (an object in neither
-cache nor remote, no pipeline, dvc failed).
+Exit codes (CLI): 0 PASS, 1 FAIL (an out or a metric differs; a stale lock), 2 could not run (an
+object in neither cache nor remote, no pipeline, dvc failed).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitreg.errors import GitFailed, GitregError, UsageError
-from gitreg.lineage import extra, pipeline
+from gitreg.lineage import extra, freshness, pipeline
 from gitreg.lineage import trace as lineage
 from gitreg.lineage.dvcstore import MissingObjects, Obj, Storage
 from gitreg.lineage.pipeline import Out, Pipeline
@@ -35,6 +43,8 @@ from gitreg.store import layout, yamlio
 from gitreg.store.gitstore import GitStore
 
 Progress = Callable[[str], None]
+# What the pipeline gets from the caller's environment without --env (plus DVC_* and LC_*).
+KEPT_ENV = frozenset({"PATH", "HOME", "LANG", "LANGUAGE", "TMPDIR", "TZ"})
 _TAIL = 30
 # DVC's advice for a work tree the user keeps; this one is thrown away.
 _NOISE = (
@@ -50,8 +60,22 @@ _NOISE = (
 class OutResult:
     path: str
     stage: str | None
-    expected: str  # md5 in the card / dvc.lock at the source commit
-    found: str | None  # md5 after the re-run; None when not reproduced
+    expected: str  # md5 in the card / dvc.lock at the source commit (sha256 for a Git LFS oid)
+    found: str | None  # the same hash after the re-run; None when not reproduced
+    status: str  # same | differs | missing | not reproduced
+    hash: str = "md5"  # md5, or sha256 for an artifact Git LFS holds
+
+    def to_dict(self) -> dict:
+        return to_data(self)
+
+
+@dataclass
+class MetricResult:
+    key: str  # the metric's identity: its key in the metrics file
+    file: str
+    expected: float  # the card's value
+    found: float | None  # the rebuilt metrics file's value; None when it has no such key
+    tolerance: float  # the absolute difference the policy accepts (0: exact)
     status: str  # same | differs | missing | not reproduced
 
     def to_dict(self) -> dict:
@@ -66,14 +90,19 @@ class Reproduction:
     stages: list[str]  # re-run
     frozen: list[str]  # frozen in dvc.yaml: not re-run, reported as not reproduced
     outs: list[OutResult] = field(default_factory=list)
+    metrics: list[MetricResult] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return all(o.status in ("same", "not reproduced") for o in self.outs)
+        return not self.differing and not self.differing_metrics
 
     @property
     def differing(self) -> list[OutResult]:
         return [o for o in self.outs if o.status not in ("same", "not reproduced")]
+
+    @property
+    def differing_metrics(self) -> list[MetricResult]:
+        return [m for m in self.metrics if m.status not in ("same", "not reproduced")]
 
     json_properties = ("tag", "ok", "result")
 
@@ -90,8 +119,20 @@ class Reproduction:
 
 
 def reproduce(
-    store: GitStore, card: dict, *, progress: Progress | None = None, env: Mapping[str, str] | None = None
+    store: GitStore,
+    card: dict,
+    *,
+    progress: Progress | None = None,
+    env: Mapping[str, str] | None = None,
+    pass_env: Sequence[str] = (),
+    tolerance: Mapping[str, float] | None = None,
 ) -> Reproduction:
+    """Re-run CARD's pipeline at its source commit and compare every out and metric with the card.
+
+    The pipeline runs with a scrubbed environment (scrubbed_env): ENV adds values, PASS_ENV names
+    variables of this process to pass on. TOLERANCE (metric key -> absolute difference, from the
+    policy) loosens the exact comparison of metrics.
+    """
     say = progress or (lambda _line: None)
     name, version = str(card.get("name")), str(card.get("version"))
     commit = lineage.source_commit(card)
@@ -111,6 +152,8 @@ def reproduce(
     if not pipe.has_dvc:
         raise UsageError(f"commit {commit[:10]} has no dvc.lock: nothing to reproduce.")
     extra.require_dvc("gitreg reproduce")
+    freshness.require_fresh(store, pipe)  # a stale lock: the re-run would not be what the card says
+    run_env = scrubbed_env(env, pass_env)
     stages = lineage.version_stages(pipe, card)
     frozen = [s for s in stages if pipe.is_frozen(s)]
     run = [s for s in stages if s not in frozen]
@@ -148,6 +191,10 @@ def reproduce(
 
     tmp = Path(tempfile.mkdtemp(prefix="gitreg-reproduce-"))
     worktree = tmp / f"{name}-{version}"
+    say(
+        f"This runs code from the source commit {commit[:10]} (the commands of dvc.yaml there), with "
+        f"only {', '.join(sorted(run_env))} from your environment."
+    )
     with _sigterm_as_interrupt():
         try:
             say(f"Checking out {commit[:10]} into a temporary worktree {worktree}")
@@ -156,12 +203,13 @@ def reproduce(
             if sources:
                 verb = "checkout" if local_only else "pull"
                 say(f"dvc {verb}: {', '.join(o.path for o in sources)}")
-                _dvc(worktree, [verb, *[o.path for o in sources]], say, env)
+                _dvc(worktree, [verb, *[o.path for o in sources]], say, run_env)
             for stage in frozen:
                 say(f"Stage {stage!r} is frozen in dvc.yaml: not re-run, its outs not reproduced")
             say(f"dvc repro -f {' '.join(_targets(pipe, run))}")
-            _dvc(worktree, ["repro", "-f", *_targets(pipe, run)], say, env)
+            _dvc(worktree, ["repro", "-f", *_targets(pipe, run)], say, run_env)
             result.outs = _compare(pipe, card, worktree, run, frozen)
+            result.metrics = _compare_metrics(pipe, card, worktree, run, tolerance or {})
         finally:
             say("Removing the temporary worktree")
             store.remove_worktree(worktree)
@@ -206,9 +254,25 @@ def _share_dvc(main: Path, worktree: Path, cache: Path) -> None:
             wt.setdefault("core", {})["remote"] = default
 
 
-def _dvc(cwd: Path, args: list[str], say: Progress, env: Mapping[str, str] | None) -> None:
+def scrubbed_env(extra: Mapping[str, str] | None, pass_env: Sequence[str]) -> dict[str, str]:
+    """The environment the pipeline runs in: PATH, HOME, the locale, a temporary directory and DVC's
+    own variables from this process, the PASS_ENV names, then EXTRA. Nothing else of the caller's
+    (tokens, cloud credentials) reaches code from the source commit unless named."""
+    for name in pass_env:
+        if not name or "=" in name or name not in os.environ:
+            raise UsageError(
+                f"--env {name}: no such variable in this environment.",
+                hint="Name a variable that is set (export it first); --env passes it on as it is.",
+            )
+    keep = {n for n in os.environ if n in KEPT_ENV or n.startswith(("DVC_", "LC_"))}
+    env = {n: os.environ[n] for n in sorted(keep | set(pass_env))}
+    env.update(extra or {})
+    return env
+
+
+def _dvc(cwd: Path, args: list[str], say: Progress, env: Mapping[str, str]) -> None:
     """Run the DVC CLI, streaming its output to SAY; a failure raises with its last lines."""
-    full_env = {**os.environ, **(env or {})}
+    full_env = dict(env)
     proc = subprocess.Popen(
         [sys.executable, "-m", "dvc", *args],
         cwd=cwd,
@@ -252,13 +316,72 @@ def _compare(
         for e in [prov.get("artifact"), *(prov.get("data") or [])]
         if isinstance(e, dict) and e.get("path") and e.get("md5")
     }
+    raw = prov.get("artifact")
+    art: dict = raw if isinstance(raw, dict) else {}
+    lfs = art["lfs"] if isinstance(art.get("lfs"), dict) else None
     results: list[OutResult] = []
     for out in pipe.outs():
         if out.stage in frozen:
             results.append(OutResult(out.path, out.stage, out.md5, None, "not reproduced"))
         elif out.stage in run:
             results.append(_judge(out, new.find_out(out.path), worktree, claimed.get(out.path)))
+            if lfs and out.path == pipeline.norm(str(art.get("path"))):
+                results.append(_lfs_result(out, worktree, lfs))
     return results
+
+
+def _lfs_result(out: Out, worktree: Path, lfs: dict) -> OutResult:
+    """The rebuilt file's sha256 against the Git LFS oid the card records."""
+    path = worktree / out.path
+    expected = str(lfs.get("oid"))
+    if not path.is_file():
+        return OutResult(out.path, out.stage, expected, None, "missing", "sha256")
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1024 * 1024), b""):
+            digest.update(chunk)
+    found = digest.hexdigest()
+    return OutResult(
+        out.path, out.stage, expected, found, "same" if found == expected else "differs", "sha256"
+    )
+
+
+def _compare_metrics(
+    pipe: Pipeline, card: dict, worktree: Path, run: list[str], tolerance: Mapping[str, float]
+) -> list[MetricResult]:
+    """Every metric of the card against the metrics file the re-run wrote."""
+    producers = pipe.producers()
+    results: list[MetricResult] = []
+    rebuilt: dict[str, dict[str, float] | None] = {}
+    for metric in lineage.metrics_of(card):
+        source = metric["source"] if isinstance(metric["source"], dict) else {}
+        if not source.get("file") or not source.get("key"):
+            continue  # a metric without a source is the check's finding, not a re-run's
+        file, key = pipeline.norm(str(source["file"])), str(source["key"])
+        expected = metric["value"]
+        allowed = float(tolerance.get(key, 0.0))
+        if producers.get(file) not in run:
+            results.append(MetricResult(key, file, expected, None, allowed, "not reproduced"))
+            continue
+        if file not in rebuilt:
+            rebuilt[file] = _read_rebuilt(worktree / file)
+        values = rebuilt[file]
+        found = None if values is None else values.get(key)
+        if found is None:
+            results.append(MetricResult(key, file, expected, None, allowed, "missing"))
+            continue
+        same = found == expected if allowed == 0 else abs(found - expected) <= allowed
+        results.append(MetricResult(key, file, expected, found, allowed, "same" if same else "differs"))
+    return results
+
+
+def _read_rebuilt(path: Path) -> dict[str, float] | None:
+    try:
+        data = path.read_bytes()
+        value = json.loads(data) if path.suffix == ".json" else yamlio.load(data, str(path))
+    except (OSError, ValueError, GitregError):
+        return None
+    return pipeline.flatten(value)
 
 
 def _judge(before: Out, after: Out | None, worktree: Path, card_md5: str | None) -> OutResult:

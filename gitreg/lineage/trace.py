@@ -12,6 +12,7 @@ from typing import Any
 
 from gitreg.lineage import pipeline
 from gitreg.lineage.pipeline import Pipeline
+from gitreg.model.card import metric_identity
 from gitreg.model.view import RegistryView
 from gitreg.results import to_data
 from gitreg.store import layout
@@ -66,7 +67,8 @@ def source_commit(card: dict) -> str | None:
 
 
 def metrics_of(card: dict) -> list[dict[str, Any]]:
-    """Every metric of a card: key (type, qualified by dataset/split/slice when given),
+    """Every metric of a card: key (its identity, the metrics file's key, qualified by
+    dataset/split/slice when given), the type label,
     value, source {file, key} and the result's task and dataset."""
     found: list[dict[str, Any]] = []
     for result in card.get("evaluation") or []:
@@ -78,8 +80,9 @@ def metrics_of(card: dict) -> list[dict[str, Any]]:
         for metric in result.get("metrics") or []:
             if not isinstance(metric, dict) or "type" not in metric:
                 continue
+            identity = metric_identity(metric)
             entry: dict[str, Any] = {
-                "key": f"{metric['type']} [{qualifier}]" if qualifier else str(metric["type"]),
+                "key": f"{identity} [{qualifier}]" if qualifier else identity,
                 "type": str(metric["type"]),
                 "value": metric.get("value"),
                 "source": metric.get("source"),

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import copy
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,11 @@ class Evidence:
     provenance: dict
     metrics: dict[str, dict[str, Any]]  # dotted key -> {value, source: {file, key}}
     artifact_type: str | None = None
+    by_file: dict[str, dict[str, float]] = field(default_factory=dict)  # the metrics files read
+    # every key of every metrics file of the commit -> its file, read only when a label needs it
+    key_index: Callable[[], dict[str, str]] = field(default=lambda: {}, repr=False)
+    # the pipeline files the evidence rests on (asked of git status when the work tree is at the commit)
+    files: Callable[[], list[str]] = field(default=lambda: [], repr=False)
 
 
 WRITTEN_BY_REGISTER = ("name", "version", "provenance")
@@ -84,19 +90,34 @@ def _evaluation(claimed: Any, evidence: Evidence) -> list:
         return claimed  # the schema reports it
     results = copy.deepcopy(claimed)
     problems = []
+    index: dict[str, str] | None = None
     for i, result in enumerate(results):
         for j, metric in enumerate((result or {}).get("metrics") or []):
             if not isinstance(metric, dict) or "type" not in metric:
                 continue
-            key = (metric.get("source") or {}).get("key") or metric["type"]
-            proven = found.get(key)
+            raw = metric.get("source")
+            source: dict = raw if isinstance(raw, dict) else {}
+            key = str(source.get("key") or metric["type"])
             where = f"evaluation/{i}/metrics/{j}"
+            proven = _proven(evidence, key, source.get("file"))
             if proven is None:
                 known = ", ".join(sorted(found)) or "none"
+                in_file = f" of {source['file']}" if source.get("file") else ""
                 problems.append(
-                    f"{where}: metric {key!r} is in no metrics file of the source commit (found: {known})"
+                    f"{where}: metric {key!r} is in no metrics file{in_file} of the source commit "
+                    f"(found: {known})"
                 )
                 continue
+            for label in ("type", "name"):
+                text = metric.get(label)
+                if not isinstance(text, str) or text == key:
+                    continue
+                index = evidence.key_index() if index is None else index
+                if text in index:
+                    problems.append(
+                        f"{where}: its {label} {text!r} names the key {text!r} of {index[text]}, but its "
+                        f"value is key {key!r} of {proven['source']['file']}: a metric is named by its key"
+                    )
             if "value" in metric and metric["value"] != proven["value"]:
                 problems.append(
                     f"{where}: the card says {metric['type']} = {metric['value']}, "
@@ -108,9 +129,30 @@ def _evaluation(claimed: Any, evidence: Evidence) -> list:
         raise InvalidCard(
             "the card's metrics do not match the source commit:",
             details=problems,
-            hint="Leave metric values out: register reads them from the metrics files.",
+            hint="Leave metric values out (register reads them from the metrics files), and use labels "
+            "(type, name) that name no other metric: or drop source and let type be the key.",
         )
     return results
+
+
+def _proven(evidence: Evidence, key: str, file: Any) -> dict[str, Any] | None:
+    """The value at KEY (in FILE when the card names one) among the metrics files read."""
+    if not file:
+        return evidence.metrics.get(key)
+    file = str(file).removeprefix("./")
+    values = evidence.by_file.get(file)
+    if values is None or key not in values:
+        return None
+    return {"value": values[key], "source": {"file": file, "key": key}}
+
+
+def metric_identity(metric: dict) -> str:
+    """What a metric is: its dotted key in its metrics file. `type` and `name` are labels (the key
+    itself when the card gives no source), so a gate or a diff never matches a label."""
+    source = metric.get("source")
+    if isinstance(source, dict) and source.get("key"):
+        return str(source["key"])
+    return str(metric.get("type"))
 
 
 def validate(card: dict, kind: str | None = None, source: str = "card") -> None:
@@ -124,7 +166,7 @@ def validate(card: dict, kind: str | None = None, source: str = "card") -> None:
 
 
 def metric_values(card: dict) -> dict[str, Any]:
-    """type -> value for every metric of a card (first result wins on repeats).
+    """metric key (its identity) -> value for every metric of a card (first result wins on repeats).
 
     The value is what the card holds: a number in a card that passed its schema.
     """
@@ -132,7 +174,7 @@ def metric_values(card: dict) -> dict[str, Any]:
     for result in card.get("evaluation") or []:
         for metric in (result or {}).get("metrics") or []:
             if isinstance(metric, dict) and "type" in metric:
-                values.setdefault(str(metric["type"]), metric.get("value"))
+                values.setdefault(metric_identity(metric), metric.get("value"))
     return values
 
 

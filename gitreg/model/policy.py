@@ -71,6 +71,7 @@ class Stage:
     gates: tuple[Gate, ...]
     signed: bool
     approvers: Role | None = None  # who must approve entering this stage (None: nobody)
+    require: tuple[str, ...] = ()  # e.g. ("environment",): what a card must pin to enter
 
 
 @dataclass
@@ -102,6 +103,7 @@ class Policy:
                 gates=tuple(Gate(**g) for g in spec.get("gates") or []),
                 signed=bool(spec.get("signed", False)),
                 approvers=Role.parse(spec.get("approvers")),
+                require=tuple(spec.get("require") or ()),
             )
         for stage in policy.stages.values():
             unknown = [s for s in stage.sources or () if s not in policy.stages]
@@ -124,6 +126,16 @@ class Policy:
     @property
     def dvc_required(self) -> bool:
         return (self.raw.get("lineage") or {}).get("dvc") == "required"
+
+    @property
+    def strict(self) -> bool:
+        """register refuses uncommitted pipeline files in the work tree."""
+        return bool((self.raw.get("lineage") or {}).get("strict"))
+
+    @property
+    def tolerance(self) -> dict[str, float]:
+        """metric key -> the absolute difference `reproduce` accepts (exact when absent)."""
+        return dict((self.raw.get("reproduce") or {}).get("tolerance") or {})
 
     @property
     def validators(self) -> list[dict[str, Any]]:

@@ -145,3 +145,44 @@ class RegistryView:
         """The registration tag's object id, as recorded at registration."""
         raw = self.load(layout.tag_record_path(name, version))
         return str(raw.get("object")) if isinstance(raw, dict) and raw.get("object") else None
+
+    def versions_with_artifact(
+        self, name: str, digest: str, *, skip: str | None = None, newest_only: bool = False
+    ) -> list[str]:
+        """NAME's versions (but SKIP) whose artifact has DIGEST (md5, or a Git LFS oid), oldest first;
+        with NEWEST_ONLY the newest such version alone.
+
+        A card's raw bytes are searched for the digest first: only the few that hold it are parsed.
+        """
+        if not digest or not self.has_model(name):
+            return []
+        needle = digest.encode()
+        found: list[str] = []
+        versions = self.versions(name)
+        for version in reversed(versions) if newest_only else versions:
+            if version == skip:
+                continue
+            raw = self.read(layout.card_path(name, version))
+            if raw is None or needle not in raw:
+                continue
+            try:
+                card = self.card(name, version)
+            except (InvalidCard, NotFound):
+                continue
+            if artifact_digest(card) == digest:
+                found.append(version)
+                if newest_only:
+                    break
+        return found
+
+
+def artifact_digest(card: dict) -> str | None:
+    """What names a card's artifact bytes: the Git LFS oid (sha256) when Git LFS holds it, else the md5."""
+    prov = card.get("provenance")
+    art = prov.get("artifact") if isinstance(prov, dict) else None
+    if not isinstance(art, dict):
+        return None
+    lfs = art.get("lfs")
+    if isinstance(lfs, dict) and lfs.get("oid"):
+        return str(lfs["oid"])
+    return str(art["md5"]) if art.get("md5") else None

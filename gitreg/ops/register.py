@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from gitreg.errors import ConcurrentUpdate, RegistryRefusal, UsageError
@@ -22,7 +23,7 @@ from gitreg.lineage import provenance
 from gitreg.model import card as cards
 from gitreg.model.branch import RegistryBranch
 from gitreg.model.policy import DEFAULT_POLICY, Policy
-from gitreg.model.view import RegistryView
+from gitreg.model.view import RegistryView, artifact_digest
 from gitreg.ops import repair
 from gitreg.results import to_data
 from gitreg.store import layout, yamlio
@@ -60,6 +61,7 @@ class Registration:
     signed: bool
     card: dict = field(repr=False)
     proposal: str | None = None  # the proposal branch, when registered with propose=True
+    warnings: list[str] = field(default_factory=list)  # e.g. uncommitted pipeline files ignored
 
     def to_dict(self) -> dict:
         return to_data(self)
@@ -153,11 +155,16 @@ def register(
     sign: bool | None = None,
     image: str | None = None,
     propose: bool = False,
+    allow_same_artifact: bool = False,
+    strict: bool = False,
 ) -> Registration:
     """Register NAME at source revision REV: write its card and create its tag, atomically.
 
     With PROPOSE the card lands on a proposal branch (gitreg-register/NAME/vVERSION), judged
     by the check first, instead of on the registry branch; the tag is created with it.
+    An artifact some version of NAME has already is refused unless ALLOW_SAME_ARTIFACT (the
+    card then names the newest such version). Uncommitted pipeline files in the work tree at REV are
+    named in the warnings, or refused with STRICT (or the policy's lineage.strict).
     """
     layout.check_name(name)
     if version is not None and bump is not None:
@@ -200,6 +207,19 @@ def register(
         ident=ident,
         require_dvc=policy.dvc_required,
     )
+    digest = artifact_digest({"provenance": evidence.provenance}) or ""
+    same = view.versions_with_artifact(name, digest, newest_only=True)
+    if same and not allow_same_artifact:
+        raise RegistryRefusal(
+            f"{name}@{same[-1]} has this artifact already "
+            f"({evidence.provenance['artifact']['path']}, {digest}): "
+            "the same bytes as a new version say nothing new.",
+            hint=f"Promote {name}@{same[-1]} instead; to register the bytes again on purpose, "
+            "pass --allow-same-artifact (the card records it).",
+        )
+    if same:
+        evidence.provenance["same_artifact_as"] = same
+    warnings = _worktree_warnings(reg.store, source, evidence.files, strict or policy.strict)
     card = cards.build(name, version, narrative, evidence)
     tag = layout.tag_name(name, version)
     adopted = None
@@ -250,6 +270,7 @@ def register(
         sign,
         card,
         proposal,
+        warnings,
     )
 
 
@@ -354,6 +375,24 @@ def _taken(reg: RegistryBranch, name: str, version: str, source: str) -> Registr
         "register another version; run 'gitreg doctor': if it reports the tag as stray "
         "(nothing registers it), it tells you how to remove it.",
     )
+
+
+def _worktree_warnings(
+    store: GitStore, source: str, files: Callable[[], list[str]], strict: bool
+) -> list[str]:
+    """What the work tree changes in the FILES (or directories) a registration of SOURCE describes."""
+    changed = store.uncommitted(source, files())
+    if not changed:
+        return []
+    dirty = [f"{path} ({status})" for path, status in sorted(changed.items())]
+    if strict:
+        raise RegistryRefusal(
+            f"the work tree has uncommitted changes to pipeline files, and the registration "
+            f"would describe commit {source[:10]} without them:",
+            details=dirty,
+            hint="Commit them (after 'dvc repro' if the pipeline changed) or stash them, then register.",
+        )
+    return [f"uncommitted changes ignored (the card describes commit {source[:10]}): {', '.join(dirty)}"]
 
 
 def _next_version(

@@ -841,6 +841,66 @@ class GitStore:
         out = self.git("rev-parse", "--git-path", "hooks").stdout.decode().strip()
         return Path(self.workdir or self.common_dir, out).resolve()
 
+    # --- the user's work tree (read only) -------------------------------------------
+
+    def uncommitted(self, commit: str, paths: list[str]) -> dict[str, str] | None:
+        """Of PATHS (files or directories), those the index or the work tree changes against COMMIT
+        (ignored files aside): path -> 'modified', 'untracked', 'deleted', ...; None when the work
+        tree is not at COMMIT (then it says nothing about it). Only PATHS are looked at."""
+        if self.workdir is None or self.repo.head_is_unborn or str(self.repo.head.target) != commit:
+            return None
+        if not paths:
+            return {}
+        out = self.git(  # --no-optional-locks: never take index.lock nor rewrite the user's index
+            "--no-optional-locks",
+            "--literal-pathspecs",
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--untracked-files=all",
+            "--",
+            *paths,
+        ).stdout.decode(errors="replace")
+        found: dict[str, str] = {}
+        entries = iter(out.split("\0"))
+        for entry in entries:
+            if len(entry) < 4:
+                continue
+            code, path = entry[:2], entry[3:]
+            if code[0] in "RC":
+                next(entries, None)  # a rename's source path follows
+            found[path] = _STATUS_WORDS.get(code.strip()[:1] if code != "??" else "?", "changed")
+        return found
+
+    # --- Git LFS ----------------------------------------------------------------------
+
+    def lfs_smudge(self, pointer: bytes, path: str, dest: str | os.PathLike) -> str | None:
+        """Write the object POINTER names to DEST through `git lfs smudge`: the local LFS store
+        first, then the LFS remote. Returns None, or what git-lfs said when it could not get it.
+        What lands in DEST is not verified here (the caller hashes it): git-lfs may write the
+        pointer itself, or take a checked-out copy whose hash matches."""
+        if self.workdir is None:
+            raise GitFailed("Git LFS objects are fetched in a work tree, and there is none here.")
+        with open(dest, "wb") as out:
+            try:
+                proc = subprocess.run(
+                    ["git", "lfs", "smudge", "--", path],
+                    input=pointer,
+                    stdout=out,
+                    stderr=subprocess.PIPE,
+                    cwd=str(self.workdir),
+                    env={k: v for k, v in os.environ.items() if k != "GIT_LFS_SKIP_SMUDGE"},
+                )
+            except FileNotFoundError:
+                raise GitFailed("git is not installed.", hint="Install git and git-lfs.") from None
+        if proc.returncode == 0:
+            return None
+        err = proc.stderr.decode(errors="replace")
+        if "is not a git command" in err:
+            raise GitFailed("git-lfs is not installed.", hint="Install it: apt-get install git-lfs")
+        said = [line for line in err.splitlines() if "rror" in line]
+        return (said or err.strip().splitlines() or ["no message"])[-1].strip()
+
     # --- temporary worktrees (reproduce): the user's work tree, index and HEAD stay put ------
 
     def add_worktree(self, path: str | os.PathLike, commit: str) -> None:
@@ -936,6 +996,16 @@ def _check_packed_refs(common_dir: Path) -> None:
         return  # absent; an unreadable one is reported by whatever reads it
     if last != b"\n":
         raise faults.broken_packed_refs(f"{common_dir / 'packed-refs'} ends in the middle of a line")
+
+
+_STATUS_WORDS = {
+    "M": "modified",
+    "A": "added",
+    "D": "deleted",
+    "R": "renamed",
+    "C": "copied",
+    "?": "untracked",
+}
 
 
 def _common_dir(repo: pygit2.Repository) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from gitreg.check.change import Rule
 from gitreg.check.rules import (
     binding,
+    evidence,
     gates,
     governance,
     immutable,
@@ -42,12 +43,16 @@ RULES: list[tuple[str, Rule]] = [
     ("approval", governance.approval),
     ("gate", gates.gate),
     ("stage-card", gates.stage_card),
-    # Evidence: the card against the source commit's pipeline.
+    ("require", evidence.requirements),
+    # Evidence: the card against the source commit's pipeline, whose lock must be fresh.
+    ("lineage.fresh", evidence.fresh),
     ("lineage.pipeline", lineage.pipeline_rule),
     ("lineage.artifact", lineage.artifact_rule),
     ("lineage.data", lineage.data_rule),
     ("lineage.params", lineage.params_rule),
     ("lineage.metrics", lineage.metrics_rule),
+    ("lineage.labels", evidence.metric_labels),
+    ("same-artifact", evidence.same_artifact),
     ("lineage.remote", lineage.remote_rule),
     # The policy's own validators, run from the base's checks/.
     ("validator", validators.validators),

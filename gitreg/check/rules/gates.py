@@ -9,12 +9,14 @@ from typing import Any
 
 from gitreg.check.change import Change, Finding
 from gitreg.errors import GitregError
+from gitreg.model.card import metric_identity
 from gitreg.model.policy import Gate
 from gitreg.store import layout, schemas
 
 
 def metric_value(card: dict, gate: Gate) -> tuple[bool, Any]:
-    """(found, value) of the gate's metric: by type, name or source key, on its dataset/slice."""
+    """(found, value) of the gate's metric, by the metric's identity (its key in the metrics file;
+    type and name are labels that never match), on the gate's dataset/slice."""
     for result in card.get("evaluation") or []:
         if not isinstance(result, dict):
             continue
@@ -28,10 +30,7 @@ def metric_value(card: dict, gate: Gate) -> tuple[bool, Any]:
         for metric in result.get("metrics") or []:
             if not isinstance(metric, dict):
                 continue
-            source = metric.get("source")
-            if not isinstance(source, dict):
-                source = {}
-            if gate.metric in (metric.get("type"), metric.get("name"), source.get("key")):
+            if gate.metric == metric_identity(metric):
                 return True, metric.get("value")
     return False, None
 

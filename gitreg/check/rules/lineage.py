@@ -195,6 +195,12 @@ def artifact_rule(change: Change) -> Iterator[Finding]:
             )
             continue
         yield from _compare_entry(s, "lineage.artifact", "artifact", art, out, "dvc.lock")
+        try:
+            pointer = provenance.lfs_pointer(change.store, pipe, path)
+        except RegistryRefusal as exc:
+            yield s.finding("lineage.artifact", exc.message, exc.hint or REREGISTER)
+            pointer = None
+        yield from _compare_lfs(s, art, pointer)
         if art.get("stage") is not None and art.get("stage") != out.stage:
             yield s.finding(
                 "lineage.artifact",
@@ -204,25 +210,46 @@ def artifact_rule(change: Change) -> Iterator[Finding]:
 
 
 def _git_artifact(change: Change, s: Subject, art: dict, path: str) -> Iterator[Finding]:
-    import hashlib
+    try:
+        found = provenance.git_artifact(change.store, s.source(), path)
+    except RegistryRefusal as exc:
+        yield s.finding("lineage.artifact", f"{exc.message} ({_at(s)})", exc.hint or REREGISTER)
+        return
+    yield from _compare_lfs(s, art, found.lfs)
+    if found.md5:
+        yield from _compare_entry(s, "lineage.artifact", "artifact", art, found, "the file in Git")
+    elif art.get("md5"):
+        yield s.finding(
+            "lineage.artifact",
+            f"artifact {path}: the card claims md5 {art['md5']}, but Git holds only a Git LFS pointer "
+            f"{_at(s)}: an md5 of the model was never proven.",
+        )
 
-    entry = change.store.entry(change.store.commit_tree(s.source().commit), path)
-    if entry is None or entry.type_str != "blob":
+
+def _compare_lfs(s: Subject, art: dict, pointer: dict | None) -> Iterator[Finding]:
+    """The card's Git LFS pointer (oid, size) against the pointer committed at the artifact's path."""
+    claimed = art.get("lfs") if isinstance(art.get("lfs"), dict) else None
+    path = art.get("path")
+    if pointer is None and claimed is not None:
         yield s.finding(
             "lineage.artifact",
-            f"artifact {path} is not a file {_at(s)}, and the card records no DVC pipeline.",
+            f"artifact {path}: the card claims Git LFS object {claimed.get('oid')}, and there is no "
+            f"Git LFS pointer at that path {_at(s)}.",
         )
-        return
-    if change.store.blob_size(str(entry.id)) > provenance.MAX_ARTIFACT_BLOB:
+    elif pointer is not None and claimed is None:
         yield s.finding(
             "lineage.artifact",
-            f"artifact {path} {_at(s)} is too large to hash from Git.",
-            "Track the model with DVC.",
+            f"artifact {path}: Git LFS holds it {_at(s)} (object {pointer['oid']}), and the card "
+            "records no lfs pointer.",
         )
-        return
-    data = change.store.read_blob_id(str(entry.id))
-    found = Out(path, hashlib.md5(data).hexdigest(), "md5", len(data))
-    yield from _compare_entry(s, "lineage.artifact", "artifact", art, found, "the file in Git")
+    elif pointer is not None and claimed is not None:
+        for key in ("oid", "size"):
+            if claimed.get(key) != pointer[key]:
+                yield s.finding(
+                    "lineage.artifact",
+                    f"artifact {path}: the card claims Git LFS {key} {claimed.get(key)}, the pointer "
+                    f"{_at(s)} has {pointer[key]}.",
+                )
 
 
 def _compare_entry(
