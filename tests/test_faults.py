@@ -29,7 +29,8 @@ def project(tmp_path) -> Path:
 
 
 def _register(repo: Path, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    args = ["register", "churn", "--card", "../card.yaml", "--artifact", "churn.bin"]
+    # The project registers one training again and again: say so (issue 10 refuses it silently done).
+    args = ["register", "churn", "--card", "../card.yaml", "--artifact", "churn.bin", "--allow-same-artifact"]
     return gitreg(repo, *args, "--metrics", "churn-metrics.json", *extra, env=env)
 
 
@@ -100,7 +101,7 @@ def test_no_space_left_is_named_and_nothing_moves(project, tmp_path):
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     env.update(GIT_COMMITTER_DATE="1767225600 +0000", GIT_AUTHOR_DATE="1767225600 +0000")
     register = [sys.executable, "-m", "gitreg", "register", "churn", "--card", "../card.yaml"]
-    register += ["--artifact", "churn.bin", "--metrics", "churn-metrics.json"]
+    register += ["--artifact", "churn.bin", "--metrics", "churn-metrics.json", "--allow-same-artifact"]
     dry = tmp_path / "dry"
     shutil.copytree(project, dry / "work", symlinks=True)
     shutil.copy(project.parent / "card.yaml", dry / "card.yaml")
@@ -173,6 +174,7 @@ def test_permission_denied_names_the_path_and_the_user(project, tmp_path):
                 "churn.bin",
                 "--metrics",
                 "churn-metrics.json",
+                "--allow-same-artifact",
             ],
             cwd=project,
             capture_output=True,
