@@ -121,6 +121,9 @@ def test_frozen_stages_are_reported_as_not_reproduced(registry_repo, card_file):
     assert snapshot(project) == before
 
 
+HOLD_ENV = ["--env", "PYTHONPATH", "--env", "GITREG_TEST_HOLD"]
+
+
 def test_ctrl_c_removes_the_worktree(registered, tmp_path):
     """Ctrl-C while a stage provably runs: the stage's Python blocks opening a FIFO (a
     sitecustomize on PYTHONPATH does it, for the train stage only), so the test's open of the
@@ -141,7 +144,8 @@ def test_ctrl_c_removes_the_worktree(registered, tmp_path):
     )
     env = {**os.environ, **ENV, "PYTHONPATH": str(site), "GITREG_TEST_HOLD": str(hold)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gitreg", "reproduce", "churn@1.0.0"],
+        # reproduce scrubs the pipeline's environment: pass the two variables the hold needs.
+        [*[sys.executable, "-m", "gitreg", "reproduce", "churn@1.0.0"], *HOLD_ENV],
         cwd=project,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -153,8 +157,11 @@ def test_ctrl_c_removes_the_worktree(registered, tmp_path):
     # Opening a FIFO for writing returns once the reader (the train stage) has opened it.
     opener = threading.Thread(target=lambda: opened.append(open(hold, "w")), daemon=True)  # noqa: SIM115
     opener.start()
-    opener.join(timeout=300)  # a safety net only: the open returns when the stage runs
-    assert opened, "the train stage never started"
+    while opener.is_alive() and proc.poll() is None:  # the open returns when the stage runs
+        opener.join(timeout=1)
+    if not opened:
+        out, err = proc.communicate(timeout=120)
+        raise AssertionError(f"the train stage never started:\n{out}{err}")
     os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the whole foreground group
     opened[0].close()
     rest, err = proc.communicate(timeout=120)
