@@ -92,7 +92,7 @@ def test_policies_parse():
 @pytest.mark.parametrize(
     ("text", "expect"),
     [
-        ("version: 2\nstages: {a: {}}\n", "version"),
+        ("version: one\nstages: {a: {}}\n", "version"),
         ("version: 1\nstages: {}\n", "stages"),
         ("version: 1\nstages: {prod: {from: [nowhere]}}\n", "unknown stage"),
         ("version: 1\nstages: {prod: {gates: [{metric: acc}]}}\n", "gates/0"),
@@ -106,3 +106,11 @@ def test_bad_policies_are_refused(text, expect):
     with pytest.raises(InvalidCard) as err:
         Policy.parse(text)
     assert expect in str(err.value)
+
+
+def test_a_policy_of_a_newer_format_says_upgrade_not_invalid():
+    from gitreg.errors import FormatMismatch
+
+    with pytest.raises(FormatMismatch) as err:
+        Policy.parse("version: 2\nstages: {a: {}}\nfeature_of_format_2: yes\n")
+    assert "written by a newer gitreg (format 2)" in str(err.value) and err.value.exit_code == 2

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gitreg.errors import FormatMismatch, InvalidCard, NotInitialized
+from gitreg.errors import InvalidCard, NotInitialized
+from gitreg.model.policy import require_format
 from gitreg.model.view import RegistryView
 from gitreg.store import layout, yamlio
 from gitreg.store.gitstore import GitStore
@@ -82,17 +83,4 @@ def _check_format(data: bytes) -> None:
         found = yamlio.load(data, layout.POLICY_PATH)
     except InvalidCard:  # a broken policy is the schema's finding, reported where it is read
         return
-    version = found.get("version") if isinstance(found, dict) else None
-    if not isinstance(version, int) or isinstance(version, bool) or version == layout.FORMAT_VERSION:
-        return
-    if version > layout.FORMAT_VERSION:
-        raise FormatMismatch(
-            f"this registry was written by a newer gitreg (format {version}); "
-            f"this gitreg reads format {layout.FORMAT_VERSION}.",
-            hint="Upgrade gitreg (pip install --upgrade) to read and write this registry.",
-        )
-    raise FormatMismatch(
-        f"this registry has format {version}, older than this gitreg's format {layout.FORMAT_VERSION}, "
-        "and no migration from it exists.",
-        hint="Use the gitreg release that wrote it, or re-create the registry with 'gitreg init'.",
-    )
+    require_format(found)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitreg.errors import InvalidCard
-from gitreg.store import schemas, yamlio
+from gitreg.errors import FormatMismatch, InvalidCard
+from gitreg.store import layout, schemas, yamlio
 
 DEFAULT_POLICY = """\
 # gitreg policy. A change to the registry is judged by the policy on its base,
@@ -85,6 +85,7 @@ class Policy:
     ) -> Policy:
         """SCHEMA_CHECKED: these very bytes passed the schema before (see RegistryView.policy)."""
         raw = yamlio.load_mapping(data, source)
+        require_format(raw)
         errs = [] if schema_checked else schemas.errors(schemas.REGISTRY, raw)
         if errs:
             raise InvalidCard(
@@ -140,3 +141,22 @@ class Policy:
     @property
     def validators(self) -> list[dict[str, Any]]:
         return list(self.raw.get("validators") or [])
+
+
+def require_format(raw: Any) -> None:
+    """Refuse a policy that declares a format this gitreg does not read, before anything else
+    judges it (a newer registry must say "upgrade", not "invalid")."""
+    version = raw.get("version") if isinstance(raw, dict) else None
+    if not isinstance(version, int) or isinstance(version, bool) or version == layout.FORMAT_VERSION:
+        return
+    if version > layout.FORMAT_VERSION:
+        raise FormatMismatch(
+            f"this registry was written by a newer gitreg (format {version}); "
+            f"this gitreg reads format {layout.FORMAT_VERSION}.",
+            hint="Upgrade gitreg (pip install --upgrade) to read and write this registry.",
+        )
+    raise FormatMismatch(
+        f"this registry has format {version}, older than this gitreg's format {layout.FORMAT_VERSION}, "
+        "and no migration from it exists.",
+        hint="Use the gitreg release that wrote it, or re-create the registry with 'gitreg init'.",
+    )
