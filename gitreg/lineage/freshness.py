@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
@@ -37,13 +38,16 @@ class Staleness:
         return f"dvc.lock is stale for stage {self.stage}: {self.reason}"
 
 
-def check(store: GitStore, pipe: Pipeline) -> list[Staleness]:
-    """Every way dvc.lock at PIPE's commit is stale; [] when it is fresh (or there is none)."""
+def check(store: GitStore, pipe: Pipeline, stages: list[str] | None = None) -> list[Staleness]:
+    """Every way dvc.lock at PIPE's commit is stale for STAGES (None: the whole lock); [] when it
+    is fresh (or there is none). A card speaks for its own stages: a monorepo's other models do not
+    hold up its registration, and are not read."""
     if not pipe.has_dvc:
         return []
     found: list[Staleness] = []
     hashes: dict[tuple[str, str], tuple[str, int] | None] = {}  # one hash per blob
-    for name, stage in pipe.stages.items():
+    for name in pipe.stages if stages is None else stages:
+        stage = pipe.stages.get(name)
         if not isinstance(stage, dict):
             found.append(Staleness(name, "its dvc.lock entry is not a mapping"))
             continue
@@ -54,12 +58,12 @@ def check(store: GitStore, pipe: Pipeline) -> list[Staleness]:
                     why = _committed_file(store, pipe, wdir, entry, hashes)
                     if why:
                         found.append(Staleness(name, why))
-    found += _against_dvc_yaml(store, pipe)
+    found += _against_dvc_yaml(store, pipe, stages)
     return found
 
 
-def require_fresh(store: GitStore, pipe: Pipeline) -> None:
-    stale = check(store, pipe)
+def require_fresh(store: GitStore, pipe: Pipeline, stages: list[str] | None = None) -> None:
+    stale = check(store, pipe, stages)
     if stale:
         first = stale[0]
         raise RegistryRefusal(
@@ -111,29 +115,40 @@ def _hash_blob(store: GitStore, oid: str, kind: str) -> tuple[str, int] | None:
 # --- dvc.yaml against the lock ---------------------------------------------------------------------
 
 
-def _against_dvc_yaml(store: GitStore, pipe: Pipeline) -> list[Staleness]:
-    specs = pipe.dvc_yaml.get("stages")
+def _against_dvc_yaml(store: GitStore, pipe: Pipeline, stages: list[str] | None) -> list[Staleness]:
+    scope = list(pipe.stages) if stages is None else stages
     if not pipe.dvc_yaml:
-        return [Staleness(name, "dvc.yaml is not in the commit") for name in pipe.stages]
-    specs = specs if isinstance(specs, dict) else {}
+        return [Staleness(name, "dvc.yaml is not in the commit") for name in scope]
+    raw = pipe.dvc_yaml.get("stages")
+    specs: Mapping = raw if isinstance(raw, Mapping) else {}
     context = _context(store, pipe)
     found: list[Staleness] = []
-    templated = set()
     params_cache: dict[str, dict[str, Any] | None] = {}
-    for name, spec in specs.items():
-        if not isinstance(spec, dict):
+    if stages is None:  # the whole lock: a dvc.yaml stage never run is stale too
+        for name in specs:
+            spec = specs[name]
+            if (
+                isinstance(spec, dict)
+                and "foreach" not in spec
+                and "matrix" not in spec
+                and name not in pipe.stages
+            ):
+                found.append(Staleness(name, "it is in dvc.yaml but not in dvc.lock (never run)"))
+    for name in scope:
+        spec = specs.get(name)
+        if spec is None:
+            base = name.split("@", 1)[0]
+            parent = specs.get(base) if base != name else None
+            if not (isinstance(parent, dict) and ("foreach" in parent or "matrix" in parent)):
+                found.append(Staleness(name, "it is in dvc.lock but no longer in dvc.yaml"))
+            continue  # a NAME@KEY of a foreach/matrix stage: its files are checked above
+        if not isinstance(spec, dict) or "foreach" in spec or "matrix" in spec:
             continue
-        if "foreach" in spec or "matrix" in spec:
-            templated.add(name)  # its lock stages are NAME@...; their files are checked above
-            continue
-        lock = pipe.stages.get(name)
+        lock = pipe.stages.get(name) if name in pipe.stages else None
         if not isinstance(lock, dict):
             found.append(Staleness(name, "it is in dvc.yaml but not in dvc.lock (never run)"))
             continue
         found += _stage(store, pipe, name, spec, lock, context, params_cache)
-    for name in pipe.stages:
-        if name not in specs and name.split("@", 1)[0] not in templated:
-            found.append(Staleness(name, "it is in dvc.lock but no longer in dvc.yaml"))
     return found
 
 
@@ -245,8 +260,7 @@ def _lock_paths(entries: Any) -> set[str]:
 
 
 def _wdir(pipe: Pipeline, stage: str) -> str:
-    spec = (pipe.dvc_yaml.get("stages") or {}).get(stage.split("@", 1)[0])
-    wdir = spec.get("wdir") if isinstance(spec, dict) else None
+    wdir = pipe.spec(stage).get("wdir")
     return str(wdir) if wdir else ""
 
 

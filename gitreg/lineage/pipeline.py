@@ -10,11 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import posixpath
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, overload
 
 from gitreg.errors import InvalidCard, RegistryRefusal
+from gitreg.lineage import dvcfile
 from gitreg.store import yamlio
 from gitreg.store.gitstore import BlobTooLarge, GitStore
 
@@ -71,8 +74,8 @@ class Out:
 class Pipeline:
     commit: str
     tree: str
-    dvc_yaml: dict = field(default_factory=dict)
-    lock: dict = field(default_factory=dict)
+    dvc_yaml: Mapping = field(default_factory=dict)
+    lock: Mapping = field(default_factory=dict)
     lock_digest: str | None = None
 
     @property
@@ -80,35 +83,100 @@ class Pipeline:
         return self.lock_digest is not None
 
     @property
-    def stages(self) -> dict[str, dict]:
+    def stages(self) -> Mapping[str, Any]:
+        """dvc.lock's stages by name; a big lock's are parsed one at a time (see dvcfile)."""
         stages = self.lock.get("stages") or {}
-        return stages if isinstance(stages, dict) else {}
+        return stages if isinstance(stages, Mapping) else {}
+
+    def stage(self, name: str) -> dict:
+        """One stage of dvc.lock ({} when absent or not a mapping)."""
+        entry = self.stages.get(name) if name in self.stages else None
+        return entry if isinstance(entry, dict) else {}
 
     def outs(self) -> list[Out]:
-        return [Out.from_lock(o, name) for name, st in self.stages.items() for o in st.get("outs") or []]
+        """Every out of every stage: the whole lock is parsed (error messages and reproduce only)."""
+        return [o for name in self.stages for o in self.stage_outs(name)]
+
+    def stage_outs(self, name: str) -> list[Out]:
+        return [Out.from_lock(o, name) for o in self.stage(name).get("outs") or [] if isinstance(o, dict)]
+
+    def _candidates(self, path: str, under: str) -> list[str]:
+        """Stages whose UNDER (outs, deps) may hold PATH: found by text in a split lock, else all."""
+        stages = self.stages
+        leaf = path.rsplit("/", 1)[-1]
+        if isinstance(stages, dvcfile.Section) and _searchable(leaf, path):
+            return stages.having(leaf, under)
+        return list(stages)
 
     def find_out(self, path: str) -> Out | None:
         wanted = norm(path)
-        for out in self.outs():
-            if out.path == wanted:
-                return out
+        for name in self._candidates(wanted, "outs"):
+            for out in self.stage_outs(name):
+                if out.path == wanted:
+                    return out
         return None
+
+    def producer(self, path: str) -> str | None:
+        """The stage that writes PATH, if one does."""
+        out = self.find_out(path)
+        return out.stage if out else None
+
+    def find_dep(self, path: str) -> Out | None:
+        """PATH as the first stage that depends on it records it."""
+        wanted = norm(path)
+        for name in self._candidates(wanted, "deps"):
+            for dep in self.stage(name).get("deps") or []:
+                if isinstance(dep, dict) and norm(str(dep.get("path", ""))) == wanted:
+                    return Out.from_lock(dep, name)
+        return None
+
+    def outs_named(self, limit: int = 10) -> str:
+        """The outs of the lock for an error message: the first LIMIT, and how many more."""
+        paths = [o.path for o in self.outs()]
+        more = f" and {len(paths) - limit} more" if len(paths) > limit else ""
+        return (", ".join(paths[:limit]) or "none") + more
+
+    def consumers(self, path: str) -> list[str]:
+        """The stages that depend on PATH."""
+        wanted = norm(path)
+        return [
+            name
+            for name in self._candidates(wanted, "deps")
+            if any(
+                isinstance(d, dict) and norm(str(d.get("path", ""))) == wanted
+                for d in self.stage(name).get("deps") or []
+            )
+        ]
 
     def artifact_path(self, name: str) -> str | None:
         arts = self.dvc_yaml.get("artifacts") or {}
-        entry = arts.get(name) if isinstance(arts, dict) else None
+        entry = arts.get(name) if isinstance(arts, Mapping) and name in arts else None
         return norm(str(entry["path"])) if isinstance(entry, dict) and entry.get("path") else None
+
+    def artifact(self, name: str) -> dict:
+        """dvc.yaml's `artifacts:` entry NAME ({} when there is none)."""
+        arts = self.dvc_yaml.get("artifacts") or {}
+        entry = arts.get(name) if isinstance(arts, Mapping) and name in arts else None
+        return entry if isinstance(entry, dict) else {}
+
+    def spec(self, stage: str) -> dict:
+        """dvc.yaml's definition of STAGE (a foreach/matrix stage NAME@KEY is defined as NAME)."""
+        specs = self.dvc_yaml.get("stages") or {}
+        if not isinstance(specs, Mapping):
+            return {}
+        base = stage if stage in specs else stage.split("@", 1)[0]
+        entry = specs.get(base) if base in specs else None
+        return entry if isinstance(entry, dict) else {}
 
     def upstream(self, stage: str) -> list[str]:
         """STAGE and every stage whose outs it depends on, directly or not, in run order."""
-        producer = {o.path: o.stage for o in self.outs()}
         order: list[str] = []
 
         def visit(name: str) -> None:
             if name in order:
                 return
-            for dep in self.stages.get(name, {}).get("deps") or []:
-                src = producer.get(norm(str(dep.get("path", ""))))
+            for dep in self.stage(name).get("deps") or []:
+                src = self.producer(str(dep.get("path", ""))) if isinstance(dep, dict) else None
                 if src and src != name:
                     visit(src)
             order.append(name)
@@ -119,21 +187,18 @@ class Pipeline:
     def deps(self, stages: list[str]) -> list[Out]:
         found: dict[str, Out] = {}
         for name in stages:
-            for dep in self.stages.get(name, {}).get("deps") or []:
-                out = Out.from_lock(dep, name)
-                found.setdefault(out.path, out)
+            for dep in self.stage(name).get("deps") or []:
+                if isinstance(dep, dict):
+                    out = Out.from_lock(dep, name)
+                    found.setdefault(out.path, out)
         return list(found.values())
 
     def params(self, stages: list[str]) -> dict[str, dict]:
         merged: dict[str, dict] = {}
         for name in stages:
-            for file, values in (self.stages.get(name, {}).get("params") or {}).items():
+            for file, values in (self.stage(name).get("params") or {}).items():
                 merged.setdefault(file, {}).update(values or {})
         return merged
-
-    def producers(self) -> dict[str, str]:
-        """out path -> the stage that writes it."""
-        return {o.path: o.stage for o in self.outs() if o.stage}
 
     def closure(self, targets: list[str]) -> list[str]:
         """TARGETS and every stage they depend on, in run order, each once."""
@@ -143,29 +208,61 @@ class Pipeline:
         return order
 
     def is_frozen(self, stage: str) -> bool:
-        spec = (self.dvc_yaml.get("stages") or {}).get(stage)
-        return isinstance(spec, dict) and bool(spec.get("frozen"))
+        return bool(self.spec(stage).get("frozen"))
 
     def cmd(self, stage: str) -> str | None:
-        cmd = self.stages.get(stage, {}).get("cmd")
+        cmd = self.stage(stage).get("cmd")
         if isinstance(cmd, list):
             return " && ".join(str(c) for c in cmd)
         return str(cmd) if cmd is not None else None
 
-    def metrics_files(self) -> list[str]:
+    def metrics_files(self, stages: list[str] | None = None) -> list[str]:
+        """The metrics files dvc.yaml declares: at the top and for STAGES (None: for every stage)."""
         files: list[str] = []
 
         def add(entries: Any) -> None:
             for entry in entries or []:
-                path = next(iter(entry)) if isinstance(entry, dict) else entry
+                path = next(iter(entry)) if isinstance(entry, dict) and entry else entry
                 if isinstance(path, str) and norm(path) not in files:
                     files.append(norm(path))
 
         add(self.dvc_yaml.get("metrics"))
-        for stage in (self.dvc_yaml.get("stages") or {}).values():
-            if isinstance(stage, dict):
-                add(stage.get("metrics"))
+        if stages is None:
+            specs = self.dvc_yaml.get("stages") or {}
+            for name in specs if isinstance(specs, Mapping) else ():
+                add(self.spec(name).get("metrics"))
+        else:
+            for name in stages:
+                add(self.spec(name).get("metrics"))
         return files
+
+    def model_stages(self, stage: str | None, metrics: Sequence[str] = ()) -> list[str]:
+        """The stages a card speaks for: the one that made its artifact (STAGE), those that made its
+        METRICS files, and every stage they depend on, in run order."""
+        targets = [stage] if stage and stage in self.stages else []
+        for path in metrics:
+            src = self.producer(path)
+            if src and src not in targets:
+                targets.append(src)
+        return self.closure(targets)
+
+    def model_metrics(self, stage: str) -> list[str]:
+        """The metrics files that speak for the artifact STAGE writes: those of the stages behind it and of
+        the stages that read it (an evaluation), and dvc.yaml's top-level ones. Where a monorepo has a
+        stage per model, this is the model's own file, never another model's."""
+        readers = [c for out in self.stage_outs(stage) for c in self.consumers(out.path)]
+        return self.metrics_files(self.closure([stage, *dict.fromkeys(readers)]))
+
+
+def _searchable(leaf: str, path: str) -> bool:
+    """Can PATH be found by the text of its last part (LEAF) in a split lock? Not when YAML could
+    spell it otherwise: a bare `yes` reads as True, `~` as None, `1e3` as 1000.0."""
+    if not _LITERAL.fullmatch(leaf):
+        return False
+    return "/" in path or (leaf not in ("True", "False", "None") and dvcfile.plain_str(leaf))
+
+
+_LITERAL = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9_.@+=,%-]+")  # a path leaf YAML writes as it is
 
 
 def read(store: GitStore, commit: str) -> Pipeline:
@@ -190,7 +287,7 @@ def _blob(store: GitStore, tree: str, path: str) -> bytes | None:
 
 def _mapping(data: bytes, path: str, commit: str) -> dict:
     try:
-        return yamlio.load_mapping(data, f"{path} at {commit[:10]}", max_bytes=MAX_PIPELINE_FILE)
+        return dvcfile.load(data, f"{path} at {commit[:10]}", max_bytes=MAX_PIPELINE_FILE)
     except InvalidCard as exc:
         raise RegistryRefusal(exc.message, hint=f"Fix {path} in that commit.") from None
 

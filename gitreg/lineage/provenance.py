@@ -36,9 +36,18 @@ def collect(
             f"the policy requires DVC lineage, but commit {commit[:10]} has no dvc.lock.",
             hint="Run the pipeline with 'dvc repro', commit dvc.lock, and register that commit.",
         )
-    freshness.require_fresh(store, pipe)
-    art = _artifact(store, pipe, name, artifact)
+    try:
+        art = _artifact(store, pipe, name, artifact)
+    except RegistryRefusal:
+        freshness.require_fresh(store, pipe)  # a stale lock explains a missing out best
+        raise
     stages = pipe.upstream(art.stage) if art.stage else []
+    if metrics_file:
+        files = [pipeline.norm(metrics_file)]
+    else:
+        files = (pipe.model_metrics(art.stage) if art.stage else []) or pipe.metrics_files()
+    scope = pipe.model_stages(art.stage, files)
+    freshness.require_fresh(store, pipe, scope or None)
     data = data_deps(store, pipe, stages)
     env = environment.collect(store, pipe, image)
     provenance: dict[str, Any] = {
@@ -55,19 +64,17 @@ def collect(
         "registered_by": {"name": ident.name, "email": ident.email},
         "registered_at": ident.iso_time,
     }
-    files = [pipeline.norm(metrics_file)] if metrics_file else pipe.metrics_files()
     metrics: dict[str, dict[str, Any]] = {}
     by_file: dict[str, dict[str, float]] = {}
     for file in files:
         by_file[file] = pipeline.read_metrics(store, pipe, file)
         for key, value in by_file[file].items():
             metrics.setdefault(key, {"value": value, "source": {"file": file, "key": key}})
-    arts = pipe.dvc_yaml.get("artifacts") or {}
-    art_type = arts.get(name, {}).get("type") if isinstance(arts.get(name), dict) else None
+    art_type = pipe.artifact(name).get("type")
 
     def key_index() -> dict[str, str]:
         index: dict[str, str] = {}
-        for file in [*files, *pipe.metrics_files()]:
+        for file in dict.fromkeys([*files, *pipe.metrics_files(scope)]):
             try:
                 values = by_file.get(file) or pipeline.read_metrics(store, pipe, file)
             except RegistryRefusal:
@@ -82,18 +89,16 @@ def collect(
         artifact_type=art_type,
         by_file=by_file,
         key_index=key_index,
-        files=lambda: _pipeline_files(pipe, art, files, env),
+        files=lambda: _pipeline_files(pipe, art, scope, files, env),
     )
 
 
-def _pipeline_files(pipe: Pipeline, art: Out, metrics: list[str], env: dict) -> list[str]:
+def _pipeline_files(pipe: Pipeline, art: Out, scope: list[str], metrics: list[str], env: dict) -> list[str]:
     """The paths whose committed state the card describes (for the dirty-work-tree warning): the
-    pipeline's own files, and the deps, outs and params of the stages behind the card."""
+    pipeline's own files, and the deps, outs and params of the stages behind the card (SCOPE)."""
     files = ["dvc.yaml", "dvc.lock", ".gitattributes", art.path, *metrics]
-    producers = pipe.producers()
-    targets = [art.stage, *(producers.get(m) for m in metrics)]
-    for name in pipe.closure([t for t in targets if t and t in pipe.stages]):
-        stage = pipe.stages[name]
+    for name in scope:
+        stage = pipe.stage(name)
         files += [str(f) for f in (stage.get("params") or {})]
         for kind in ("deps", "outs"):
             files += [pipeline.norm(str(e["path"])) for e in stage.get(kind) or [] if isinstance(e, dict)]
@@ -123,7 +128,7 @@ def _artifact(store: GitStore, pipe: Pipeline, name: str, given: str | None) -> 
                 out.lfs = lfs_pointer(store, pipe, path)
             return out
         if lfs_pointer(store, pipe, path) is None:
-            known = ", ".join(o.path for o in pipe.outs()) or "none"
+            known = pipe.outs_named()
             raise RegistryRefusal(
                 f"artifact {path} is not an out of any stage in dvc.lock at {pipe.commit[:10]} "
                 f"(outs there: {known}).",

@@ -221,7 +221,7 @@ def reproduce(
 def _sources(store: GitStore, pipe: Pipeline, stages: list[str], run: list[str]) -> list[Obj]:
     """What the re-run needs from DVC: deps of the stages (frozen ones too: DVC verifies them)
     that no re-run stage makes and Git does not hold (data from `dvc add`, frozen stages' outs)."""
-    made = {o.path for o in pipe.outs() if o.stage in run}
+    made = {o.path for stage in run for o in pipe.stage_outs(stage)}
     needed = [d for d in pipe.deps(stages) if d.path not in made and store.entry(pipe.tree, d.path) is None]
     return [Obj(d.path, d.md5, d.hash) for d in needed if d.md5]
 
@@ -350,7 +350,6 @@ def _compare_metrics(
     pipe: Pipeline, card: dict, worktree: Path, run: list[str], tolerance: Mapping[str, float]
 ) -> list[MetricResult]:
     """Every metric of the card against the metrics file the re-run wrote."""
-    producers = pipe.producers()
     results: list[MetricResult] = []
     rebuilt: dict[str, dict[str, float] | None] = {}
     for metric in lineage.metrics_of(card):
@@ -360,7 +359,7 @@ def _compare_metrics(
         file, key = pipeline.norm(str(source["file"])), str(source["key"])
         expected = metric["value"]
         allowed = float(tolerance.get(key, 0.0))
-        if producers.get(file) not in run:
+        if pipe.producer(file) not in run:
             results.append(MetricResult(key, file, expected, None, allowed, "not reproduced"))
             continue
         if file not in rebuilt:

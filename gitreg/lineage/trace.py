@@ -98,14 +98,9 @@ def metrics_of(card: dict) -> list[dict[str, Any]]:
 def version_stages(pipe: Pipeline, card: dict) -> list[str]:
     """The stages a version's lineage spans: those that made its artifact and its metrics."""
     spec = provenance_of(card).get("pipeline")
-    targets = [str(spec["stage"])] if isinstance(spec, dict) and spec.get("stage") else []
-    producers = pipe.producers()
-    for metric in metrics_of(card):
-        source = metric["source"] if isinstance(metric["source"], dict) else {}
-        stage = producers.get(pipeline.norm(str(source.get("file", ""))))
-        if stage and stage not in targets:
-            targets.append(stage)
-    return pipe.closure([t for t in targets if t in pipe.stages])
+    stage = str(spec["stage"]) if isinstance(spec, dict) and spec.get("stage") else None
+    files = [str(m["source"].get("file", "")) for m in metrics_of(card) if isinstance(m["source"], dict)]
+    return pipe.model_stages(stage, [f for f in files if f])
 
 
 def build(store: GitStore, view: RegistryView, name: str, version: str, *, detail: bool = True) -> Lineage:
@@ -152,7 +147,7 @@ def _pipeline(store: GitStore, card: dict, commit: str | None) -> dict[str, Any]
         result["stages"] = [{"name": s} for s in spec.get("stages") or []]
         return result
     for stage in version_stages(pipe, card):
-        lock = pipe.stages.get(stage, {})
+        lock = pipe.stage(stage)
         result["stages"].append(
             {
                 "name": stage,

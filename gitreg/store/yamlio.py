@@ -103,6 +103,12 @@ def load_mapping(data: str | bytes, source: str, *, max_bytes: int = MAX_CARD_BY
     return value
 
 
+def resolver() -> Any:
+    """What the strict loader makes of a plain scalar: `resolver().resolve(yaml.ScalarNode, text,
+    (True, False))` is its tag (str, int, bool, null...)."""
+    return _StrictLoader("")
+
+
 def dump(value: Any) -> str:
     """Deterministic YAML: the same value always gives the same bytes."""
     return yaml.dump(

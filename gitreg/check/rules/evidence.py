@@ -14,6 +14,7 @@ from gitreg.check.change import Change, Finding
 from gitreg.check.rules.lineage import Subject, subjects
 from gitreg.errors import GitregError
 from gitreg.lineage import environment, freshness, pipeline
+from gitreg.lineage import trace as lineage
 from gitreg.model.view import artifact_digest
 from gitreg.store import layout
 
@@ -21,14 +22,16 @@ STALE_FIX = "Run `dvc repro` and commit dvc.lock, then register that commit."
 
 
 def fresh(change: Change) -> Iterator[Finding]:
-    judged: dict[str, list[freshness.Staleness]] = {}
+    judged: dict[tuple[str, tuple[str, ...] | None], list[freshness.Staleness]] = {}
     for s in subjects(change):
         if s.problem or s.pipe is None or not s.pipe.has_dvc:
             continue
         commit = s.pipe.commit
-        if commit not in judged:
-            judged[commit] = freshness.check(change.store, s.pipe)
-        for stale in judged[commit]:
+        scope = lineage.version_stages(s.pipe, s.card) or None  # the card's stages, as register judged
+        key = (commit, tuple(scope) if scope else None)
+        if key not in judged:
+            judged[key] = freshness.check(change.store, s.pipe, scope)
+        for stale in judged[key]:
             yield s.finding("lineage.fresh", f"{stale} (at {commit[:10]}).", STALE_FIX)
 
 
@@ -60,8 +63,9 @@ def metric_labels(change: Change) -> Iterator[Finding]:
 
 
 def _key_index(change: Change, s: Subject, file: object) -> dict[str, str]:
-    """Every key of every metrics file of the commit (dvc.yaml's and the card's) -> its file."""
-    files = list(s.pipe.metrics_files()) if s.pipe else []
+    """Every key of the metrics files the card speaks for (dvc.yaml's for its stages, and the card's)
+    -> its file: what register indexed when it wrote the card."""
+    files = list(s.pipe.metrics_files(lineage.version_stages(s.pipe, s.card))) if s.pipe else []
     for metric in (m for r in s.card.get("evaluation") or [] for m in (r or {}).get("metrics") or []):
         src = metric.get("source") if isinstance(metric, dict) else None
         if isinstance(src, dict) and src.get("file"):

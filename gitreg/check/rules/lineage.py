@@ -121,6 +121,11 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
+def _few(names: list[str], limit: int = 10) -> str:
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return (", ".join(names[:limit]) or "none") + more
+
+
 def _at(s: Subject) -> str:
     return f"at {str(s.commit)[:10]}"
 
@@ -160,11 +165,11 @@ def pipeline_rule(change: Change) -> Iterator[Finding]:
                 f"pipeline.lock_digest: the card claims "
                 f"{spec.get('lock_digest')}, dvc.lock {_at(s)} has sha256 {pipe.lock_digest}.",
             )
-        if s.stage not in pipe.stages:
+        if not s.stage or s.stage not in pipe.stages:
             yield s.finding(
                 "lineage.pipeline",
                 f"pipeline.stage: the card claims {s.stage!r}, which is "
-                f"no stage of dvc.lock {_at(s)} ({', '.join(pipe.stages) or 'none'}).",
+                f"no stage of dvc.lock {_at(s)} ({_few(list(pipe.stages))}).",
             )
             continue
         found = pipe.upstream(s.stage)
@@ -189,7 +194,7 @@ def artifact_rule(change: Change) -> Iterator[Finding]:
             continue
         out = pipe.find_out(path)
         if out is None:
-            outs = ", ".join(o.path for o in pipe.outs()) or "none"
+            outs = pipe.outs_named()
             yield s.finding(
                 "lineage.artifact", f"artifact {path} is no out of dvc.lock {_at(s)} (outs: {outs})."
             )
@@ -283,14 +288,13 @@ def data_rule(change: Change) -> Iterator[Finding]:
         if s.problem or not s.claims_pipeline:
             continue
         pipe = s.source()
-        if not pipe.has_dvc or s.stage not in pipe.stages:
+        if not pipe.has_dvc or not s.stage or s.stage not in pipe.stages:
             continue
         stages = pipe.upstream(s.stage)
-        in_lock = {d.path: d for d in pipe.deps(list(pipe.stages))}
         claimed = [d for d in s.prov.get("data") or [] if isinstance(d, dict) and d.get("path")]
         for entry in claimed:
             path = pipeline.norm(str(entry["path"]))
-            dep = in_lock.get(path)
+            dep = pipe.find_dep(path)
             if dep is None:
                 yield s.finding(
                     "lineage.data",
@@ -314,7 +318,7 @@ def params_rule(change: Change) -> Iterator[Finding]:
         if s.problem or not s.claims_pipeline:
             continue
         pipe = s.source()
-        if not pipe.has_dvc or s.stage not in pipe.stages:
+        if not pipe.has_dvc or not s.stage or s.stage not in pipe.stages:
             continue
         locked = pipe.params(pipe.upstream(s.stage))
         claimed = s.prov.get("params")

@@ -1,0 +1,189 @@
+"""dvc.lock and dvc.yaml read a stage at a time, so a monorepo's 10,000-stage lock costs what one model needs.
+
+A big DVC file in the plain block form DVC writes is split by the text of its `stages:` and
+`artifacts:` mappings: each key's block is parsed (strictly, as a YAML document of its own) only
+when asked for, and `having()` finds the few blocks whose `outs:` or `deps:` mention a path
+without parsing the rest. A file in any other form (flow style, quoted keys, anchors, block
+scalars, multi-line quoted strings, duplicate keys, tabs) is parsed whole, as before, so the
+split is only ever taken where it gives what the whole parse gives: a block is bounded by the
+next line indented two spaces, and nothing allowed inside a block can reach past that line.
+
+A block nobody asks for is never parsed, so a syntax error there is not reported here (DVC
+itself reports it when it runs that stage).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import yaml
+
+from gitreg.errors import InvalidCard
+from gitreg.store import yamlio
+
+LAZY_MIN_BYTES = 64 * 1024  # smaller files are parsed whole: it costs nothing and reports every error
+SPLIT_KEYS = ("stages", "artifacts")
+
+_TOP = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*):(?: .*)?")
+_BLOCK_KEY = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_.@/+-]*):")
+# Line patterns start at the newline before the line: re finds a literal first character fast,
+# where '^' with re.M is tried at every position (7x slower on a 6 MB lock).
+_COLUMN0 = re.compile(r"\n([^ #\n][^\n]*)")  # lines at column 0, comments aside
+_INDENT2 = re.compile(r"\n  (?! )([^\n]*)")  # lines indented two spaces: a mapping's keys
+_CONTENT = re.compile(r"\n *[^ #\n]")  # a line that is neither blank nor a comment
+_ODD = re.compile(r"\n(?: | {3})[^ \n]")  # indented one or three spaces
+# a block whose mapping is not at indent 4 (blank and comment lines may come first)
+_DEEP = re.compile(r"\n  [^ #\n][^\n]*(?:\n *(?:#[^\n]*)?(?=\n))*\n {5}")
+# What could open a value that spans lines or reaches outside its block: flow collections,
+# double quotes, anchors, aliases, tags, block scalars, reserved and complex-key indicators, and
+# a single-quoted string that does not close on its own line.
+_OPENER = re.compile(
+    r"(?:^[ ]*(?:-[ ]+)*|:[ ]+)"
+    r"(?:[\[{\"&*!|>%@`?]|'(?!(?:[^'\n]|'')*'[ ]*(?:#[^\n]*)?$))",
+    re.M,
+)
+_OPENERS = "[{\"&*!|>%@`?'"  # what _OPENER looks for: most locks hold none of them
+_RESOLVER = yamlio.resolver()
+
+
+def load(data: bytes, source: str, *, max_bytes: int) -> dict:
+    """DVC file DATA as a mapping; big `stages:`/`artifacts:` mappings come back as lazy Sections."""
+    if len(data) >= LAZY_MIN_BYTES and len(data) <= max_bytes:
+        try:
+            text = data.decode()
+        except UnicodeDecodeError:
+            text = ""
+        split = _split(text, source) if text else None
+        if split is not None:
+            return split
+    return yamlio.load_mapping(data, source, max_bytes=max_bytes)
+
+
+class Section(Mapping[str, Any]):
+    """One top-level mapping of a DVC file, split by its keys: a key's value is parsed when read."""
+
+    def __init__(self, text: str, source: str, spans: dict[str, tuple[int, int, int]]):
+        self._text, self._source, self._spans = text, source, spans  # key -> (start, end, line)
+        self._values: dict[str, Any] = {}
+        self._regions: dict[str, list[tuple[str, str]]] = {}
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._values:
+            start, end, line = self._spans[key]
+            doc = yamlio.load("\n" * line + self._text[start:end], self._source, max_bytes=end - start + line)
+            if not isinstance(doc, dict) or list(doc) != [key]:  # _split admits no other shape
+                raise InvalidCard(f"{self._source}: cannot read {key!r} (line {line + 1}).")
+            self._values[key] = doc[key]
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._spans)
+
+    def __len__(self) -> int:
+        return len(self._spans)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._spans
+
+    def having(self, needle: str, under: str) -> list[str]:
+        """The keys whose `UNDER:` entry (outs, deps) holds NEEDLE in its text, in file order: every
+        key whose parsed value could hold it, and maybe a few more (callers parse and compare)."""
+        if under not in self._regions:
+            self._regions[under] = self._index(under)
+        found: list[str] = []
+        for key, text in self._regions[under]:
+            if needle in text and (not found or found[-1] != key):
+                found.append(key)
+        return found
+
+    def _index(self, under: str) -> list[tuple[str, str]]:
+        starts = [span[0] for span in self._spans.values()]
+        keys = list(self._spans)
+        region = re.compile(
+            rf"^    {re.escape(under)} *:[^\n]*\n((?:(?:    -| {{5,}}|[ ]*#)[^\n]*\n|[ ]*\n)*)", re.M
+        )
+        found = []
+        for m in region.finditer(self._text):
+            k = bisect.bisect_right(starts, m.start()) - 1
+            if k >= 0:
+                found.append((keys[k], m.group(0)))
+        return found
+
+
+def _split(text: str, source: str) -> dict | None:
+    """TEXT with its big mappings as Sections, or None when it is not in the plain form (see above).
+    Regular expressions do the line work: a 6 MB lock is not walked line by line in Python."""
+    if "\t" in text or "\r" in text or not text.endswith("\n"):
+        return None
+    tops = [(m.start() + 1, m.end(), m.group(1)) for m in _COLUMN0.finditer(text)]
+    if text[0] not in " #\n":
+        first = text.index("\n")
+        tops.insert(0, (0, first, text[:first]))
+    if not tops or _CONTENT.search("\n" + text[: tops[0][0]]):
+        return None  # indented content before the first key
+    sections: dict[str, tuple[int, int]] = {}
+    for k, (_start, end, line) in enumerate(tops):
+        top = _TOP.fullmatch(line)
+        if top is None and not line.startswith("- "):  # DVC writes a top-level list unindented
+            return None  # '---', '...', a directive, a quoted or flow key: not the plain form
+        if top is not None and top.group(1) in SPLIT_KEYS and line == f"{top.group(1)}:":
+            if top.group(1) in sections:
+                return None  # a duplicate key: the whole parse reports it
+            sections[top.group(1)] = (end + 1, tops[k + 1][0] if k + 1 < len(tops) else len(text))
+    split: dict[str, Section | None] = {}
+    pieces, last = [], 0
+    for key, (start, end) in sections.items():
+        spans = _blocks(text, start, end)
+        if spans is None:
+            return None
+        split[key] = Section(text, source, spans) if spans else None
+        pieces += [text[last:start], "\n" * text.count("\n", start, end)]  # line numbers stay
+        last = end
+    try:
+        top_doc = yamlio.load("".join([*pieces, text[last:]]), source, max_bytes=len(text) + 1)
+    except InvalidCard:
+        return None  # the whole parse says what is wrong, and where
+    if not isinstance(top_doc, dict):
+        return None
+    for key, section in split.items():
+        if top_doc.get(key, "missing") is not None:
+            return None  # the key was also written elsewhere: the whole parse says what is wrong
+        top_doc[key] = section
+    return top_doc
+
+
+def _blocks(text: str, start: int, end: int) -> dict[str, tuple[int, int, int]] | None:
+    """The keys of the mapping in TEXT[START:END] (indent 2) -> (start, end, line) of their blocks."""
+    # START follows a newline: the patterns below start at it
+    if _ODD.search(text, start - 1, end) or _DEEP.search(text, start - 1, end):
+        return None
+    if any(text.find(c, start, end) >= 0 for c in _OPENERS) and _OPENER.search(text, start, end):
+        return None
+    found: list[tuple[str, int]] = []
+    for m in _INDENT2.finditer(text, start - 1, end):
+        body = m.group(1)
+        if body.startswith("#"):
+            continue
+        key = _BLOCK_KEY.fullmatch(body)
+        if key is None:
+            return None  # a key with a value on its line, a quoted key, a list item
+        found.append((key.group(1), m.start() + 1))
+    if _CONTENT.search(text, start - 1, found[0][1] - 1 if found else end):
+        return None  # content before the first key
+    spans: dict[str, tuple[int, int, int]] = {}
+    line, pos = text.count("\n", 0, start), start
+    for k, (name, at) in enumerate(found):
+        if name in spans or not plain_str(name):
+            return None
+        line += text.count("\n", pos, at)
+        pos = at
+        spans[name] = (at, found[k + 1][1] if k + 1 < len(found) else end, line)
+    return spans
+
+
+def plain_str(key: str) -> bool:
+    """Does KEY, written plain, read as a string (not a number, a bool or null)?"""
+    return _RESOLVER.resolve(yaml.ScalarNode, key, (True, False)) == "tag:yaml.org,2002:str"
