@@ -218,3 +218,63 @@ def test_a_cached_verdict_follows_the_tag_and_the_signers(repo, tmp_path, keys):
     code, out, err, _ = run(copy, "main", "show", "plain@1.0.0")
     assert "DOES NOT VERIFY" in out and "revoked" in out
     assert run(copy, "typer_main", "show", "plain@1.0.0")[:3] == (code, out, err)
+
+
+# --- register: the write a training job runs, through the fast path ------------------------------
+
+ART = ["--artifact", "model.bin", "--metrics", "metrics.json"]  # what a plain repo's register names
+SAME_AGAIN = [*ART, "--allow-same-artifact"]
+REGISTER_SAME = [  # (argv, the exit code both give)
+    (["register", "plain", "--card", "{card}", "--no-sign", *SAME_AGAIN], 0),
+    (["register", "plain", "--card={card}", "--rev=HEAD", "--no-sign", *SAME_AGAIN, "--json"], 0),
+    (["register", "--bump", "major", "plain", "--card", "{card}", "--sign", *SAME_AGAIN], 0),
+    (["register", "plain", "--card", "{card}", "--propose", "--no-sign", *SAME_AGAIN], 0),
+    (["-C", ".", "register", "plain", "--card", "{card}", "--strict", *SAME_AGAIN], 0),
+    (["register", "plain", "--card", "{card}", *ART, "--no-sign"], 1),  # the same artifact
+    (["register", "plain", "--card", "{card}", "--version", "1.1.0", *SAME_AGAIN], 1),
+    (["register", "Bad", "--card", "{card}"], 2),
+    (["register", "plain", "--card", "missing.yaml"], 2),
+    (["register", "plain", "--card", "{card}", "--rev", "nope"], 2),
+    (["register", "plain", "--card", "{card}", "--bump", "sideways", *SAME_AGAIN], 2),
+]
+REGISTER_TO_TYPER = [
+    ["register", "plain"],  # no --card: Typer's usage error
+    ["register", "plain", "--card", "{card}", "--card", "{card}", "--allow-same-artifact"],
+    ["register", "plain", "--card", "{card}", "--sign", "--no-sign", "--allow-same-artifact"],
+    ["register", "plain", "other", "--card", "{card}"],
+    ["register", "plain", "--card", "{card}", "--verbose"],
+    ["register", "--help"],
+    ["register", "plain", "--card", "{card}", "--", "--allow-same-artifact"],
+]
+
+
+def _twice(repo: Path, tmp_path: Path, argv: list[str], fast: bool) -> int:
+    """ARGV through main() and through typer_main() on two copies of REPO: the same bytes out,
+    the same refs after."""
+    card = repo.parent / "card.yaml"
+    argv = [a.replace("{card}", str(card)) for a in argv]
+    results = []
+    for entry in ("main", "typer_main"):
+        copy = tmp_path / entry / "plain"
+        shutil.copytree(repo, copy, symlinks=True)
+        code, out, err, modules = run(copy, entry, *argv, modules=tmp_path / f"{entry}.json")
+        if entry == "main":
+            assert ("typer" not in modules) == fast, argv
+        refs = git(copy, "for-each-ref", "--format=%(refname) %(objectname)")
+        results.append((code, out, err, refs))
+    assert results[0] == results[1]
+    return results[0][0]
+
+
+@pytest.mark.parametrize(("argv", "code"), REGISTER_SAME, ids=[" ".join(a[-4:]) for a, _ in REGISTER_SAME])
+def test_register_on_the_fast_path_does_what_typer_does(repo, tmp_path, argv, code, monkeypatch):
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "2026-11-01T10:00:00Z")  # the same tag bytes twice
+    monkeypatch.setenv("GIT_AUTHOR_DATE", "2026-11-01T10:00:00Z")
+    assert _twice(repo, tmp_path, argv, fast=True) == code
+
+
+@pytest.mark.parametrize("argv", REGISTER_TO_TYPER, ids=[" ".join(a[1:5]) for a in REGISTER_TO_TYPER])
+def test_register_spellings_the_fast_path_does_not_parse_go_to_typer(repo, tmp_path, argv, monkeypatch):
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "2026-11-01T10:00:00Z")
+    monkeypatch.setenv("GIT_AUTHOR_DATE", "2026-11-01T10:00:00Z")
+    _twice(repo, tmp_path, argv, fast=False)

@@ -21,18 +21,29 @@ _ANSI = re.compile(r"\033\[[;?0-9]*[a-zA-Z]")
 
 def run(argv: list[str]) -> int | None:
     """The exit code after answering ARGV, or None when Typer must answer it."""
+    if not _plain_streams() or any(k.startswith("_") and k.endswith("_COMPLETE") for k in os.environ):
+        return None  # shell completion (_GITREG_COMPLETE, or the name a wrapper runs under) is Typer's
     parsed = _parse(argv)
-    if parsed is None or not _plain_streams():
-        return None
-    command, args, as_json, repo, traceback = parsed
+    if parsed is not None:
+        command, args, as_json, repo, traceback = parsed
+        if command == "hook":
+            return _answer(traceback, lambda: _hook(repo, args))
+        if command == "which":
+            return _answer(traceback, lambda: _which(repo, args[0], args[1], as_json))
+        return _answer(traceback, lambda: _read(command, repo, args, as_json))
+    wrote = _parse_register(argv)
+    if wrote is not None:
+        options, repo, traceback = wrote
+        return _answer(traceback, lambda: _register(repo, options))
+    return None
+
+
+def _answer(traceback: bool, answer) -> int:
+    """ANSWER's exit code, with errors printed as cli.typer_main prints them."""
     from gitreg.errors import GitregError
 
     try:
-        if command == "hook":
-            return _hook(repo, args)
-        if command == "which":
-            return _which(repo, args[0], args[1], as_json)
-        return _read(command, repo, args, as_json)
+        return answer()
     except GitregError as exc:
         if traceback:
             raise
@@ -44,6 +55,12 @@ def run(argv: list[str]) -> int | None:
     except Exception as exc:
         if traceback:
             raise
+        from gitreg.store import faults
+
+        fault = faults.classify(exc)
+        if fault is not None:  # a damaged or full repository is not a bug of gitreg
+            _echo(f"error: {fault}", sys.stderr)
+            return fault.exit_code
         _echo(
             f"internal error: {type(exc).__name__}: {exc}\n"
             "This is a bug in gitreg: run again with --traceback and report it.",
@@ -52,7 +69,8 @@ def run(argv: list[str]) -> int | None:
         return 3
 
 
-def _parse(argv: list[str]) -> tuple[str, list[str], bool, str, bool] | None:
+def _root(argv: list[str]) -> tuple[str, bool, int] | None:
+    """The root options -C/--repo and --traceback: (repo, traceback, where the command is)."""
     repo, traceback, i = ".", False, 0
     while i < len(argv) and argv[i].startswith("-"):
         arg = argv[i]
@@ -66,10 +84,16 @@ def _parse(argv: list[str]) -> tuple[str, list[str], bool, str, bool] | None:
         else:
             return None
         i += 1
+    return repo, traceback, i
+
+
+def _parse(argv: list[str]) -> tuple[str, list[str], bool, str, bool] | None:
+    root = _root(argv)
+    if root is None:
+        return None
+    repo, traceback, i = root
     if i == len(argv) or argv[i] not in ("which", "show", "hook", "list", "history"):
         return None
-    if any(k.startswith("_") and k.endswith("_COMPLETE") for k in os.environ):
-        return None  # shell completion (_GITREG_COMPLETE, or the name a wrapper runs under) is Typer's
     command, rest = argv[i], argv[i + 1 :]
     args = [a for a in rest if a != "--json"]
     if any(a.startswith("-") for a in args):
@@ -156,4 +180,90 @@ def _read(command: str, repo: str, args: list[str], as_json: bool) -> int:
         else:
             out = text.version_card(info)
     _echo(out, sys.stdout)
+    return 0
+
+
+# `register`'s options as cli/write.py declares them: those taking a value, and the flags.
+_REGISTER_VALUES = ("--card", "--version", "--bump", "--rev", "--artifact", "--metrics", "--image")
+_REGISTER_FLAGS = ("--sign", "--no-sign", "--propose", "--allow-same-artifact", "--strict", "--json")
+
+
+def _parse_register(argv: list[str]) -> tuple[dict[str, str | bool], str, bool] | None:
+    """`register NAME --card FILE [options]` in its plainest spellings: each option at most once,
+    values that do not start with '-', NAME given once. Anything else is Typer's to parse."""
+    root = _root(argv)
+    if root is None:
+        return None
+    repo, traceback, i = root
+    if i == len(argv) or argv[i] != "register":
+        return None
+    options: dict[str, str | bool] = {}
+    rest, k = argv[i + 1 :], 0
+    while k < len(rest):
+        arg = rest[k]
+        key, eq, value = arg.partition("=")
+        if key in options:
+            return None
+        if key in _REGISTER_VALUES:
+            if not eq:
+                if k + 1 == len(rest):
+                    return None
+                k += 1
+                value = rest[k]
+            if not value or value.startswith("-"):
+                return None
+            options[key] = value
+        elif arg in _REGISTER_FLAGS:
+            options[arg] = True
+        elif arg.startswith("-") or "name" in options:
+            return None
+        else:
+            options["name"] = arg
+        k += 1
+    if "name" not in options or "--card" not in options or ("--sign" in options and "--no-sign" in options):
+        return None
+    return options, repo, traceback
+
+
+def _register(repo: str, options: dict[str, str | bool]) -> int:
+    """`register`, printed as cli/write.py prints it."""
+    from pathlib import Path
+
+    import gitreg.cli.text as text
+    from gitreg.registry import Registry
+
+    def value(key: str) -> str | None:
+        found = options.get(key)
+        return found if isinstance(found, str) else None
+
+    sign = True if "--sign" in options else False if "--no-sign" in options else None
+    reg = Registry.open(repo).register(
+        str(options["name"]),
+        Path(str(options["--card"])),
+        version=value("--version"),
+        bump=value("--bump"),
+        rev=value("--rev") or "HEAD",
+        artifact=value("--artifact"),
+        metrics=value("--metrics"),
+        sign=sign,
+        image=value("--image"),
+        propose="--propose" in options,
+        allow_same_artifact="--allow-same-artifact" in options,
+        strict="--strict" in options,
+    )
+    for warning in reg.warnings:
+        _echo(f"warning: {warning}", sys.stderr)
+    if "--json" in options:
+        _echo(text.json_text(reg.to_dict()), sys.stdout)
+        return 0
+    signed = "signed " if reg.signed else ""
+    _echo(f"Registered {reg.tag} ({signed}tag {reg.tag_id[:10]} on {reg.source_commit[:10]}).", sys.stdout)
+    if reg.proposal:
+        _echo(
+            f"Card: {reg.card_path} on proposal branch {reg.proposal} (the check passed); "
+            f"merge it with: gitreg merge {reg.proposal}",
+            sys.stdout,
+        )
+        return 0
+    _echo(f"Card: {reg.card_path} on the registry branch, sha256 {reg.digest[:16]}...", sys.stdout)
     return 0
