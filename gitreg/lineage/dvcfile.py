@@ -28,11 +28,15 @@ LAZY_MIN_BYTES = 64 * 1024  # smaller files are parsed whole: it costs nothing a
 SPLIT_KEYS = ("stages", "artifacts")
 
 _TOP = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*):(?: .*)?")
-_BLOCK_KEY = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_.@/+-]*):")
 # Line patterns start at the newline before the line: re finds a literal first character fast,
 # where '^' with re.M is tried at every position (7x slower on a 6 MB lock).
 _COLUMN0 = re.compile(r"\n([^ #\n][^\n]*)")  # lines at column 0, comments aside
-_INDENT2 = re.compile(r"\n  (?! )([^\n]*)")  # lines indented two spaces: a mapping's keys
+_INDENT2 = re.compile(r"\n  (?! )")  # lines indented two spaces: a mapping's keys
+_COMMENT2 = re.compile(r"\n  #")
+_KEY = re.compile(r"\n  ([A-Za-z0-9_][A-Za-z0-9_.@/+-]*):(?=\n)")
+# A key YAML might read as other than a string starts like a number, '~', '=' or '<<', or is a short
+# word (yes, No, ON, null...): only those are put to the resolver.
+_MAYBE_NOT_STR = re.compile(r"\n(?:[-+0-9.~=<][^\n]*|[A-Za-z]{1,5})(?=\n)")
 _CONTENT = re.compile(r"\n *[^ #\n]")  # a line that is neither blank nor a comment
 _ODD = re.compile(r"\n(?: | {3})[^ \n]")  # indented one or three spaces
 # a block whose mapping is not at indent 4 (blank and comment lines may come first)
@@ -65,14 +69,15 @@ def load(data: bytes, source: str, *, max_bytes: int) -> dict:
 class Section(Mapping[str, Any]):
     """One top-level mapping of a DVC file, split by its keys: a key's value is parsed when read."""
 
-    def __init__(self, text: str, source: str, spans: dict[str, tuple[int, int, int]]):
-        self._text, self._source, self._spans = text, source, spans  # key -> (start, end, line)
+    def __init__(self, text: str, source: str, spans: dict[str, tuple[int, int]]):
+        self._text, self._source, self._spans = text, source, spans  # key -> (start, end) of its block
         self._values: dict[str, Any] = {}
         self._regions: dict[str, list[tuple[str, str]]] = {}
 
     def __getitem__(self, key: str) -> Any:
         if key not in self._values:
-            start, end, line = self._spans[key]
+            start, end = self._spans[key]
+            line = self._text.count("\n", 0, start)  # errors name the line in the whole file
             doc = yamlio.load("\n" * line + self._text[start:end], self._source, max_bytes=end - start + line)
             if not isinstance(doc, dict) or list(doc) != [key]:  # _split admits no other shape
                 raise InvalidCard(f"{self._source}: cannot read {key!r} (line {line + 1}).")
@@ -103,7 +108,7 @@ class Section(Mapping[str, Any]):
         starts = [span[0] for span in self._spans.values()]
         keys = list(self._spans)
         region = re.compile(
-            rf"^    {re.escape(under)} *:[^\n]*\n((?:(?:    -| {{5,}}|[ ]*#)[^\n]*\n|[ ]*\n)*)", re.M
+            rf"\n    {re.escape(under)} *:[^\n]*\n(?:(?:    -| {{5,}}|[ ]*#)[^\n]*\n|[ ]*\n)*"
         )
         found = []
         for m in region.finditer(self._text):
@@ -155,33 +160,27 @@ def _split(text: str, source: str) -> dict | None:
     return top_doc
 
 
-def _blocks(text: str, start: int, end: int) -> dict[str, tuple[int, int, int]] | None:
-    """The keys of the mapping in TEXT[START:END] (indent 2) -> (start, end, line) of their blocks."""
+def _blocks(text: str, start: int, end: int) -> dict[str, tuple[int, int]] | None:
+    """The keys of the mapping in TEXT[START:END] (indent 2) -> (start, end) of their blocks."""
     # START follows a newline: the patterns below start at it
     if _ODD.search(text, start - 1, end) or _DEEP.search(text, start - 1, end):
         return None
     if any(text.find(c, start, end) >= 0 for c in _OPENERS) and _OPENER.search(text, start, end):
         return None
-    found: list[tuple[str, int]] = []
-    for m in _INDENT2.finditer(text, start - 1, end):
-        body = m.group(1)
-        if body.startswith("#"):
-            continue
-        key = _BLOCK_KEY.fullmatch(body)
-        if key is None:
-            return None  # a key with a value on its line, a quoted key, a list item
-        found.append((key.group(1), m.start() + 1))
+    found = [(m.group(1), m.start() + 1) for m in _KEY.finditer(text, start - 1, end)]
+    if len(found) != len(_INDENT2.findall(text, start - 1, end)) - len(
+        _COMMENT2.findall(text, start - 1, end)
+    ):
+        return None  # a line at indent 2 that is no plain `key:`: a value on its line, a quoted key, a list
     if _CONTENT.search(text, start - 1, found[0][1] - 1 if found else end):
         return None  # content before the first key
-    spans: dict[str, tuple[int, int, int]] = {}
-    line, pos = text.count("\n", 0, start), start
-    for k, (name, at) in enumerate(found):
-        if name in spans or not plain_str(name):
-            return None
-        line += text.count("\n", pos, at)
-        pos = at
-        spans[name] = (at, found[k + 1][1] if k + 1 < len(found) else end, line)
-    return spans
+    names = [name for name, _ in found]
+    if len(set(names)) != len(names):
+        return None  # a duplicate key: the whole parse reports it
+    if _MAYBE_NOT_STR.search("\n".join(["", *names, ""])) and not all(map(plain_str, names)):
+        return None  # a key YAML reads as a number, a bool or null
+    ends = [at for _, at in found[1:]] + [end]
+    return {name: (at, stop) for (name, at), stop in zip(found, ends, strict=True)}
 
 
 def plain_str(key: str) -> bool:
