@@ -8,7 +8,9 @@ rewritten registry branch, changing nothing locally when it refuses.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -225,6 +227,39 @@ def test_sync_asks_only_for_the_branch_and_the_tags_it_lacks(team, tmp_path):
     trace.unlink()
     assert gitreg(mate, "sync", env={"GIT_TRACE_PACKET": str(trace)}).returncode == 0
     assert _asked(trace) == (["refs/heads/"], [])
+
+
+def test_sync_names_its_branches_as_haves_never_its_tags_and_leaves_no_trace(team, tmp_path):
+    """git fetch reads every local ref twice (what is complete, then whether the new objects
+    connect): 10 s a fetch at 543,000 tags. sync fetches from a throwaway git dir that shares
+    the object store but holds only branches and gitreg's records: the remote hears of no
+    local tag (not even the newest commit, which only a tag holds), and the git dir is gone."""
+    work, remote = team
+    mate = clone(remote, tmp_path / "mate")
+    assert gitreg(mate, "sync").returncode == 0
+    future = {
+        **os.environ,
+        **{f"GIT_{who}_{what}": value for who in ("AUTHOR", "COMMITTER") for what, value in
+           (("NAME", "Mate"), ("EMAIL", "mate@example.com"), ("DATE", "3000000000 +0000"))},
+    }  # fmt: skip
+    empty = git(mate, "hash-object", "-t", "tree", "-w", "--stdin")
+    orphan = subprocess.run(
+        ["git", "commit-tree", empty, "-m", "held by a tag alone"],
+        cwd=mate, env=future, capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    git(mate, "tag", "local-only", orphan)
+    new = train(registry(work), "churn", GOOD)
+    assert gitreg(work, "push").returncode == 0
+    trace = tmp_path / "packets"
+    proc = gitreg(mate, "sync", env={"GIT_TRACE_PACKET": str(trace)})
+    assert proc.returncode == 0, proc.stderr
+    haves = re.findall(r"packet: +fetch> have ([0-9a-f]{40})", trace.read_text())
+    assert git(mate, "rev-parse", "refs/heads/main") in haves  # the branches are named
+    assert orphan not in haves
+    assert git(mate, "rev-parse", f"refs/tags/{new.tag}") == new.tag_id
+    assert registry(mate).require_head() == registry(work).require_head()
+    assert list((mate / ".git" / "gitreg-tmp").iterdir()) == []
+    assert git(mate, "for-each-ref", "refs/gitreg/incoming") == ""
 
 
 def test_sync_refuses_a_moved_tag_it_never_had_by_the_registry_record(team, tmp_path):

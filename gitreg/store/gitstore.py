@@ -705,6 +705,17 @@ class GitStore:
             raise faults.classify(exc) or GitFailed(f"cannot list refs: {exc}") from None
         return found
 
+    def ref_targets(self, pattern: str) -> dict[str, str]:
+        """refname -> object id (unpeeled) of the refs matching PATTERN, a for-each-ref pattern
+        (a prefix, or a glob such as refs/tags/*@v*). One git process: at 543,000 refs it takes a
+        quarter of the time of walking them with pygit2 (0.6 s against 2.6 s here)."""
+        proc = self.git("for-each-ref", "--format=%(objectname) %(refname)", "--end-of-options", pattern)
+        out = {}
+        for line in proc.stdout.decode(errors="replace").splitlines():
+            oid, _, ref = line.partition(" ")
+            out[ref] = oid
+        return out
+
     def ref_names(self, prefix: str = "refs/") -> list[str]:
         """The names of every ref under PREFIX, without resolving them (fast: 10k refs in ~7 ms)."""
         try:
@@ -736,6 +747,64 @@ class GitStore:
                 out[ref] = oid
         return out
 
+    # Refs a fetch may name as what this repository has (its "haves"): branches, remote-tracking
+    # refs and gitreg's records of remotes, never the tags.
+    _LEAN_TIPS = ("refs/heads/", "refs/remotes/", "refs/gitreg/remotes/")
+
+    @contextlib.contextmanager
+    def _lean_git_dir(self) -> Iterator[tuple[str | None, dict[str, str]]]:
+        """(git dir, environment) for a fetch that does not read every ref of this repository.
+
+        git fetch reads every local ref twice: to mark what is already complete, and after
+        the fetch to check that the new objects connect to them (rev-list --not --all). A
+        registry of 10,000 models x 25 versions has 543,000 tags: 10 s per fetch here. So
+        the fetch runs in a throwaway git dir that shares this repository's object store
+        (GIT_OBJECT_DIRECTORY: what it brings lands here directly) and its config (remote
+        names resolve as here), and holds as refs only the branches, remote-tracking refs and
+        gitreg's records: the haves of the negotiation, and what the connectivity check
+        stops at. They are this repository's own complete tips, so that check is as sound.
+
+        (None, {}) (fetch in place) in a repository a plain git dir cannot stand in for: a
+        partial clone, a newer repository format, or objects in quarantine (a server hook).
+        """
+        version = self.config("core.repositoryformatversion")
+        if (
+            version not in (None, "0")
+            or self.promisor is not None
+            or any(k in os.environ for k in ("GIT_OBJECT_DIRECTORY", "GIT_QUARANTINE_PATH"))
+        ):
+            yield None, {}
+            return
+        parent = self.common_dir / "gitreg-tmp"
+        parent.mkdir(exist_ok=True)
+        lean = Path(tempfile.mkdtemp(prefix="fetch-", dir=parent))
+        try:
+            (lean / "refs").mkdir()
+            (lean / "HEAD").write_text("ref: refs/heads/gitreg-lean\n")
+            include = str(self.common_dir / "config").replace("\\", "\\\\").replace('"', '\\"')
+            # The include first: the lean dir's own core settings win over the repository's.
+            (lean / "config").write_text(
+                f'[include]\n\tpath = "{include}"\n[core]\n\trepositoryformatversion = 0\n\tbare = true\n'
+            )
+            env = {"GIT_OBJECT_DIRECTORY": str(self.common_dir / "objects")}
+            tips = (
+                self.git("for-each-ref", "--format=%(objectname)", "--end-of-options", *self._LEAN_TIPS)
+                .stdout.decode()
+                .split()
+            )
+            lines = [f"create refs/have/{i} {oid}" for i, oid in enumerate(dict.fromkeys(tips))]
+            if lines:
+                self.git(
+                    "update-ref",
+                    "--stdin",
+                    input="\n".join([*lines, ""]).encode(),
+                    env=env,
+                    git_dir=str(lean),
+                )
+            yield str(lean), env
+        finally:
+            shutil.rmtree(lean, ignore_errors=True)
+
     def fetch(self, remote: str, oids: list[str]) -> None:
         """Fetch the objects reachable from OIDS (tips REMOTE advertises); no ref moves.
 
@@ -744,18 +813,21 @@ class GitStore:
         """
         if not oids:
             return
-        proc = self.git(
-            "fetch",
-            "--quiet",
-            "--no-tags",
-            "--no-write-fetch-head",
-            "--no-auto-gc",
-            "--no-recurse-submodules",
-            "--end-of-options",
-            remote,
-            *oids,
-            check=False,
-        )
+        with self._lean_git_dir() as (lean, env):
+            proc = self.git(
+                "fetch",
+                "--quiet",
+                "--no-tags",
+                "--no-write-fetch-head",
+                "--no-auto-gc",
+                "--no-recurse-submodules",
+                "--end-of-options",
+                remote,
+                *oids,
+                check=False,
+                env=env,
+                git_dir=lean,
+            )
         missing = [o for o in oids if not self.has_object(o)]
         if proc.returncode != 0 or missing:
             raise GitFailed(
@@ -776,24 +848,31 @@ class GitStore:
         scratch = f"refs/gitreg/incoming/{os.getpid()}/"
         # A glob refspec matching nothing is no error (an exact one is); its prefix is the ref.
         spec = "".join(f"+{ref}*:{scratch}{ref}*\n" for ref in refs)
-        proc = self.git(
-            "-c",
-            "protocol.version=2",
-            "fetch",
-            "--stdin",
-            "--quiet",
-            "--no-tags",
-            "--no-write-fetch-head",
-            "--no-auto-gc",
-            "--no-recurse-submodules",
-            "--end-of-options",
-            remote,
-            input=spec.encode(),
-            check=False,
-        )
-        listed = self.git("for-each-ref", "--format=%(objectname) %(refname)", scratch).stdout.decode()
+        with self._lean_git_dir() as (lean, env):
+            proc = self.git(
+                "-c",
+                "protocol.version=2",
+                "fetch",
+                "--stdin",
+                "--quiet",
+                "--no-tags",
+                "--no-write-fetch-head",
+                "--no-auto-gc",
+                "--no-recurse-submodules",
+                "--end-of-options",
+                remote,
+                input=spec.encode(),
+                check=False,
+                env=env,
+                git_dir=lean,
+            )
+            listed = self.git(
+                "for-each-ref", "--format=%(objectname) %(refname)", scratch, env=env, git_dir=lean
+            ).stdout.decode()
         caught = {ref: oid for oid, _, ref in (line.partition(" ") for line in listed.splitlines())}
-        if caught:  # the exact refs, and any their prefix caught too (1.0.0-rc1 beside 1.0.0)
+        if (
+            caught and lean is None
+        ):  # the exact refs, and any their prefix caught too (1.0.0-rc1 beside 1.0.0)
             self.update_refs([(ref, None, oid) for ref, oid in caught.items()], "gitreg: fetched")
         wanted = set(refs)
         landed = {ref[len(scratch) :]: oid for ref, oid in caught.items() if ref[len(scratch) :] in wanted}
