@@ -722,33 +722,35 @@ class GitStore:
     def refs(self, prefix: str) -> dict[str, str]:
         """refname -> object id of every direct ref under PREFIX (e.g. 'refs/tags/')."""
         found = {}
-        try:
-            for ref in self.repo.references.iterator():
-                if ref.name.startswith(prefix) and ref.type == pygit2.enums.ReferenceType.DIRECT:
-                    found[ref.name] = str(ref.target)
-        except pygit2.GitError as exc:
-            raise faults.classify(exc) or GitFailed(f"cannot list refs: {exc}") from None
+        for line in self._listed(prefix, " %(objectname) %(symref)"):
+            ref, oid, symref = line.split(" ")
+            if not symref:
+                found[ref] = oid
         return found
 
     def ref_targets(self, pattern: str) -> dict[str, str]:
         """refname -> object id (unpeeled) of the refs matching PATTERN, a for-each-ref pattern
-        (a prefix, or a glob such as refs/tags/*@v*). One git process: at 543,000 refs it takes a
-        quarter of the time of walking them with pygit2 (0.6 s against 2.6 s here)."""
-        proc = self.git("for-each-ref", "--format=%(objectname) %(refname)", "--end-of-options", pattern)
-        out = {}
-        for line in proc.stdout.decode(errors="replace").splitlines():
-            oid, _, ref = line.partition(" ")
-            out[ref] = oid
-        return out
+        (a prefix, or a glob such as refs/tags/*@v*)."""
+        proc = self.git("for-each-ref", "--format=%(refname) %(objectname)", "--end-of-options", pattern)
+        return dict(line.split(" ") for line in proc.stdout.decode(errors="replace").splitlines())
 
     def ref_names(self, prefix: str = "refs/") -> list[str]:
-        """The names of every ref under PREFIX, without resolving them (fast: 10k refs in ~7 ms)."""
-        try:
-            names = self.repo.raw_listall_references()
-        except pygit2.GitError as exc:
-            raise faults.classify(exc) or GitFailed(f"cannot list refs: {exc}") from None
-        want = prefix.encode()
-        return [raw.decode(errors="replace") for raw in names if raw.startswith(want)]
+        """The names of every ref under PREFIX, sorted."""
+        return self._listed(prefix, "")
+
+    def _listed(self, prefix: str, fields: str) -> list[str]:
+        """For each ref whose name starts with PREFIX, a line: its name, then FIELDS (for-each-ref
+        format atoms, each after a space).
+
+        git reads only the part of packed-refs under the prefix (a binary search) and the
+        loose refs under it: among 543,000 refs, a prefix holding a few costs 3 ms, where
+        listing every ref through pygit2 took 0.5-1 s (2.6 s with their targets), and every
+        write lists the pending refs and registration proposals first.
+        """
+        folder = prefix[: prefix.rfind("/") + 1] or "refs/"  # git matches whole path components
+        proc = self.git("for-each-ref", f"--format=%(refname){fields}", "--end-of-options", folder)
+        lines = proc.stdout.decode(errors="replace").splitlines()
+        return lines if folder == prefix else [line for line in lines if line.startswith(prefix)]
 
     def ls_remote(self, remote: str, patterns: list[str], *, heads: bool = False) -> dict[str, str]:
         """refname -> object id on REMOTE of the refs matching PATTERNS (unpeeled: tag objects).
