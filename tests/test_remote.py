@@ -250,6 +250,9 @@ def test_sync_names_its_branches_as_haves_never_its_tags_and_leaves_no_trace(tea
     git(mate, "tag", "local-only", orphan)
     new = train(registry(work), "churn", GOOD)
     assert gitreg(work, "push").returncode == 0
+    stale = mate / ".git" / "gitreg-tmp" / "fetch-killed"  # what a sync killed two days ago left
+    (stale / "refs").mkdir(parents=True)
+    os.utime(stale, (0, 0))
     trace = tmp_path / "packets"
     proc = gitreg(mate, "sync", env={"GIT_TRACE_PACKET": str(trace)})
     assert proc.returncode == 0, proc.stderr

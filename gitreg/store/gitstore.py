@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -799,20 +800,16 @@ class GitStore:
             version not in (None, "0")
             or self.promisor is not None
             or any(k in os.environ for k in ("GIT_OBJECT_DIRECTORY", "GIT_QUARANTINE_PATH"))
+            or "\n" in str(self.common_dir)  # cannot be written into a config file
         ):
             yield None, {}
             return
-        parent = self.common_dir / "gitreg-tmp"
-        parent.mkdir(exist_ok=True)
-        lean = Path(tempfile.mkdtemp(prefix="fetch-", dir=parent))
         try:
-            (lean / "refs").mkdir()
-            (lean / "HEAD").write_text("ref: refs/heads/gitreg-lean\n")
-            include = str(self.common_dir / "config").replace("\\", "\\\\").replace('"', '\\"')
-            # The include first: the lean dir's own core settings win over the repository's.
-            (lean / "config").write_text(
-                f'[include]\n\tpath = "{include}"\n[core]\n\trepositoryformatversion = 0\n\tbare = true\n'
-            )
+            lean = self._make_lean_git_dir()
+        except OSError:  # a repository this user cannot write to: fetch in place
+            yield None, {}
+            return
+        try:
             env = {"GIT_OBJECT_DIRECTORY": str(self.common_dir / "objects")}
             tips = (
                 self.git("for-each-ref", "--format=%(objectname)", "--end-of-options", *self._LEAN_TIPS)
@@ -831,6 +828,23 @@ class GitStore:
             yield str(lean), env
         finally:
             shutil.rmtree(lean, ignore_errors=True)
+
+    def _make_lean_git_dir(self) -> Path:
+        parent = self.common_dir / "gitreg-tmp"
+        parent.mkdir(exist_ok=True)
+        for old in parent.glob("fetch-*"):  # left by a process killed mid-fetch a day ago or more
+            with contextlib.suppress(OSError):
+                if time.time() - old.stat().st_mtime > 86400:
+                    shutil.rmtree(old, ignore_errors=True)
+        lean = Path(tempfile.mkdtemp(prefix="fetch-", dir=parent))
+        (lean / "refs").mkdir()
+        (lean / "HEAD").write_text("ref: refs/heads/gitreg-lean\n")
+        include = str(self.common_dir / "config").replace("\\", "\\\\").replace('"', '\\"')
+        # The include first: the lean dir's own core settings win over the repository's.
+        (lean / "config").write_text(
+            f'[include]\n\tpath = "{include}"\n[core]\n\trepositoryformatversion = 0\n\tbare = true\n'
+        )
+        return lean
 
     def fetch(self, remote: str, oids: list[str]) -> None:
         """Fetch the objects reachable from OIDS (tips REMOTE advertises); no ref moves.
