@@ -840,9 +840,10 @@ class GitStore:
         (lean / "refs").mkdir()
         (lean / "HEAD").write_text("ref: refs/heads/gitreg-lean\n")
         include = str(self.common_dir / "config").replace("\\", "\\\\").replace('"', '\\"')
-        # The include first: the lean dir's own core settings win over the repository's.
+        # Everything as the repository has it (core.bare and core.worktree too: a submodule's
+        # git dir names its work tree), the format version read from this file itself.
         (lean / "config").write_text(
-            f'[include]\n\tpath = "{include}"\n[core]\n\trepositoryformatversion = 0\n\tbare = true\n'
+            f'[core]\n\trepositoryformatversion = 0\n[include]\n\tpath = "{include}"\n'
         )
         return lean
 
