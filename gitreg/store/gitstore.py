@@ -30,6 +30,8 @@ from gitreg.errors import ConcurrentUpdate, GitFailed, NotARepository, UsageErro
 from gitreg.store import faults
 
 ZERO_OID = "0" * 40
+# A fetch that writes objects only: no tags followed, no FETCH_HEAD, no gc, no submodules.
+_FETCH = ("fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-auto-gc", "--no-recurse-submodules")
 _BLOB = pygit2.enums.ObjectType.BLOB
 _TREE_MODE = pygit2.GIT_FILEMODE_TREE
 _BLOB_MODE = pygit2.GIT_FILEMODE_BLOB
@@ -857,12 +859,7 @@ class GitStore:
             return
         with self._lean_git_dir() as (lean, env):
             proc = self.git(
-                "fetch",
-                "--quiet",
-                "--no-tags",
-                "--no-write-fetch-head",
-                "--no-auto-gc",
-                "--no-recurse-submodules",
+                *_FETCH,
                 "--end-of-options",
                 remote,
                 *oids,
@@ -894,13 +891,8 @@ class GitStore:
             proc = self.git(
                 "-c",
                 "protocol.version=2",
-                "fetch",
+                *_FETCH,
                 "--stdin",
-                "--quiet",
-                "--no-tags",
-                "--no-write-fetch-head",
-                "--no-auto-gc",
-                "--no-recurse-submodules",
                 "--end-of-options",
                 remote,
                 input=spec.encode(),
