@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gitreg.errors import GitregError
 from gitreg.store.gitstore import GitStore, init_repo
 
 BLOB, EXEC, LINK, TREE = (
@@ -119,3 +120,19 @@ def test_any_pair_of_trees_reads_as_libgit2_does(store, seed):
     o, n = write(store, old), write(store, new)
     assert store.changed_paths(o, n) == libgit2(store, o, n)
     assert store.changed_paths(n, o) == libgit2(store, n, o)
+
+
+def test_a_tree_with_two_entries_of_one_name_is_refused(store):
+    """A hostile change can write one (git fsck's duplicateEntries): a reader by path gets one
+    entry, a diff may speak of the other. Refused, never read."""
+    one, two = store.repo.create_blob(b"staging: [1.0.0]\n"), store.repo.create_blob(b"production: [1.0.0]\n")
+    raw = b"".join(b"100644 stages.yaml\0" + oid.raw for oid in (one, two))
+    twice = str(store.repo.odb.write(pygit2.enums.ObjectType.TREE, raw))
+    old = write(store, {"models": {"churn": {"stages.yaml": b"staging: [1.0.0]\n"}}})
+    builder = store.repo.TreeBuilder()
+    builder.insert("churn", pygit2.Oid(hex=twice), TREE)
+    top = store.repo.TreeBuilder()
+    top.insert("models", builder.write(), TREE)
+    new = str(top.write())
+    with pytest.raises(GitregError, match="two entries of one name"):
+        store.changed_paths(old, new)

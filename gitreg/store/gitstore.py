@@ -435,8 +435,7 @@ class GitStore:
     def _changed(
         self, old: pygit2.Tree | None, new: pygit2.Tree | None, prefix: str, out: list[tuple[str, str]]
     ) -> None:
-        before = {e.name: e for e in old} if old is not None else {}
-        after = {e.name: e for e in new} if new is not None else {}
+        before, after = self._entries(old), self._entries(new)
         for name in before.keys() | after.keys():
             was, now = before.get(name), after.get(name)
             if was is not None and now is not None and was.id == now.id and was.filemode == now.filemode:
@@ -460,6 +459,19 @@ class GitStore:
                 out.append(("D", path))
             elif now is not None and not now_tree:
                 out.append(("A", path))
+
+    def _entries(self, tree: pygit2.Tree | None) -> dict[str, pygit2.Object]:
+        """name -> entry. A tree holding two entries of one name (git fsck's duplicateEntries,
+        which a hostile change can craft) is refused: which of the two a reader gets by path
+        is not what a diff of them says."""
+        if tree is None:
+            return {}
+        entries = {e.name or "": e for e in tree}
+        if len(entries) != len(tree):
+            raise faults.corrupt_object(
+                str(tree.id), "it holds two entries of one name (git fsck: duplicateEntries)"
+            )
+        return entries
 
     def merge_tree(self, ours: str, theirs: str) -> tuple[str | None, list[str]]:
         """The tree of merging commit THEIRS into OURS: (tree id, []) or (None, conflicting paths).
