@@ -64,6 +64,12 @@ class RegistryView:
     def has_model(self, name: str) -> bool:
         return self.store.entry(self.tree, layout.model_dir(name)) is not None
 
+    def model_tree(self, name: str) -> str | None:
+        """The id of models/NAME/ (None: no such model): what a reader of many files of one
+        model starts from, instead of walking down from the root for each."""
+        entry = self.store.entry(self.tree, layout.model_dir(name))
+        return str(entry.id) if entry is not None and entry.type_str == "tree" else None
+
     def require_model(self, name: str) -> None:
         if not self.has_model(name):
             known = ", ".join(self.model_names()[:10]) or "none yet"

@@ -83,7 +83,7 @@ def propose_policy(reg: RegistryBranch, edit: Edit, slug: str) -> PolicyProposal
     from gitreg.ops.promotion import refusal
     from gitreg.trust.signing import can_sign
 
-    repair.before_write(reg)  # finish what a crash left before building on the registry
+    repair.before_write(reg, ())  # finish what a crash left before building on the registry
     store = reg.store
     ident = store.ident()
     sign = can_sign(store, ident)
@@ -152,7 +152,7 @@ def add_checks(reg: RegistryBranch, files: list[str | os.PathLike]) -> PolicyPro
 
 def approve(reg: RegistryBranch, proposal: str, *, push: bool = False, remote: str | None = None) -> Approval:
     """Add a signed approval commit on top of the proposal branch PROPOSAL (compare-and-swap)."""
-    repair.before_write(reg)  # finish what a crash left before writing
+    repair.before_write(reg, ())  # finish what a crash left before writing
     store = reg.store
     branch = proposal.removeprefix("refs/heads/")
     if not branch.startswith(layout.PROPOSAL_PREFIXES):

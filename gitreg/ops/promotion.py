@@ -126,7 +126,7 @@ def promote(reg: RegistryBranch, ref: str | layout.ModelRef, stage: str) -> Prop
             hint=f"Write {model_ref.name}@VERSION or {model_ref.name}@STAGE.",
         )
     layout.check_stage(stage)
-    repair.before_write(reg)
+    repair.before_write(reg, [model_ref.name])
     head = reg.require_head()
     view = RegistryView(reg.store, reg.store.commit_tree(head), head)
     version = view.resolve(model_ref)
@@ -225,8 +225,10 @@ def merge(reg: RegistryBranch, proposal: str, *, push: bool = False, ff: bool = 
     the proposal's commits, signed approvals included, behind it. FF fast-forwards when
     it can. Who approved is never the merge commit's author: it is who signed an approval.
     """
-    repair.before_write(reg)
     tip, _ = resolve_proposal(reg, proposal)
+    current = reg.require_head()
+    # What the proposal changes is what the merge builds on.
+    repair.before_write(reg, repair.changed_models(reg.store, reg.store.merge_base(current, tip), tip))
     for _attempt in range(5):
         head = reg.require_head()
         if reg.store.is_ancestor(tip, head):

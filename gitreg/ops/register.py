@@ -178,7 +178,7 @@ def register(
             f"{image!r} is not a container image digest.",
             hint="Give IMAGE@sha256:<64 hex> or sha256:<64 hex>.",
         )
-    repair.before_write(reg)  # finish what a crash interrupted before starting another
+    repair.before_write(reg, [name])  # finish what a crash interrupted before starting another
     head = reg.require_head()
     source = reg.store.resolve_commit(rev)
     if not isinstance(narrative, dict):

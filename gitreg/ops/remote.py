@@ -86,10 +86,12 @@ def push(reg: RegistryBranch, remote: str | None = None) -> PushReport:
     """Publish the registry branch and the registration tags the remote lacks, atomically."""
     store = reg.store
     remote = resolve_remote(store, remote)
-    repair.before_write(reg)  # never publish a card whose tag is missing here
-    head = reg.require_head()
     theirs = store.ls_remote(remote, [reg.branch_ref, TAG_PATTERN])
     old = theirs.get(reg.branch_ref)
+    # Never publish a card whose tag is missing here: the models changed since what the remote
+    # holds are checked (all of them when it holds nothing this clone knows).
+    repair.before_write(reg, repair.changed_models(store, old, reg.head()))
+    head = reg.require_head()
     if old is not None and old != head and not (store.has_object(old) and store.is_ancestor(old, head)):
         raise RegistryRefusal(
             f"the registry branch on {remote} has commits this repository does not have.",
@@ -275,7 +277,7 @@ def sync(reg: RegistryBranch, remote: str | None = None) -> SyncReport:
     store = reg.store
     remote = resolve_remote(store, remote)
     if reg.head() is not None:
-        repair.before_write(reg)
+        repair.before_write(reg, ())  # what a crash left; the versions fetched bring their tags
     remote_head = store.ls_remote(remote, [reg.branch_ref], heads=True).get(reg.branch_ref)
     if remote_head is None:
         raise NotInitialized(

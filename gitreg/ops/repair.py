@@ -24,7 +24,7 @@ leftover pending ref. Repair, run by every write command first:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection
+from collections.abc import Collection, Container
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
@@ -75,34 +75,52 @@ def repair(reg: RegistryBranch, *, lock_age: float = 0.0) -> RepairReport:
     return repair_store(reg.store, reg.branch_ref, lock_age=lock_age)
 
 
-def repair_store(store: GitStore, branch_ref: str, *, lock_age: float = 0.0) -> RepairReport:
+def repair_store(
+    store: GitStore, branch_ref: str, *, lock_age: float = 0.0, models: Collection[str] | None = None
+) -> RepairReport:
+    """Repair the whole registry, or with MODELS only what a crash can have left (pending refs,
+    registration proposals, locks) and the cards of MODELS: then the cost follows those, not
+    the number of cards and tags (250,000 each at 10,000 models)."""
     report = RepairReport()
     _remove_stale_locks(store, report, lock_age)
-    tags = store.ref_names("refs/tags/")
-    pending = store.ref_names(layout.PENDING_PREFIX)
-    proposals = store.ref_names(_REGISTER_PROPOSALS)
+    pending = store.refs(layout.PENDING_PREFIX)  # by prefix: git reads only that part of the refs
+    proposals = sorted(store.refs(_REGISTER_PROPOSALS))
     head = store.ref_target(branch_ref)
+    if models is not None:
+        # Each pending ref names the registration it holds: its card is checked too.
+        named = [p for ref in pending if (p := layout.parse_pending_ref(ref))]
+        tags = _TagRefs(store)
+        for missing in missing_tags(store, head, tags, proposals, models=models, versions=named):
+            _restore(store, missing, report)
+        if pending:
+            _settle_pending(store, head, pending, report)
+        return report
+    all_tags = store.ref_names("refs/tags/")
     # A registry whose cards and tags were found whole stays whole until one of them changes:
-    # the verdict is cached by the models tree's id and the tag names (every write runs this).
+    # the verdict is cached by the models tree's id and the tag names.
     key = None
     if head is not None and not pending and not proposals:
-        models = store.entry_id(store.commit_tree(head), layout.MODELS_DIR)
-        digest = hashlib.sha256("\n".join(sorted(tags)).encode()).hexdigest()[:24]
-        key = f"{models}-{digest}"
+        models_id = store.entry_id(store.commit_tree(head), layout.MODELS_DIR)
+        digest = hashlib.sha256("\n".join(sorted(all_tags)).encode()).hexdigest()[:24]
+        key = f"{models_id}-{digest}"
         if cache.has(store.common_dir, "whole", key):
             return report
-    for missing in missing_tags(store, head, set(tags), proposals):
+    for missing in missing_tags(store, head, set(all_tags), proposals):
         _restore(store, missing, report)
     if pending:
-        _settle_pending(store, head, {ref: store.ref_target(ref) or "" for ref in pending}, report)
+        _settle_pending(store, head, pending, report)
     if key is not None and not report.left and not report.tags_made:
         cache.add(store.common_dir, "whole", key)
     return report
 
 
-def before_write(reg: RegistryBranch) -> RepairReport:
-    """Repair, then refuse to build on a registry that repair could not make whole."""
-    report = repair(reg)
+def before_write(reg: RegistryBranch, models: Collection[str] | None = None) -> RepairReport:
+    """Repair, then refuse to build on a registry that repair could not make whole.
+
+    MODELS: the models the write builds on (None: the whole registry). A crash always leaves a
+    pending ref or a registration proposal behind, and those are always settled; a tag deleted
+    by hand is found when a write touches its model, and by `gitreg repair` and `doctor`."""
+    report = repair_store(reg.store, reg.branch_ref, models=models)
     if report.left:
         raise InconsistentRegistry(
             "the registry is inconsistent, and a write would build on it:",
@@ -114,23 +132,61 @@ def before_write(reg: RegistryBranch) -> RepairReport:
     return report
 
 
+def changed_models(store: GitStore, old: str | None, head: str | None) -> list[str] | None:
+    """The models whose files differ between commits OLD and HEAD of the registry branch; None
+    when OLD is unknown or not behind HEAD (then everything counts as changed)."""
+    if old is None or head is None or not store.has_object(old) or not store.is_ancestor(old, head):
+        return None
+    prefix = layout.MODELS_DIR + "/"
+    changed = store.changed_paths(store.commit_tree(old), store.commit_tree(head))
+    return sorted({p[len(prefix) :].split("/", 1)[0] for _, p in changed if p.startswith(prefix)})
+
+
+class _TagRefs:
+    """Whether a tag ref exists, looked up one at a time (libgit2 searches the sorted
+    packed-refs): for a few cards, far cheaper than listing every tag."""
+
+    def __init__(self, store: GitStore):
+        self.store = store
+
+    def __contains__(self, ref: object) -> bool:
+        return isinstance(ref, str) and self.store.ref_target(ref) is not None
+
+
 def missing_tags(
-    store: GitStore, head: str | None, tags: Collection[str], proposals: list[str] | None = None
+    store: GitStore,
+    head: str | None,
+    tags: Container[str],
+    proposals: list[str] | None = None,
+    *,
+    models: Collection[str] | None = None,
+    versions: Collection[tuple[str, str]] = (),
 ) -> list[Missing]:
     """Cards (registry branch, then registration proposals) whose tag ref does not exist.
 
-    Cost: one tree listing per model and one ref listing; only a missing tag's record is read.
+    MODELS: look only at these models' cards (None: every model), and at VERSIONS ((name,
+    version) pairs). Cost: one tree listing per model looked at and one tag lookup per card;
+    only a missing tag's record is read.
     """
     found: list[Missing] = []
     if head is not None:
         view = RegistryView(store, store.commit_tree(head), head)
-        for name, _, is_tree in store.list_dir(view.tree, layout.MODELS_DIR):
-            if not is_tree:
-                continue
-            for entry, _, _ in store.list_dir(view.tree, layout.versions_dir(name)):
+        if models is None:
+            listing = store.list_dir(view.tree, layout.MODELS_DIR)
+            subtrees = [(n, oid) for n, oid, is_tree in listing if is_tree]
+        else:
+            subtrees = [(n, oid) for n in sorted(set(models)) if (oid := view.model_tree(n)) is not None]
+        looked = {n for n, _ in subtrees}
+        for name, subtree in subtrees:
+            for entry in store.entry_names(subtree, layout.VERSIONS_DIR):
                 version = entry[:-5] if entry.endswith(".yaml") else None
                 if version and layout.tag_ref(name, version) not in tags and layout.Version.is_valid(version):
                     found.append(Missing(name, version, "the registry branch", _record(view, name, version)))
+        for name, version in sorted(set(versions)):
+            if name in looked or not view.has_version(name, version):
+                continue
+            if layout.tag_ref(name, version) not in tags:
+                found.append(Missing(name, version, "the registry branch", _record(view, name, version)))
     if proposals is None:
         proposals = store.ref_names(_REGISTER_PROPOSALS)
     for ref in proposals:
@@ -180,13 +236,13 @@ def _restore(store: GitStore, missing: Missing, report: RepairReport) -> None:
 
 
 def _settle_pending(store: GitStore, head: str | None, pending: dict[str, str], report: RepairReport) -> None:
-    tags = store.refs("refs/tags/")
     others: bool | None = None
     view = RegistryView(store, store.commit_tree(head), head) if head is not None else None
     for ref, oid in sorted(pending.items()):
         parsed = layout.parse_pending_ref(ref)
         tag_ref = layout.tag_ref(*parsed) if parsed else None
-        if tag_ref is not None and tags.get(tag_ref) == oid:
+        tag_target = store.ref_target(tag_ref) if tag_ref is not None else None
+        if tag_ref is not None and tag_target == oid:
             store.delete_ref(ref, oid)
             report.pending_done.append(ref)
             continue
@@ -194,7 +250,7 @@ def _settle_pending(store: GitStore, head: str | None, pending: dict[str, str], 
             (view is not None and view.has_version(*parsed))
             or store.ref_target(layout.branch_ref(layout.register_proposal_branch(*parsed))) is not None
         )
-        if registered and tag_ref is not None and tag_ref not in tags:
+        if registered and tag_ref is not None and tag_target is None:
             continue  # its card records another object, or it is not readable: left below
         if others is None:
             others = bool(locks.processes_in(store.common_dir))

@@ -260,20 +260,26 @@ def import_proposal_branch(source: str) -> str:
 # --- paths on the registry branch -------------------------------------------
 
 
+# Inside a model's folder models/NAME/ (readers that hold the folder's tree id use these).
+MODEL_FILE = "model.yaml"
+STAGES_FILE = "stages.yaml"
+VERSIONS_DIR = "versions"
+
+
 def model_dir(name: str) -> str:
     return f"{MODELS_DIR}/{name}"
 
 
 def model_path(name: str) -> str:
-    return f"{MODELS_DIR}/{name}/model.yaml"
+    return f"{MODELS_DIR}/{name}/{MODEL_FILE}"
 
 
 def stages_path(name: str) -> str:
-    return f"{MODELS_DIR}/{name}/stages.yaml"
+    return f"{MODELS_DIR}/{name}/{STAGES_FILE}"
 
 
 def versions_dir(name: str) -> str:
-    return f"{MODELS_DIR}/{name}/versions"
+    return f"{MODELS_DIR}/{name}/{VERSIONS_DIR}"
 
 
 def card_path(name: str, version: str) -> str:
