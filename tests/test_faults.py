@@ -208,11 +208,10 @@ def test_permission_denied_names_the_path_and_the_user(project, tmp_path):
     ],
 )
 def test_a_cache_of_the_wrong_shape_is_dropped_and_rebuilt_silently(project, content):
-    from gitreg.version import __version__
 
     assert gitreg(project, "list").returncode == 0
     path = cache.directory(project / ".git") / "summaries.json"
-    path.write_bytes(content.replace(b"FORMAT", f"1/{__version__}".encode()))
+    path.write_bytes(content.replace(b"FORMAT", cache._format().encode()))
     proc = gitreg(project, "list", "--json")
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
     assert [m["name"] for m in json.loads(proc.stdout)] == ["churn", "fraud"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from gitreg.errors import InvalidCard, NotFound, UsageError
+from gitreg.errors import InvalidCard, NotFound
 from gitreg.model.policy import Policy
 from gitreg.store import layout, yamlio
 from gitreg.store.gitstore import BlobTooLarge, GitStore
@@ -24,17 +24,22 @@ class RegistryView:
 
     # --- raw files -------------------------------------------------------------
 
-    def read(self, path: str, *, max_bytes: int = layout.MAX_CARD_BYTES) -> bytes | None:
+    def read(
+        self, path: str, *, max_bytes: int = layout.MAX_CARD_BYTES, within: tuple[str, str] | None = None
+    ) -> bytes | None:
+        """PATH's bytes; WITHIN (folder path, its tree id): read from the folder's tree, not
+        from the root (a list reads three entries of each of 10,000 model folders)."""
+        tree, inner = (self.tree, path) if within is None else (within[1], path[len(within[0]) + 1 :])
         try:
-            return self.store.read_blob(self.tree, path, max_bytes=max_bytes)
+            return self.store.read_blob(tree, inner, max_bytes=max_bytes, shown_as=path)
         except BlobTooLarge as exc:
             raise InvalidCard(
-                f"{path} on the registry branch is {exc.size} bytes, over the limit.",
+                f"{exc.path} on the registry branch is {exc.size} bytes, over the limit.",
                 hint="Remove the oversized file from the registry branch.",
             ) from None
 
-    def load(self, path: str):
-        data = self.read(path)
+    def load(self, path: str, within: tuple[str, str] | None = None):
+        data = self.read(path, within=within)
         return None if data is None else yamlio.load(data, path)
 
     # --- policy ----------------------------------------------------------------
@@ -78,28 +83,35 @@ class RegistryView:
                 hint="Run 'gitreg list' to see the registered models.",
             )
 
-    def model_meta(self, name: str) -> dict:
-        meta = self.load(layout.model_path(name))
+    def model_meta(self, name: str, subtree: str | None = None) -> dict:
+        """models/NAME/model.yaml (SUBTREE: the id of models/NAME/, when the caller has it)."""
+        path = layout.model_path(name)
+        data = self.read(path, within=self._within(name, subtree))
+        meta = yamlio.load_simple(data, path) if data is not None else None
         return meta if isinstance(meta, dict) else {}
 
-    def versions(self, name: str) -> list[str]:
-        entries = self.store.list_dir(self.tree, layout.versions_dir(name))
-        keyed = []
-        for n, _, is_tree in entries:
-            if not is_tree and n.endswith(".yaml"):
-                try:  # parse once: validity and sort key together
-                    keyed.append((layout.Version.parse(n[:-5]).sort_key(), n[:-5]))
-                except UsageError:
-                    continue
-        return [v for _, v in sorted(keyed)]
+    def versions(self, name: str, subtree: str | None = None) -> list[str]:
+        if subtree is not None:
+            names = self.store.file_names(subtree, layout.VERSIONS_DIR)
+        else:
+            names = self.store.file_names(self.tree, layout.versions_dir(name))
+        keyed = [found for n in names if (found := layout.card_version(n)) is not None]
+        keyed.sort()
+        return [v for _, v in keyed]
+
+    @staticmethod
+    def _within(name: str, subtree: str | None) -> tuple[str, str] | None:
+        return None if subtree is None else (layout.model_dir(name), subtree)
 
     def has_version(self, name: str, version: str) -> bool:
         return self.store.entry(self.tree, layout.card_path(name, version)) is not None
 
-    def stages(self, name: str) -> dict[str, list[str]]:
+    def stages(self, name: str, subtree: str | None = None) -> dict[str, list[str]]:
         """stage -> versions in it, the most recently promoted last."""
         if name not in self._stages:
-            raw = self.load(layout.stages_path(name)) or {}
+            path = layout.stages_path(name)
+            data = self.read(path, within=self._within(name, subtree))
+            raw = (yamlio.load_stage_lists(data, path) if data is not None else None) or {}
             if not isinstance(raw, dict):
                 raise InvalidCard(f"{layout.stages_path(name)} must be a mapping of stage to versions.")
             self._stages[name] = {str(k): [str(v) for v in (vs or [])] for k, vs in raw.items()}

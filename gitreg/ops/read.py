@@ -70,11 +70,19 @@ class VersionInfo:
 
 def list_models(reg: RegistryBranch) -> list[ModelSummary]:
     """Every model's summary. A summary depends on the model's subtree only, so it is cached by
-    that subtree's id (store/cache.py): a list after a change re-reads only the models it touched."""
+    that subtree's id (store/cache.py): a list after a change re-reads only the models it touched,
+    and a list of the models/ tree listed last time reads nothing but the cache file."""
     from gitreg.store import cache
 
     view = reg.view()
-    known = cache.summaries(reg.store.common_dir)
+    common = reg.store.common_dir
+    models_id = reg.store.entry_id(view.tree, layout.MODELS_DIR)
+    tree, known = cache.summaries(common)
+    if models_id is not None and tree == models_id:
+        try:
+            return [ModelSummary(**entry) for entry in known.values()]
+        except TypeError:  # cached by another shape of summary
+            known = {}
     found, fresh = [], {}
     for name, oid, is_tree in sorted(reg.store.list_dir(view.tree, layout.MODELS_DIR)):
         if not is_tree:
@@ -83,23 +91,24 @@ def list_models(reg: RegistryBranch) -> list[ModelSummary]:
         try:
             summary = ModelSummary(**known[key])
         except (KeyError, TypeError):  # not cached, or cached by another shape of summary
-            summary = _summary_or_error(view, name)
+            summary = _summary_or_error(view, name, oid)
         found.append(summary)
         if summary.error is None:  # an unreadable model is read again next time
-            fresh[key] = to_data(summary)
-    if fresh.keys() != known.keys():
-        cache.store_summaries(reg.store.common_dir, fresh)
+            fresh[key] = dict(vars(summary))  # JSON-ready already: names, counts, YAML values
+    whole = len(fresh) == len(found)
+    if fresh.keys() != known.keys() or (whole and tree != models_id):
+        cache.store_summaries(common, models_id if whole else None, fresh)
     return found
 
 
-def _summary_or_error(view: RegistryView, name: str) -> ModelSummary:
+def _summary_or_error(view: RegistryView, name: str, subtree: str) -> ModelSummary:
     """NAME's summary; a model whose files cannot be read (too big, corrupt) gets one saying why,
     so that one damaged model does not hide the others."""
     from gitreg.errors import GitregError
     from gitreg.store import faults
 
     try:
-        return _summary(view, name)
+        return _summary(view, name, subtree)
     except GitregError as exc:
         return ModelSummary(name, None, 0, {}, [], None, error=exc.message)
     except Exception as exc:
@@ -109,10 +118,10 @@ def _summary_or_error(view: RegistryView, name: str) -> ModelSummary:
         return ModelSummary(name, None, 0, {}, [], None, error=fault.message)
 
 
-def _summary(view: RegistryView, name: str) -> ModelSummary:
-    meta = view.model_meta(name)
-    versions = view.versions(name)
-    served = {stage: vs[-1] for stage, vs in view.stages(name).items() if vs}
+def _summary(view: RegistryView, name: str, subtree: str) -> ModelSummary:
+    meta = view.model_meta(name, subtree)
+    versions = view.versions(name, subtree)
+    served = {stage: vs[-1] for stage, vs in view.stages(name, subtree).items() if vs}
     owners = [o.get("name") for o in meta.get("owners") or [] if isinstance(o, dict)]
     return ModelSummary(
         name, versions[-1] if versions else None, len(versions), served, owners, meta.get("description")

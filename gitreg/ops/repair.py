@@ -178,7 +178,7 @@ def missing_tags(
             subtrees = [(n, oid) for n in sorted(set(models)) if (oid := view.model_tree(n)) is not None]
         looked = {n for n, _ in subtrees}
         for name, subtree in subtrees:
-            for entry in store.entry_names(subtree, layout.VERSIONS_DIR):
+            for entry in store.file_names(subtree, layout.VERSIONS_DIR):
                 version = entry[:-5] if entry.endswith(".yaml") else None
                 if version and layout.tag_ref(name, version) not in tags and layout.Version.is_valid(version):
                     found.append(Missing(name, version, "the registry branch", _record(view, name, version)))

@@ -212,13 +212,17 @@ def _index(store: GitStore, view: RegistryView, subtrees: dict[str, str]) -> str
 
     stage_names = list(view.policy.stages)
     rows, owners_all = [], set()
-    cached = cache.summaries(store.common_dir).get("models") or {}
+    _, cached = cache.summaries(store.common_dir)
     for name in sorted(subtrees):
         hit = cached.get(f"{name} {subtrees[name]}")
         if hit:
-            latest, count, served, owners, desc = (
-                hit["latest"], hit["versions"], hit["stages"], hit["owners"], hit["description"],
-            )  # fmt: skip
+            latest, count, served, desc = (
+                hit.get("latest"),
+                hit["versions"],
+                hit["stages"],
+                hit.get("description"),
+            )
+            owners = [str(o) for o in hit["owners"]]  # as below: an owner without a name is "None"
         else:
             meta = view.model_meta(name)
             versions = view.versions(name)

@@ -51,25 +51,29 @@ def schema_digest(name: str) -> str:
 _SUMMARIES = "summaries.json"
 
 
-def summaries(common_dir: Path) -> dict[str, dict]:
-    """'NAME SUBTREE-ID' -> summary fields, as last written; {} when absent.
+def summaries(common_dir: Path) -> tuple[str | None, dict[str, dict]]:
+    """(the models/ tree id the file was written for, 'NAME SUBTREE-ID' -> summary fields), as
+    last written; (None, {}) when absent.
 
-    A file of the wrong shape (another gitreg's, truncated, edited) is dropped: the caller
-    rebuilds it, and nobody is told, since nothing was lost.
+    A `list` of the same models/ tree is then one read and one json.loads; after a change, the
+    summaries of the models whose subtree did not change are still good. A file of the wrong
+    shape (another gitreg's, truncated, edited) is dropped: the caller rebuilds it, and nobody
+    is told, since nothing was lost.
     """
     path = directory(common_dir) / _SUMMARIES
     try:
         value = json.loads(path.read_bytes())
     except FileNotFoundError:
-        return {}
+        return None, {}
     except (OSError, ValueError):
         value = None
     if _summaries_damage(value) is None:
         assert isinstance(value, dict)
-        return value["models"]
+        tree = value.get("tree")
+        return (tree if isinstance(tree, str) else None), value["models"]
     with contextlib.suppress(OSError):
         path.unlink()
-    return {}
+    return None, {}
 
 
 def damage(common_dir: Path) -> str | None:
@@ -86,7 +90,8 @@ def damage(common_dir: Path) -> str | None:
     return _summaries_damage(value)
 
 
-_FIELDS = {"name": str, "versions": int, "stages": dict, "owners": list}
+_STRING = {str}
+_STRING_OR_NONE = {str, type(None)}
 
 
 def _summaries_damage(value: object) -> str | None:
@@ -94,21 +99,35 @@ def _summaries_damage(value: object) -> str | None:
         return f"{_SUMMARIES} is not a mapping with 'models'"
     if value.get("format") != _format():
         return f"{_SUMMARIES} was written by another gitreg ({value.get('format')!r})"
+    # Every field a list row reads, of the type it must have; one pass, no generators: a cached
+    # list of 10,000 models checks them all on every call.
     for key, entry in value["models"].items():
-        if not isinstance(key, str) or not isinstance(entry, dict):
+        if type(key) is not str or type(entry) is not dict:
             return f"{_SUMMARIES} holds an entry of the wrong shape"
-        if any(not isinstance(entry.get(f), t) for f, t in _FIELDS.items()):
+        stages, owners = entry.get("stages"), entry.get("owners")
+        if (
+            type(entry.get("name")) is not str
+            or type(entry.get("versions")) is not int
+            or type(entry.get("latest")) not in _STRING_OR_NONE
+            or type(entry.get("error")) not in _STRING_OR_NONE
+            or type(stages) is not dict
+            or type(owners) is not list
+            or not set(map(type, stages.values())) <= _STRING
+            or not set(map(type, owners)) <= _STRING_OR_NONE
+        ):
             return f"{_SUMMARIES} holds an entry of the wrong shape ({key.split()[0]})"
     return None
 
 
-def store_summaries(common_dir: Path, entries: dict[str, dict]) -> None:
-    """Replace the summaries with ENTRIES (only the current models: the file never grows)."""
+def store_summaries(common_dir: Path, tree: str | None, entries: dict[str, dict]) -> None:
+    """Replace the summaries with ENTRIES (only the current models: the file never grows); TREE:
+    the models/ tree id they are all of (None: some model is missing, as an unreadable one is)."""
     folder = directory(common_dir)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".{_SUMMARIES}.{os.getpid()}"
-        tmp.write_text(json.dumps({"format": _format(), "models": entries}, separators=(",", ":")))
+        body = {"format": _format(), "tree": tree, "models": entries}
+        tmp.write_text(json.dumps(body, separators=(",", ":")))
         os.replace(tmp, folder / _SUMMARIES)
     except OSError:
         pass

@@ -6,6 +6,7 @@ reads the same tags). Every other module builds names through this one.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -28,11 +29,12 @@ MAX_CARD_BYTES = 256 * 1024
 
 # Anchored with \Z: re.match('^[a-z]+$', 'x\n') is true, fullmatch on \Z is not fooled.
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]*\Z")
-_SEMVER_RE = re.compile(
+SEMVER_PATTERN = (
     r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
     r"(?:-((?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)"
     r"(?:\.(?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*))*))?\Z"
 )
+_SEMVER_RE = re.compile(SEMVER_PATTERN)
 _STAGE_RE = re.compile(r"[a-z][a-z0-9_-]*\Z")
 
 
@@ -109,6 +111,26 @@ class Version:
         if part == "patch":
             return Version(self.major, self.minor, self.patch + 1)
         raise UsageError(f"{part!r} is not a version part.", hint="Use major, minor or patch.")
+
+
+@functools.lru_cache(maxsize=4096)
+def version_sort_key(text: str) -> tuple | None:
+    """Version.parse(TEXT).sort_key(), None when TEXT is no version; remembered, since the same
+    few version strings recur across every model of a registry."""
+    try:
+        return Version.parse(text).sort_key()
+    except UsageError:
+        return None
+
+
+@functools.lru_cache(maxsize=8192)
+def card_version(file_name: str) -> tuple[tuple, str] | None:
+    """(sort key, version) of a card's file name in a versions/ folder ('1.2.0.yaml'); None for
+    any other file."""
+    if not file_name.endswith(".yaml"):
+        return None
+    key = version_sort_key(file_name[:-5])
+    return None if key is None else (key, file_name[:-5])
 
 
 def latest(versions: list[str]) -> str | None:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 import yaml
 
 from gitreg.errors import InvalidCard
-from gitreg.store.layout import MAX_CARD_BYTES
+from gitreg.store.layout import MAX_CARD_BYTES, SEMVER_PATTERN
 
 _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -90,6 +91,111 @@ def load(data: str | bytes, source: str, *, max_bytes: int = MAX_CARD_BYTES) -> 
         if "could not determine a constructor" in str(exc):
             problem = "YAML tags (such as !!python/object) are not allowed"
         raise InvalidCard(f"{source}: {problem}{_where(mark)}.", hint="Fix the YAML and try again.") from None
+
+
+# The one shape a stages.yaml has (yamlio.dump of stage -> versions): "stage:" lines, each
+# followed by "- VERSION" lines, or "stage: []". Such text is read without the YAML machinery
+# (a list of 10,000 models reads 10,000 of them); anything else goes through load().
+_STAGE_KEY = re.compile(r"([a-z][a-z0-9_-]*):( \[\])?")
+_VERSION_ITEM = re.compile(SEMVER_PATTERN)
+# The plain words YAML 1.1 reads as booleans or null, not as strings.
+_NOT_STRINGS = frozenset({"yes", "no", "true", "false", "on", "off", "null"})
+
+
+def load_stage_lists(data: bytes, source: str, *, max_bytes: int = MAX_CARD_BYTES) -> Any:
+    """What load() gives for DATA, read directly when it has the plain shape of a stages file."""
+    found = _stage_lists(data) if len(data) <= max_bytes else None
+    return load(data, source, max_bytes=max_bytes) if found is None else found
+
+
+def _stage_lists(data: bytes) -> dict[str, list[str] | None] | None:
+    if not data.endswith(b"\n") or not data.isascii():
+        return None
+    found: dict[str, list[str] | None] = {}
+    current = None  # the stage whose "- VERSION" lines follow
+    for line in data.decode("ascii").split("\n")[:-1]:
+        if line.startswith("- "):
+            if current is None or not _VERSION_ITEM.fullmatch(line[2:]):
+                return None
+            items = found[current]
+            if items is None:
+                found[current] = items = []
+            items.append(line[2:])
+            continue
+        m = _STAGE_KEY.fullmatch(line)
+        if m is None or m[1] in found or m[1] in _NOT_STRINGS:
+            return None  # another shape, a duplicate key (load() says so), a boolean key
+        found[m[1]] = [] if m[2] else None  # "stage:" with no item is null, as in YAML
+        current = None if m[2] else m[1]
+    return found or None
+
+
+# The plain shape yamlio.dump gives a small mapping such as model.yaml: top-level keys whose
+# values are scalars, [] or {}, a mapping one level down, or a list of scalars or of flat
+# mappings. Scalars: single-quoted, or plain words that YAML can only read as strings. Such
+# text is read without the YAML machinery; anything else (a number, a nested list, a long
+# folded line, a comment, a duplicate key) goes through load().
+_KEY = r"[a-z_][a-z0-9_]*"
+_SCALAR = r"'(?:[\x20-\x26\x28-\x7e]|'')*'|[A-Za-z](?:[A-Za-z0-9 ._@/,()+-]*[A-Za-z0-9._@/,()+-])?"
+_TOP = re.compile(rf"({_KEY}):(?: ({_SCALAR}|\[\]|\{{\}}))?")
+_CHILD = re.compile(rf"(- |  )(?:({_KEY}): ({_SCALAR}|\[\]|\{{\}})|({_SCALAR}))")
+
+
+def load_simple(data: bytes, source: str, *, max_bytes: int = MAX_CARD_BYTES) -> Any:
+    """What load() gives for DATA, read directly when it has the plain shape described above."""
+    found = _simple(data) if len(data) <= max_bytes else None
+    return load(data, source, max_bytes=max_bytes) if found is None else found
+
+
+def _simple(data: bytes) -> dict[str, Any] | None:
+    if not data.endswith(b"\n") or not data.isascii():
+        return None
+    top: dict[str, Any] = {}
+    parent: str | None = None  # the top-level key a "KEY:" line opened, whose children follow
+    item: dict[str, Any] | None = None  # the list item mapping "  KEY: VALUE" lines continue
+    for line in data.decode("ascii").split("\n")[:-1]:
+        if (m := _TOP.fullmatch(line)) is not None:
+            if m[1] in top or not _strings(m[1], m[2]):
+                return None
+            top[m[1]] = None if m[2] is None else _value(m[2])  # "KEY:" alone is null, as in YAML
+            parent, item = (m[1] if m[2] is None else None), None
+            continue
+        c = _CHILD.fullmatch(line)
+        if c is None or parent is None or not _strings(c[2] or "", c[3] or c[4]):
+            return None
+        held = top[parent]
+        if c[1] == "- ":
+            if held is None:
+                top[parent] = held = []
+            if not isinstance(held, list):
+                return None
+            item = {c[2]: _value(c[3])} if c[2] else None
+            held.append(_value(c[4]) if item is None else item)
+            continue
+        if c[2] is None:
+            return None  # a scalar on its own line: a folded one, or something else
+        into = item if isinstance(held, list) else held
+        if held is None:
+            top[parent] = into = {}
+        if into is None or c[2] in into:
+            return None
+        into[c[2]] = _value(c[3])
+    return top or None
+
+
+def _strings(key: str, text: str | None) -> bool:
+    """Whether KEY and a plain TEXT are strings to YAML (not a boolean or null word)."""
+    return key not in _NOT_STRINGS and (text is None or text.lower() not in _NOT_STRINGS)
+
+
+def _value(text: str) -> Any:
+    if text == "[]":
+        return []
+    if text == "{}":
+        return {}
+    if text.startswith("'"):
+        return text[1:-1].replace("''", "'")
+    return text
 
 
 def load_mapping(data: str | bytes, source: str, *, max_bytes: int = MAX_CARD_BYTES) -> dict:
