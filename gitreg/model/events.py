@@ -63,28 +63,27 @@ def between(
     only: str | None = None,
 ) -> list[Event]:
     """Events of one step from OLD to NEW (OLD None: the registry was empty)."""
-    if only is not None:  # one model: compare its subtree, not the whole models/ listing
-        path = layout.model_dir(only)
-        before_id = store.entry_id(old.tree, path) if old else None
-        names = [only] if before_id != store.entry_id(new.tree, path) else []
-    else:
-        names = changed_models(store, old.tree if old else None, new.tree)
+    # One model: compare its subtree, not the whole models/ listing.
+    names = [only] if only is not None else changed_models(store, old.tree if old else None, new.tree)
     events: list[Event] = []
     for name in names:
-        if only and name != only:
+        # Each model's folder is looked up once; its files are read from there.
+        old_id = old.model_tree(name) if old else None
+        new_id = new.model_tree(name)
+        if old_id == new_id:
             continue
 
         def event(kind: str, version: str, src: str | None, dst: str | None, name=name) -> Event:
             return Event(kind, name, version, src, dst, info.id, info.author, info.email, info.time)
 
-        old_versions = set(old.versions(name)) if old and old.has_model(name) else set()
-        new_versions = set(new.versions(name)) if new.has_model(name) else set()
+        old_versions = set(old.versions(name, old_id)) if old and old_id else set()
+        new_versions = set(new.versions(name, new_id)) if new_id else set()
         for v in layout.sort_versions(list(new_versions - old_versions)):
             events.append(event("registered", v, None, None))
         for v in layout.sort_versions(list(old_versions - new_versions)):
             events.append(event("unregistered", v, None, None))
-        before = old.stages(name) if old and old.has_model(name) else {}
-        after = new.stages(name) if new.has_model(name) else {}
+        before = old.stages(name, old_id) if old and old_id else {}
+        after = new.stages(name, new_id) if new_id else {}
         for v in layout.sort_versions(list(old_versions | new_versions)):
             was = [s for s, vs in before.items() if v in vs]
             now = [s for s, vs in after.items() if v in vs]
@@ -101,7 +100,10 @@ def between(
 def history(store: GitStore, head: str, name: str | None = None, stop: str | None = None) -> list[Event]:
     """Events from the first commit after STOP to HEAD, oldest first."""
     events: list[Event] = []
-    for commit_id in store.walk(head, stop):
+    commits = None
+    if name is not None:  # only the commits that touch the model or the policy: git finds them
+        commits = store.walk_touching(head, [layout.model_dir(name), *POLICY_PATHS], stop)
+    for commit_id in store.walk(head, stop) if commits is None else commits:
         info = store.commit_info(commit_id)
         new = RegistryView(store, store.commit_tree(commit_id), commit_id)
         parent = info.parents[0] if info.parents else None
@@ -112,11 +114,6 @@ def history(store: GitStore, head: str, name: str | None = None, stop: str | Non
             events.append(
                 Event("policy", "", "", None, None, info.id, info.author, info.email, info.time, policy)
             )
-        if name is not None:
-            # Cheap skip: the model's subtree did not change in this commit.
-            path = layout.model_dir(name)
-            if old_tree and store.entry_id(old_tree, path) == store.entry_id(new.tree, path):
-                continue
         old = RegistryView(store, old_tree, parent) if old_tree else None
         events.extend(reversed(between(store, old, new, info, only=name)))
     events.reverse()

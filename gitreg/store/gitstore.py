@@ -432,6 +432,21 @@ class GitStore:
         for commit in walker:
             yield str(commit.id)
 
+    def walk_touching(self, head: str, paths: list[str], stop: str | None = None) -> Iterator[str] | None:
+        """The commits of walk(HEAD, STOP) (first parent) that change any of PATHS against their
+        first parent (a root commit: that holds any), newest first; None when git cannot say it
+        cheaply here (a partial clone would fetch every tree on the way).
+
+        git compares the trees in C (0.6 s along 441 commits of a 10,000-model registry, where
+        reading each commit's models/ tree in Python took 3 s and 450 MB)."""
+        if self.promisor is not None:
+            return None
+        args = ["log", "--first-parent", "--format=%H", "--end-of-options", head]
+        if stop:
+            args.append(f"^{stop}")
+        out = self.git(*args, "--", *paths).stdout.decode()
+        return iter(out.split())
+
     def changed_paths(self, old_tree: str | None, new_tree: str) -> list[tuple[str, str]]:
         """(status, path) of every blob that differs, in path order; A added, M modified, D deleted.
 
