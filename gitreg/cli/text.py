@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +14,8 @@ if TYPE_CHECKING:
 
 def json_text(value: Any) -> str:
     """A result (dataclasses, lists, dicts) as JSON, through the one conversion."""
+    import json
+
     from gitreg.results import to_data
 
     return json.dumps(to_data(value), indent=2, sort_keys=False, default=str)

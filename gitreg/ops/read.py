@@ -155,7 +155,7 @@ def show(reg: RegistryBranch, ref: layout.ModelRef) -> ModelInfo | VersionInfo:
 
 def signed_kind(reg: RegistryBranch, name: str, version: str) -> str:
     """ssh / gpg / unsigned / lightweight / missing, from the tag object alone (not verified)."""
-    from gitreg.trust.signatures import split_tag
+    from gitreg.trust.tagsplit import split_tag
 
     target = reg.store.ref_target(layout.tag_ref(name, version))
     if target is None:

@@ -9,7 +9,6 @@ gets no cache.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 from functools import cache
@@ -40,6 +39,8 @@ def add(common_dir: Path, kind: str, key: str) -> None:
 @cache
 def schema_digest(name: str) -> str:
     """A short digest of a shipped schema, so a changed schema judges again."""
+    import hashlib
+
     from gitreg.store import schemas
 
     text = json.dumps(schemas.load(name), sort_keys=True)

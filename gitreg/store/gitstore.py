@@ -14,20 +14,20 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import pygit2
 
 from gitreg.errors import ConcurrentUpdate, GitFailed, NotARepository, UsageError
 from gitreg.store import faults
+
+if TYPE_CHECKING:  # run only by writes and remotes: a read does not import them
+    import subprocess
 
 ZERO_OID = "0" * 40
 # A fetch that writes objects only: no tags followed, no FETCH_HEAD, no gc, no submodules.
@@ -575,6 +575,8 @@ class GitStore:
         check: bool = True,
         git_dir: str | None = None,
     ) -> subprocess.CompletedProcess:
+        import subprocess
+
         cmd = ["git", f"--git-dir={git_dir or self.repo.path}", *args]
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_DIR")}
         full_env.update(env or {})
@@ -641,6 +643,9 @@ class GitStore:
         config and writes into this repository's object store: the tag object
         lands here, its ref lands in the throw-away dir.
         """
+        import shutil
+        import tempfile
+
         scratch = tempfile.mkdtemp(prefix="gitreg-tag-")
         try:
             Path(scratch, "refs").mkdir()
@@ -870,9 +875,14 @@ class GitStore:
                 )
             yield str(lean), env
         finally:
+            import shutil
+
             shutil.rmtree(lean, ignore_errors=True)
 
     def _make_lean_git_dir(self) -> Path:
+        import shutil
+        import tempfile
+
         parent = self.common_dir / "gitreg-tmp"
         parent.mkdir(exist_ok=True)
         for old in parent.glob("fetch-*"):  # left by a process killed mid-fetch a day ago or more
@@ -1033,6 +1043,8 @@ class GitStore:
         first, then the LFS remote. Returns None, or what git-lfs said when it could not get it.
         What lands in DEST is not verified here (the caller hashes it): git-lfs may write the
         pointer itself, or take a checked-out copy whose hash matches."""
+        import subprocess
+
         if self.workdir is None:
             raise GitFailed("Git LFS objects are fetched in a work tree, and there is none here.")
         with open(dest, "wb") as out:
@@ -1076,6 +1088,8 @@ class GitStore:
 
     def remove_worktree(self, path: str | os.PathLike) -> None:
         """Remove a worktree made by add_worktree, files and registration, whatever its state."""
+        import shutil
+
         proc = self.git("worktree", "remove", "--force", "--force", str(path), check=False)
         if proc.returncode != 0 or Path(path).exists():
             shutil.rmtree(path, ignore_errors=True)
@@ -1182,6 +1196,8 @@ def _common_dir(repo: pygit2.Repository) -> str:
 
 def git_in(path: str | os.PathLike, *args: str, env: Mapping[str, str] | None = None) -> str:
     """Run git as a user would in a work tree (the demo builds projects this way)."""
+    import subprocess
+
     proc = subprocess.run(
         ["git", *args], cwd=str(path), capture_output=True, text=True, env={**os.environ, **(env or {})}
     )
