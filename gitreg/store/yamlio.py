@@ -220,7 +220,8 @@ def load_mapping(data: str | bytes, source: str, *, max_bytes: int = MAX_CARD_BY
 def resolver() -> Any:
     """What the strict loader makes of a plain scalar: `resolver().resolve(yaml.ScalarNode, text,
     (True, False))` is its tag (str, int, bool, null...)."""
-    return _StrictLoader("")
+    _, _, strict, _ = _yaml()
+    return strict("")
 
 
 def dump(value: Any) -> str:
