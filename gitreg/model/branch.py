@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from gitreg.errors import InvalidCard, NotInitialized
-from gitreg.model.policy import require_format
 from gitreg.model.view import RegistryView
 from gitreg.store import layout, yamlio
 from gitreg.store.gitstore import GitStore
@@ -83,4 +82,6 @@ def _check_format(data: bytes) -> None:
         found = yamlio.load(data, layout.POLICY_PATH)
     except InvalidCard:  # a broken policy is the schema's finding, reported where it is read
         return
+    from gitreg.model.policy import require_format
+
     require_format(found)

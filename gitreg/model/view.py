@@ -8,11 +8,14 @@ cost does not depend on how many cards there are.
 from __future__ import annotations
 
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from gitreg.errors import InvalidCard, NotFound
-from gitreg.model.policy import Policy
 from gitreg.store import layout, yamlio
 from gitreg.store.gitstore import BlobTooLarge, GitStore
+
+if TYPE_CHECKING:  # parsed only when a command judges by the policy: a plain read does not
+    from gitreg.model.policy import Policy
 
 
 class RegistryView:
@@ -48,7 +51,7 @@ class RegistryView:
     def policy(self) -> Policy:
         data = self.read(layout.POLICY_PATH)
         if data is None:
-            from gitreg.model.policy import DEFAULT_POLICY
+            from gitreg.model.policy import DEFAULT_POLICY, Policy
 
             return Policy.parse(DEFAULT_POLICY, "default policy")
         # The schema verdict on this blob is cached by its id: reads skip importing jsonschema.
@@ -56,6 +59,8 @@ class RegistryView:
 
         key = f"{self.store.entry_id(self.tree, layout.POLICY_PATH)}-{cache.schema_digest('registry')}"
         checked = cache.has(self.store.common_dir, "policy", key)
+        from gitreg.model.policy import Policy
+
         policy = Policy.parse(data, layout.POLICY_PATH, schema_checked=checked)
         if not checked:
             cache.add(self.store.common_dir, "policy", key)

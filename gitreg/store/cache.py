@@ -9,10 +9,11 @@ gets no cache.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from functools import cache
 from pathlib import Path
+
+# json is imported where it is used: `which` and `show NAME` only ask has().
 
 
 def directory(common_dir: Path) -> Path:
@@ -40,6 +41,7 @@ def add(common_dir: Path, kind: str, key: str) -> None:
 def schema_digest(name: str) -> str:
     """A short digest of a shipped schema, so a changed schema judges again."""
     import hashlib
+    import json
 
     from gitreg.store import schemas
 
@@ -61,6 +63,8 @@ def summaries(common_dir: Path) -> tuple[str | None, dict[str, dict]]:
     shape (another gitreg's, truncated, edited) is dropped: the caller rebuilds it, and nobody
     is told, since nothing was lost.
     """
+    import json
+
     path = directory(common_dir) / _SUMMARIES
     try:
         value = json.loads(path.read_bytes())
@@ -79,6 +83,8 @@ def summaries(common_dir: Path) -> tuple[str | None, dict[str, dict]]:
 
 def damage(common_dir: Path) -> str | None:
     """What is wrong with the cache, in words; None when it is sound (or absent)."""
+    import json
+
     path = directory(common_dir) / _SUMMARIES
     if not directory(common_dir).is_dir():
         return f"{directory(common_dir).name} is not a folder"
@@ -123,6 +129,8 @@ def _summaries_damage(value: object) -> str | None:
 def store_summaries(common_dir: Path, tree: str | None, entries: dict[str, dict]) -> None:
     """Replace the summaries with ENTRIES (only the current models: the file never grows); TREE:
     the models/ tree id they are all of (None: some model is missing, as an unreadable one is)."""
+    import json
+
     folder = directory(common_dir)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -145,6 +153,8 @@ def _format() -> str:
 
 def value(common_dir: Path, kind: str, key: str) -> object:
     """What store_value wrote under KEY, or None."""
+    import json
+
     try:
         found = json.loads((directory(common_dir) / kind / key).read_bytes())
     except (OSError, ValueError):
@@ -153,6 +163,8 @@ def value(common_dir: Path, kind: str, key: str) -> object:
 
 
 def store_value(common_dir: Path, kind: str, key: str, found: object) -> None:
+    import json
+
     folder = directory(common_dir) / kind
     try:
         folder.mkdir(parents=True, exist_ok=True)
