@@ -441,11 +441,14 @@ class GitStore:
         reading each commit's models/ tree in Python took 3 s and 450 MB)."""
         if self.promisor is not None:
             return None
-        args = ["log", "--first-parent", "--format=%H", "--end-of-options", head]
+        # --no-show-signature: a user's log.showSignature would print gpg's words among the ids.
+        args = ["log", "--first-parent", "--no-show-signature", "--format=%H", "--end-of-options", head]
         if stop:
             args.append(f"^{stop}")
-        out = self.git(*args, "--", *paths).stdout.decode()
-        return iter(out.split())
+        found = self.git(*args, "--", *paths).stdout.decode().split()
+        if not all(re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", c) for c in found):
+            return None  # not what was asked for: walk in Python
+        return iter(found)
 
     def changed_paths(self, old_tree: str | None, new_tree: str) -> list[tuple[str, str]]:
         """(status, path) of every blob that differs, in path order; A added, M modified, D deleted.
