@@ -167,7 +167,7 @@ def _read(command: str, repo: str, args: list[str], as_json: bool) -> int:
     reg = RegistryBranch.of(GitStore.discover(repo))  # in the order the Typer path meets errors
     if command == "list":
         models = read.list_models(reg)
-        out = text.json_text([m.to_dict() for m in models]) if as_json else text.model_list(models)
+        out = text.json_text(models) if as_json else text.model_list(models)  # one to_data pass
     elif command == "history":
         found = read.history(reg, args[0])
         out = text.json_text([e.to_dict() for e in found]) if as_json else text.history(found)

@@ -14,7 +14,7 @@ def list_(json_: bool = JSON) -> None:
     """List every registered model with its latest version and stages."""
     models = registry().list()
     if json_:
-        emit_json([m.to_dict() for m in models])
+        emit_json(models)
         return
     echo(text.model_list(models))
 
