@@ -2,7 +2,6 @@
 
 - The two plain-shape readers (stages.yaml, model.yaml) give what the strict YAML loader gives,
   or hand the text to it: whatever the text, the answer or the refusal is the same.
-- The tree diff that skips equal subtrees says what libgit2's diff says.
 - `history NAME` (git finds the commits that touch the model) gives the events of the full walk.
 - The repair before a write settles every crash leftover whatever model it names, checks the
   cards of the models the write touches, and leaves the rest to `gitreg repair`.
@@ -165,85 +164,6 @@ def test_a_fast_read_refuses_what_the_strict_loader_refuses():
     for data in (b"a:\n- 1.0.0\na:\n", b"on:\n- 1.0.0\n", b"name: x\nname: y\n", b"a: &x b\nc: *x\n"):
         _same(yamlio.load_simple, data)
         _same(yamlio.load_stage_lists, data)
-
-
-# --- the tree diff ----------------------------------------------------------------------------
-
-
-def _tree(repo: Path, entries: list[tuple[str, str, str]]) -> str:
-    """A tree object written as given (git hash-object --literally: duplicates allowed)."""
-    body = b""
-    for mode, name, oid in entries:
-        body += f"{mode} {name}".encode() + b"\0" + bytes.fromhex(oid)
-    proc = subprocess.run(
-        ["git", "hash-object", "-t", "tree", "-w", "--literally", "--stdin"],
-        cwd=repo,
-        input=body,
-        capture_output=True,
-        check=True,
-    )
-    return proc.stdout.decode().strip()
-
-
-def _blob(repo: Path, text: str) -> str:
-    return (
-        subprocess.run(
-            ["git", "hash-object", "-w", "--stdin"],
-            cwd=repo,
-            input=text.encode(),
-            capture_output=True,
-            check=True,
-        )
-        .stdout.decode()
-        .strip()
-    )
-
-
-def test_the_tree_diff_says_what_libgit2_says(plain_repo):
-    from gitreg.store.gitstore import GitStore
-
-    repo = plain_repo
-    a, b, c = (_blob(repo, t) for t in ("a\n", "b\n", "c\n"))
-    sub = _tree(repo, [("100644", "x.yaml", a)])
-    sub2 = _tree(repo, [("100644", "x.yaml", b), ("100644", "y.yaml", c)])
-    deep = _tree(repo, [("40000", "versions", sub)])
-    old = _tree(
-        repo,
-        [
-            ("100644", "a-b", a),  # '-' sorts before '/': the order git walks
-            ("40000", "a", sub),
-            ("100644", "exec", a),
-            ("100644", "gone", a),
-            ("40000", "m", deep),
-            ("100644", "same", a),
-            ("100644", "to-dir", a),
-            ("120000", "to-file", a),
-            ("40000", "to-gone", sub2),
-        ],
-    )
-    new = _tree(
-        repo,
-        [
-            ("100644", "a-b", b),
-            ("40000", "a", sub2),
-            ("100755", "exec", a),  # a mode bit
-            ("40000", "m", _tree(repo, [("40000", "versions", sub2)])),
-            ("100644", "new", c),
-            ("100644", "same", a),
-            ("40000", "to-dir", sub),  # a file becomes a folder
-            ("100644", "to-file", a),  # a symlink becomes a file
-        ],
-    )
-    store = GitStore.discover(repo)
-    for before, after in [(old, new), (new, old), (None, new), (old, old)]:
-        expected = store._libgit2_changed_paths(store._tree(before) if before else None, store._tree(after))
-        assert store.changed_paths(before, after) == expected
-    assert ("M", "a-b") in store.changed_paths(old, new)
-    # A tree holding one name twice (only fsck refuses it): libgit2 judges it, nothing is hidden.
-    twice = _tree(repo, [("100644", "card.yaml", a), ("100644", "card.yaml", b)])
-    assert store.changed_paths(old, twice) == store._libgit2_changed_paths(
-        store._tree(old), store._tree(twice)
-    )
 
 
 # --- history ----------------------------------------------------------------------------------
