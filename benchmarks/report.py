@@ -98,11 +98,14 @@ def markdown(info: dict, results: list[dict]) -> str:
                 if not ok:
                     misses.append(f"{r['size']} {key}: {dur(mine['median'])} > {dur(limit)}")
             if key == "list" and m * v > 5000 and "list_cached" in r["ops"]:
-                limit = 3 * r["ops"]["list_cached"]["gitreg"]["median"]
+                # "within 3 times of that": of the cached list's 1 s target; the ratio to the
+                # cached run itself is printed too.
+                limit = 3 * BIG_TARGETS["list_cached"]
                 ok = mine["median"] <= limit
-                target = f"≤ 3x cached {'✓' if ok else '✗'}"
+                times = mine["median"] / r["ops"]["list_cached"]["gitreg"]["median"]
+                target = f"≤ {dur(limit)} {'✓' if ok else '✗'} ({times:.0f}x the cached run)"
                 if not ok:
-                    misses.append(f"{r['size']} list uncached: {dur(mine['median'])} > 3x cached")
+                    misses.append(f"{r['size']} list uncached: {dur(mine['median'])} > {dur(limit)}")
             if key in TARGETS and applies(TARGETS[key][1], m, v):
                 limit = TARGETS[key][0]
                 ok = mine["median"] <= limit and mine["rc"] == 0
