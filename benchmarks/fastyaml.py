@@ -1,21 +1,31 @@
-"""yamlio.dump, thousands of times over, for values that differ only in a few leaves.
+"""yamlio.dump and yamlio.canonical, thousands of times over, for values that differ only in a
+few leaves.
 
-PyYAML's representer is pure Python (~2 ms for a card). A benchmark registry
-dumps the first value of each shape once with markers at the leaves that vary,
-then fills the markers by string formatting. Callers check samples against
-yamlio.dump, so the bytes are exactly what gitreg writes.
+PyYAML's representer is pure Python (~2 ms for a card), and even the C JSON
+encoder takes ~40 us for a card's canonical form (its digest). A benchmark
+registry dumps the first value of each shape once with markers at the leaves
+that vary, then fills the markers by string formatting. Callers check samples
+against yamlio, so the bytes are exactly what gitreg writes.
 """
 
 from __future__ import annotations
 
 import copy
+import json
+import math
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 from gitreg.store import yamlio
 
 Path = tuple  # of keys and list indexes
 _TIMESTAMP = re.compile(r"\d{4}-\d\d?-\d\d?([Tt ]|$)")
+_MAYBE_NUMBER = re.compile(r"[\d.+\-_eEinfatyINFATY\s]*\Z")  # what float() could accept
+# Plain in YAML for sure (unless a word below): a word of letters first, or hex with a letter
+# that no number has (0b... is a YAML 1.1 binary int).
+_PLAIN = re.compile(r"[A-Za-z][\w.@/+-]*\Z|(?!0b)[0-9a-f]*[abcdf][0-9a-f]*\Z", re.ASCII)
+_WORDS = frozenset("yes no true false on off null y n inf nan infinity".split())
+_JSON_PLAIN = re.compile(r"[\w.@/+ :-]*\Z", re.ASCII)  # nothing json.dumps escapes
 
 
 class NeedsFullDump(Exception):
@@ -24,6 +34,8 @@ class NeedsFullDump(Exception):
 
 def scalar(value: Any) -> str:
     """A leaf as PyYAML writes it, for the kinds of leaves the benchmark varies."""
+    if type(value) is str and _PLAIN.match(value) and value.lower() not in _WORDS:
+        return value
     if isinstance(value, bool) or value is None:
         raise NeedsFullDump(value)
     if isinstance(value, int):
@@ -50,11 +62,32 @@ def scalar(value: Any) -> str:
 
 
 def _number(text: str) -> bool:
+    if not _MAYBE_NUMBER.match(text):
+        return text.isdigit()
     try:
         float(text)
     except ValueError:
         return text.isdigit()
     return True
+
+
+def json_scalar(value: Any) -> str:
+    """A leaf as yamlio.canonical (json.dumps) writes it."""
+    if type(value) is str and _JSON_PLAIN.match(value):
+        return f'"{value}"'
+    if isinstance(value, bool) or value is None:
+        raise NeedsFullDump(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise NeedsFullDump(value)
+        return repr(value)
+    if not isinstance(value, str):
+        raise NeedsFullDump(value)
+    if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+        return f'"{value}"'
+    return json.dumps(value, ensure_ascii=False)
 
 
 def get(value: Any, path: Path) -> Any:
@@ -68,21 +101,83 @@ def _marker(i: int) -> str:
 
 
 class Template:
+    """yamlio.dump of values shaped like SAMPLE that differ only at PATHS."""
+
+    quote = ""  # around a marker in the dump
+    # Leaf -> its text, shared by every template of a kind: most leaves repeat (a version, a
+    # commit, a person) across cards.
+    cache: ClassVar[dict[tuple[type, Any], bytes]] = {}
+
     def __init__(self, sample: Any, paths: list[Path]):
         self.paths = paths
         marked = copy.deepcopy(sample)
         for i, path in enumerate(paths):
             parent = get(marked, path[:-1])
             parent[path[-1]] = _marker(i)
-        text = yamlio.dump(marked).replace("{", "{{").replace("}", "}}")
-        for i in range(len(paths)):
-            if text.count(_marker(i)) != 1:
+        text = self.full(marked)
+        markers = [self.quote + _marker(i) + self.quote for i in range(len(paths))]
+        for i, marker in enumerate(markers):
+            if text.count(marker) != 1:
                 raise NeedsFullDump(paths[i])
-            text = text.replace(_marker(i), f"{{{i}}}")
-        self.fmt = text
+        # The text cut at the markers, in the order they appear (JSON sorts keys).
+        self.order = sorted(range(len(paths)), key=lambda i: text.index(markers[i]))
+        self.parts: list[bytes] = []
+        at = 0
+        for i in self.order:
+            cut = text.index(markers[i])
+            self.parts.append(text[at:cut].encode())
+            at = cut + len(markers[i])
+        self.parts.append(text[at:].encode())
+
+    @staticmethod
+    def full(value: Any) -> str:
+        return yamlio.dump(value)
+
+    @staticmethod
+    def scalar(value: Any) -> str:
+        return scalar(value)
+
+    def leaves(self, value: Any) -> list:
+        return [get(value, p) for p in self.paths]
+
+    def pieces(self, leaves: list) -> list[bytes]:
+        """The dump of a value whose leaves at PATHS are LEAVES, as the text between the leaves and
+        the leaves (NeedsFullDump if one cannot be written in place)."""
+        cache = self.cache
+        if len(cache) > 100_000:
+            cache.clear()
+        parts = self.parts
+        out = [parts[0]]
+        for n, i in enumerate(self.order, 1):
+            leaf = leaves[i]
+            key = (leaf.__class__, leaf)  # 1, 1.0 and True are equal keys otherwise
+            text = cache.get(key)
+            if text is None:
+                text = cache[key] = self.scalar(leaf).encode()
+            out.append(text)
+            out.append(parts[n])
+        return out
+
+    def fill(self, leaves: list) -> str:
+        return b"".join(self.pieces(leaves)).decode()
 
     def dump(self, value: Any) -> str:
         try:
-            return self.fmt.format(*(scalar(get(value, p)) for p in self.paths))
+            return self.fill(self.leaves(value))
         except NeedsFullDump:
-            return yamlio.dump(value)
+            return self.full(value)
+
+
+class CanonicalTemplate(Template):
+    """yamlio.canonical (the JSON a card's digest is taken of), as text."""
+
+    quote = '"'
+    cache: ClassVar[dict[tuple[type, Any], bytes]] = {}
+
+    @staticmethod
+    def full(value: Any) -> str:
+        return yamlio.canonical(value).decode()
+
+    @staticmethod
+    def scalar(value: Any) -> str:
+        return json_scalar(value)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build a synthetic gitreg registry of M models x V versions, fast, for benchmarks.
 
-    python benchmarks/make_registry.py M V DIR [--batch N] [--no-repack] [--validate]
+    python benchmarks/make_registry.py M V DIR [--batch N] [--repack] [--validate]
 
 DIR becomes a git + DVC-style monorepo:
 
@@ -40,13 +40,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
-from fastyaml import Template  # noqa: E402
-from objects import BLOB_MODE, TREE_MODE, ObjectWriter  # noqa: E402
+from fastyaml import CanonicalTemplate, NeedsFullDump, Template  # noqa: E402
+from objects import BLOB_MODE, TREE_MODE, ObjectWriter, Tree  # noqa: E402
 from synthetic import (  # noqa: E402
     CARD_LEAVES,
     DOMAINS,
     ENGINEERS,
     LOCK_LEAVES,
+    MODEL_LEAVES,
     RAW_MD5,
     RAW_SIZE,
     SOURCE_FILES,
@@ -79,15 +80,15 @@ def tree(oid: str) -> tuple[str, str]:
 
 
 class Builder:
-    def __init__(self, m: int, v: int, batch: int):
+    def __init__(self, m: int, v: int, batch: int, pack_dir: Path):
         self.m, self.v, self.batch = m, v, batch
-        self.w = ObjectWriter()
+        self.w = ObjectWriter(pack_dir)
         self.names = [f"{DOMAINS[k % len(DOMAINS)][0]}-{k:04d}" for k in range(m)]
         self.index = {n: k for k, n in enumerate(self.names)}
         self.clock = T0
         self.refs: dict[str, tuple[str, str | None]] = {}  # ref -> (oid, peeled commit)
         self.sources: list[dict] = []
-        self.samples: list[tuple[dict, str]] = []  # cards checked against yamlio.dump
+        self.samples: list[tuple[dict, str, str]] = []  # card, text, digest: checked against yamlio
 
     def tick(self, seconds: int = 60) -> int:
         self.clock += seconds
@@ -168,7 +169,9 @@ class Builder:
                     "fairness": {"demographic_parity_gap": round(0.01 + (k + i) % 5 / 100, 4)},
                     "roc_auc": round(0.85 + ((k * 3 + i * 5) % 13) / 100, 4),
                 }
-                mtext = json.dumps(metrics, indent=2) + "\n"
+                mtext = metrics_json(metrics)
+                if i == 0 and mtext != json.dumps(metrics, indent=2) + "\n":
+                    raise SystemExit("fast metrics JSON differs from json.dumps")
                 metric_files[f"{n}.json"] = blob(w.blob(mtext))
                 art = {
                     "path": f"models/{n}.json",
@@ -207,9 +210,9 @@ class Builder:
             if full_lock is not None and lock_text != yamlio.dump(full_lock):
                 raise SystemExit("fast dvc.lock differs from yamlio.dump")
             entries = dict(top)
-            entries["dvc.lock"] = blob(w.blob(lock_text))
+            entries["dvc.lock"] = blob(w.blob(lock_text, chain="dvc.lock"))
             entries["params.yaml"] = blob(w.blob(yamlio.dump(params)))
-            entries["metrics"] = tree(w.tree(metric_files))
+            entries["metrics"] = tree(w.tree(metric_files, chain="metrics"))
             root = w.tree(entries)
             commit = w.commit(
                 root, parent, ENGINEERS[i % 2], T0 + i * WEEK, f"Retrain all models (run {i + 1})\n"
@@ -292,6 +295,38 @@ class Builder:
         }
         return card
 
+    def leaves(self, name: str, i: int, who: tuple[str, str], when: int) -> list:
+        """What card() holds at CARD_LEAVES, without building the card (compared with card() for
+        each model's first card and for samples)."""
+        src = self.sources[i]
+        art, metrics = src["outs"][name]
+        prep, train = src["prepared"], src["params"]["train"]
+        return [
+            version_of(i),
+            metrics["accuracy"],
+            metrics["fairness"]["demographic_parity_gap"],
+            metrics["roc_auc"],
+            src["commit"],
+            src["tree"],
+            src["lock_digest"],
+            art["md5"],
+            art["size"],
+            prep["md5"],
+            prep["size"],
+            train["epochs"],
+            train["learning_rate"],
+            who[0],
+            who[1],
+            format_time(when, 0),
+            name,
+            *[f"metrics/{name}.json"] * 3,
+            f"train-{name}",
+            f"train-{name}",
+            art["path"],
+            f"train-{name}",
+            f"train-{name}",
+        ]
+
     def registry(self) -> None:
         w = self.w
         self.root_entries = {
@@ -299,13 +334,16 @@ class Builder:
             "README.md": blob(w.blob(REGISTRY_README)),
             "signers": tree(w.tree({"allowed_signers": blob(w.blob(ALLOWED_SIGNERS_HEADER))})),
         }
-        self.models = {".gitkeep": blob(w.blob(b""))}  # models/ entries
-        self.versions: dict[str, dict] = {n: {} for n in self.names}  # versions/ entries
+        self.models = Tree({".gitkeep": blob(w.blob(b""))})  # models/
+        self.versions = {n: Tree() for n in self.names}  # models/NAME/versions/
         self.model_yaml: dict[str, str] = {}
         self.stage_blob: dict[str, str] = {}
         self.stages: dict[str, dict[str, list[str]]] = {n: {} for n in self.names}
         self.gto_counter = dict.fromkeys(self.names, 0)
-        self.card_tpl: dict[str, Template] = {}
+        # Cards and model.yaml of one domain differ only in leaves: one template per domain.
+        self.shape = {n: repr(narrative(self.index[n])) for n in self.names}
+        self.card_tpl: dict[str, tuple[Template, CanonicalTemplate]] = {}
+        self.meta_tpl: dict[str, Template] = {}
         self.round_of = {version_of(i): i for i in range(self.v)}
         self.clock = T0 + 1800
         self.head = w.commit(
@@ -325,17 +363,17 @@ class Builder:
         self.refs[layout.branch_ref(layout.DEFAULT_BRANCH)] = (self.head, None)
 
     def root(self) -> str:
-        return self.w.tree({**self.root_entries, "models": tree(self.w.tree(self.models))})
+        return self.w.tree({**self.root_entries, "models": tree(self.w.tree(self.models, chain="models"))})
 
     def update_models(self, changed: list[str]) -> None:
         for n in changed:
             entries = {
                 "model.yaml": blob(self.model_yaml[n]),
-                "versions": tree(self.w.tree(self.versions[n])),
+                "versions": tree(self.w.tree(self.versions[n], chain=f"versions/{n}")),
             }
             if n in self.stage_blob:
                 entries["stages.yaml"] = blob(self.stage_blob[n])
-            self.models[n] = tree(self.w.tree(entries))
+            self.models.set(n, TREE_MODE, self.w.tree(entries))
 
     def register_round(self, i: int) -> None:
         ver = version_of(i)
@@ -345,29 +383,52 @@ class Builder:
             trailers = []
             for name in batch:
                 when = self.tick(5)
-                card = self.card(name, i, who, when)
-                tpl = self.card_tpl.get(name)
+                leaves = self.leaves(name, i, who, when)
+                new = name not in self.model_yaml
+                sample = len(self.samples) < 40 or (i in (self.v // 2, self.v - 1) and name == batch[-1])
+                card = self.card(name, i, who, when) if new or sample else None
+                shape = self.shape[name]
+                tpl = self.card_tpl.get(shape)
                 if tpl is None:
-                    tpl = self.card_tpl[name] = Template(card, CARD_LEAVES)
-                    if len(self.samples) < 40:
-                        self.samples.append((card, tpl.dump(card)))
-                text = tpl.dump(card)
+                    tpl = self.card_tpl[shape] = (
+                        Template(card, CARD_LEAVES),
+                        CanonicalTemplate(card, CARD_LEAVES),
+                    )
+                if card is not None and typed(tpl[0].leaves(card)) != typed(leaves):
+                    raise SystemExit(f"leaves() of {name}@{version_of(i)} is not what card() holds")
+                try:  # the card as pieces: the text between its leaves, and the leaves
+                    pieces = tpl[0].pieces(leaves)
+                    canonical = b"".join(tpl[1].pieces(leaves))
+                except NeedsFullDump:
+                    card = card or self.card(name, i, who, when)
+                    pieces = yamlio.dump(card).encode().splitlines(keepends=True)
+                    canonical = yamlio.canonical(card)
+                digest = hashlib.sha256(canonical).hexdigest()
+                if sample:
+                    self.samples.append((card, b"".join(pieces).decode(), digest))
                 tag = layout.tag_name(name, ver)
+                source = self.sources[i]["commit"]
                 tag_id = self.w.tag(
                     tag,
-                    card["provenance"]["source"]["commit"],
+                    source,
                     who,
                     when,
-                    cards.tag_message(name, ver, yamlio.digest(card)),
+                    cards.tag_message(name, ver, digest),
                 )
-                self.refs[f"refs/tags/{tag}"] = (tag_id, card["provenance"]["source"]["commit"])
-                self.versions[name][f"{ver}.yaml"] = blob(self.w.blob(text))
-                self.versions[name][f"{ver}.tag"] = blob(self.w.blob(f"tag: {tag}\nobject: {tag_id}\n"))
-                if name not in self.model_yaml:
-                    self.model_yaml[name] = self.w.blob(yamlio.dump(model_meta(name, card)))
+                self.refs[f"refs/tags/{tag}"] = (tag_id, source)
+                versions = self.versions[name]
+                versions.set(f"{ver}.yaml", BLOB_MODE, self.w.add("blob", pieces, chain=f"card/{name}"))
+                versions.set(f"{ver}.tag", BLOB_MODE, self.w.blob(f"tag: {tag}\nobject: {tag_id}\n"))
+                if new:  # model.yaml, from the model's first card
+                    meta = model_meta(name, card)
+                    meta_tpl = self.meta_tpl.get(shape)
+                    if meta_tpl is None:
+                        meta_tpl = self.meta_tpl[shape] = Template(meta, MODEL_LEAVES)
+                    text = meta_tpl.dump(meta)
+                    if sample and text != yamlio.dump(meta):
+                        raise SystemExit(f"fast model.yaml of {name} differs")
+                    self.model_yaml[name] = self.w.blob(text)
                 trailers.append(f"{TAG_TRAILER}: {tag} {tag_id}")
-            if i == self.v - 1 and start == 0:
-                self.samples.append((card, text))
             self.update_models(batch)
             self.head = self.w.commit(
                 self.root(),
@@ -450,6 +511,19 @@ class Builder:
         (git_dir / "packed-refs").write_text("".join(lines))
 
 
+def typed(values: list) -> list[tuple[type, object]]:
+    return [(v.__class__, v) for v in values]
+
+
+def metrics_json(metrics: dict) -> str:
+    """json.dumps(metrics, indent=2) + newline, for the one shape the benchmark writes."""
+    return (
+        f'{{\n  "accuracy": {metrics["accuracy"]!r},\n  "fairness": {{\n'
+        f'    "demographic_parity_gap": {metrics["fairness"]["demographic_parity_gap"]!r}\n  }},\n'
+        f'  "roc_auc": {metrics["roc_auc"]!r}\n}}\n'
+    )
+
+
 def git(root: Path, *args: str) -> str:
     return subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True, text=True).stdout
 
@@ -460,7 +534,7 @@ def build(
     root: Path,
     *,
     batch: int | None = None,
-    repack: bool = True,
+    repack: bool = False,
     validate: bool = False,
     say=print,
 ) -> dict:
@@ -476,7 +550,7 @@ def build(
         ("core.logAllRefUpdates", "false"),
     ):
         git(root, "config", key, value)
-    b = Builder(m, v, batch or max(10, m // 10))
+    b = Builder(m, v, batch or max(10, m // 10), root / ".git" / "objects" / "pack")
     phases: dict[str, float] = {}
 
     def phase(name: str, since: float) -> float:
@@ -488,11 +562,10 @@ def build(
     t = phase("source", t0)
     b.registry()
     t = phase("registry", t)
-    git_dir = root / ".git"
-    b.w.write_pack(git_dir)
-    b.write_refs(git_dir)
+    b.w.finish()
+    b.write_refs(root / ".git")
     t = phase("pack", t)
-    if repack:  # deltas, as in a gc'ed repository
+    if repack:  # git's own deltas instead, to compare with
         git(root, "repack", "-adfq", "--window=10", "--depth=50")
         t = phase("repack", t)
     git(root, "reset", "-q", "--hard", "main")
@@ -501,7 +574,7 @@ def build(
     phase("self-check", t)
     tags = sum(1 for r in b.refs if r.startswith("refs/tags/"))
     say(
-        f"built {m}x{v} in {root}: {len(b.w.objects)} objects, {tags} tags; "
+        f"built {m}x{v} in {root}: {len(b.w)} objects ({b.w.deltas} deltas), {tags} tags; "
         + ", ".join(f"{k} {val:.1f} s" for k, val in phases.items())
         + f"; total {time.perf_counter() - t0:.1f} s"
     )
@@ -525,9 +598,9 @@ def self_check(root: Path, b: Builder, validate_all: bool) -> None:
     from gitreg.store.gitstore import GitStore, Ident
 
     store = GitStore.discover(root)
-    for card, text in b.samples:
-        if yamlio.dump(card) != text:
-            raise SystemExit(f"fast card dump of {card['name']}@{card['version']} differs")
+    for card, text, digest in b.samples:
+        if yamlio.dump(card) != text or yamlio.digest(card) != digest:
+            raise SystemExit(f"fast card dump or digest of {card['name']}@{card['version']} differs")
     card = b.samples[0][0]
     name, prov = card["name"], card["provenance"]
     ident = Ident(prov["registered_by"]["name"], prov["registered_by"]["email"], 0, 0)
@@ -550,7 +623,7 @@ def self_check(root: Path, b: Builder, validate_all: bool) -> None:
     view = RegistryView(store, store.commit_tree(b.head), b.head)
     if view.card(name, card["version"]) != card:
         raise SystemExit("the card read back from the registry differs")
-    samples = [c for c, _ in b.samples]
+    samples = [c for c, _, _ in b.samples]
     if validate_all:
         samples = [view.card(n, ver) for n in b.names for ver in view.versions(n)]
     for c in samples:
@@ -568,7 +641,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("versions", type=int)
     ap.add_argument("dir", type=Path)
     ap.add_argument("--batch", type=int, help="registrations per registry commit (default M/10)")
-    ap.add_argument("--no-repack", action="store_true", help="keep the undeltified pack")
+    ap.add_argument(
+        "--repack", action="store_true", help="let git repack -adf it after (slow; to compare with)"
+    )
     ap.add_argument("--validate", action="store_true", help="validate every card (slow)")
     args = ap.parse_args(argv)
     if args.models < 1 or args.versions < 2:
@@ -578,7 +653,7 @@ def main(argv: list[str] | None = None) -> int:
         args.versions,
         args.dir,
         batch=args.batch,
-        repack=not args.no_repack,
+        repack=args.repack,
         validate=args.validate,
     )
     return 0

@@ -80,7 +80,8 @@ SOURCE_FILES = {
     "  hash: md5\n  path: raw.csv\n",
 }
 RAW_MD5 = hashlib.md5(b"raw").hexdigest()
-# The leaves of a card that differ between versions of one model.
+# The leaves of a card that differ between versions of one model, then those that differ
+# between models of one domain (the name, and paths and stages named after it).
 CARD_LEAVES = [
     ("version",),
     *[("evaluation", 0, "metrics", j, "value") for j in range(3)],
@@ -91,7 +92,16 @@ CARD_LEAVES = [
     *[("provenance", "params", "params.yaml", "train", k) for k in ("epochs", "learning_rate")],
     *[("provenance", "registered_by", k) for k in ("name", "email")],
     ("provenance", "registered_at"),
+    ("name",),
+    *[("evaluation", 0, "metrics", j, "source", "file") for j in range(3)],
+    ("provenance", "pipeline", "stage"),
+    ("provenance", "pipeline", "stages", 1),
+    ("provenance", "artifact", "path"),
+    ("provenance", "artifact", "stage"),
+    ("provenance", "data", 1, "stage"),
 ]
+# The leaves of models/NAME/model.yaml that differ between models of one domain.
+MODEL_LEAVES = [("name",), ("artifact", "path"), ("created_at",)]
 # The leaves of one model's train stage in dvc.lock that differ between commits and models.
 LOCK_LEAVES = [
     ("cmd",),
