@@ -24,7 +24,7 @@ _MAYBE_NUMBER = re.compile(r"[\d.+\-_eEinfatyINFATY\s]*\Z")  # what float() coul
 # Plain in YAML for sure (unless a word below): a word of letters first, or hex with a letter
 # that no number has (0b... is a YAML 1.1 binary int).
 _PLAIN = re.compile(r"[A-Za-z][\w.@/+-]*\Z|(?!0b)[0-9a-f]*[abcdf][0-9a-f]*\Z", re.ASCII)
-_WORDS = frozenset("yes no true false on off null y n inf nan infinity".split())
+_WORDS = frozenset(["yes", "no", "true", "false", "on", "off", "null", "y", "n", "inf", "nan", "infinity"])
 _JSON_PLAIN = re.compile(r"[\w.@/+ :-]*\Z", re.ASCII)  # nothing json.dumps escapes
 
 

@@ -23,6 +23,7 @@ from itertools import accumulate, chain
 from pathlib import Path
 
 TYPES = {"commit": 1, "tree": 2, "blob": 3, "tag": 4}
+HEADERS = {kind: kind.encode() + b" %d\0" for kind in TYPES}  # of the object hashed
 OFS_DELTA = 6
 TREE_MODE = "40000"
 BLOB_MODE = "100644"
@@ -117,7 +118,7 @@ class Base:
         """piece -> where it first occurs."""
         if self._index is None:
             n = len(self.pieces)
-            self._index = dict(zip(reversed(self.pieces), range(n - 1, -1, -1)))
+            self._index = dict(zip(reversed(self.pieces), range(n - 1, -1, -1), strict=True))
         return self._index
 
 
@@ -154,7 +155,11 @@ def delta(base: Base, pieces: list[bytes], size: int) -> bytearray | None:
                 continue
             k = found
         if lit:
-            _insert(out, lit)
+            if len(lit) <= MAX_INSERT:
+                out.append(len(lit))
+                out += lit
+            else:
+                _insert(out, lit)
             lit = bytearray()
         if run_end != starts[k]:
             if run_end >= 0:
@@ -182,19 +187,31 @@ class Tree:
     is written again after each change without sorting or encoding it again."""
 
     def __init__(self, entries: dict[str, tuple[str, str]] | None = None):
-        self.keys: list[bytes] = []
-        self.entries: dict[bytes, tuple[bytes, bytes]] = {}
+        self.keys: list[bytes] = []  # git's order: a tree sorts as 'name/'
+        self.entries: dict[bytes, tuple[bytes, bytes]] = {}  # key -> ('mode name\0', id)
+        self.flat: list[bytes] | None = None  # the entries' pieces in order, while unchanged
+        self.at: dict[bytes, int] = {}  # key -> where its id is in flat
         for name, (mode, oid) in (entries or {}).items():
             self.set(name, mode, oid)
 
     def set(self, name: str, mode: str, oid: str) -> None:
-        key = name.encode() + (b"/" if mode == TREE_MODE else b"")  # git sorts a tree as 'name/'
-        if key not in self.entries:
+        key = name.encode() + (b"/" if mode == TREE_MODE else b"")
+        old = self.entries.get(key)
+        if old is not None and self.flat is not None and old[0].startswith(mode.encode()):
+            sha = bytes.fromhex(oid)
+            self.entries[key] = (old[0], sha)
+            self.flat[self.at[key]] = sha
+            return
+        if old is None:
             insort(self.keys, key)
+            self.flat = None
         self.entries[key] = (b"%s %s\0" % (mode.encode(), name.encode()), bytes.fromhex(oid))
 
     def pieces(self) -> list[bytes]:
-        return list(chain.from_iterable(map(self.entries.__getitem__, self.keys)))
+        if self.flat is None:
+            self.flat = list(chain.from_iterable(map(self.entries.__getitem__, self.keys)))
+            self.at = {key: 2 * i + 1 for i, key in enumerate(self.keys)}
+        return self.flat.copy()
 
 
 class ObjectWriter:
@@ -212,13 +229,14 @@ class ObjectWriter:
         self.crcs = array("I")
         self.chains: dict[str, Base] = {}
         self.deltas = 0
+        self.heads: dict[tuple[str, int], bytes] = {}
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def add(self, kind: str, pieces: list[bytes], chain: str | None = None) -> str:
         raw = b"".join(pieces)
-        h = hashlib.sha1(b"%s %d\0" % (kind.encode(), len(raw)))
+        h = hashlib.sha1(HEADERS[kind] % len(raw))
         h.update(raw)
         oid = h.digest()
         if oid in self.seen:
@@ -228,7 +246,9 @@ class ObjectWriter:
         if base is not None and base.depth < (BIG_DEPTH if len(raw) >= BIG else MAX_DEPTH) - 1:
             data = delta(base, pieces, len(raw))
         if data is None or base is None:
-            head = _entry_head(TYPES[kind], len(raw))
+            head = self.heads.get((kind, len(raw)))
+            if head is None:
+                head = self.heads[kind, len(raw)] = _entry_head(TYPES[kind], len(raw))
             data = raw
         else:
             depth = base.depth + 1
