@@ -110,6 +110,7 @@ class Builder:
         top["dvc.yaml"] = blob(w.blob(self.dvc_yaml(self.names)))
         train_src = SOURCE_FILES["src/train.py"]
         lock_tpl = None
+        first = b""
         parent: list[str] = []
         for i in range(self.v + 1):
             params = {
@@ -141,7 +142,7 @@ class Builder:
                 "params": {"params.yaml": {"prepare": dict(params["prepare"])}},
                 "outs": [dict(prepared)],
             }
-            lock_parts = [yamlio.dump({"schema": "2.0", "stages": {"prepare": prepare}})]
+            lock_parts = [yamlio.dump({"schema": "2.0", "stages": {"prepare": prepare}}).encode()]
             metric_files: dict[str, tuple[str, str]] = {}
             outs = {}
             # The fast text is compared with yamlio.dump for the first models of the first run.
@@ -163,34 +164,42 @@ class Builder:
                     "size": 400 + (k + i) % 300,
                 }
                 outs[n] = (art, metrics)
-                stage = {
-                    "cmd": f"python src/train.py {n}",
-                    "deps": [
-                        dict(prepared),
-                        {
-                            "path": "src/train.py",
-                            "hash": "md5",
-                            "md5": md5(train_src),
-                            "size": len(train_src),
-                        },
-                    ],
-                    "params": {"params.yaml": {"train": dict(params["train"])}},
-                    "outs": [
-                        art,
-                        {"path": f"metrics/{n}.json", "hash": "md5", "md5": md5(mtext), "size": len(mtext)},
-                    ],
-                }
-                # One stage block, as it sits under 'stages:' (that line cut off).
-                if lock_tpl is None:
-                    lock_tpl = Template(
-                        {"stages": {STAGE_KEY: stage}}, [("stages", STAGE_KEY, *p) for p in LOCK_LEAVES]
-                    )
-                text = lock_tpl.dump({"stages": {STAGE_KEY: stage}}).split("\n", 1)[1]
-                lock_parts.append(f"  train-{n}:" + text[len(STAGE_KEY) + 3 :])
-                if full_lock is not None and k < CHECKED:
-                    full_lock["stages"][f"train-{n}"] = stage
-            lock_text = "".join(lock_parts)
-            if full_lock is not None and "".join(lock_parts[: CHECKED + 1]) != yamlio.dump(full_lock):
+                mpath, mmd5 = f"metrics/{n}.json", md5(mtext)
+                leaves = [f"python src/train.py {n}", prepared["md5"], prepared["size"]]
+                leaves += [params["train"]["epochs"], params["train"]["learning_rate"]]
+                leaves += [art["path"], art["md5"], art["size"], mpath, mmd5, len(mtext)]
+                if lock_tpl is None or (full_lock is not None and k < CHECKED):
+                    stage = {
+                        "cmd": f"python src/train.py {n}",
+                        "deps": [
+                            dict(prepared),
+                            {
+                                "path": "src/train.py",
+                                "hash": "md5",
+                                "md5": md5(train_src),
+                                "size": len(train_src),
+                            },
+                        ],
+                        "params": {"params.yaml": {"train": dict(params["train"])}},
+                        "outs": [art, {"path": mpath, "hash": "md5", "md5": mmd5, "size": len(mtext)}],
+                    }
+                    value = {"stages": {STAGE_KEY: stage}}
+                    if lock_tpl is None:
+                        lock_tpl = Template(value, [("stages", STAGE_KEY, *p) for p in LOCK_LEAVES])
+                        # The text before the first leaf, without 'stages:' and the stage's key.
+                        first = lock_tpl.parts[0].split(b"\n", 1)[1][len(STAGE_KEY) + 3 :]
+                    if typed(lock_tpl.leaves(value)) != typed(leaves):
+                        raise SystemExit(f"the dvc.lock leaves of {n} are not what its stage holds")
+                    if full_lock is not None:
+                        full_lock["stages"][f"train-{n}"] = stage
+                # One stage block, as it sits under 'stages:'.
+                pieces = lock_tpl.pieces(leaves)
+                pieces[0] = b"  train-%s:%s" % (n.encode(), first)
+                lock_parts.append(b"".join(pieces))
+            lock_text = b"".join(lock_parts)
+            if full_lock is not None and b"".join(lock_parts[: CHECKED + 1]).decode() != yamlio.dump(
+                full_lock
+            ):
                 raise SystemExit("fast dvc.lock differs from yamlio.dump")
             entries = dict(top)
             entries["dvc.lock"] = blob(w.blob(lock_text, chain="dvc.lock"))
@@ -206,7 +215,7 @@ class Builder:
                     "commit": commit,
                     "tree": root,
                     "params": params,
-                    "lock_digest": hashlib.sha256(lock_text.encode()).hexdigest(),
+                    "lock_digest": hashlib.sha256(lock_text).hexdigest(),
                     "prepared": prepared,
                     "outs": outs,
                 }
