@@ -16,11 +16,12 @@ import math
 import re
 from typing import Any, ClassVar
 
+import yaml
+
 from gitreg.store import yamlio
 
 Path = tuple  # of keys and list indexes
-_TIMESTAMP = re.compile(r"\d{4}-\d\d?-\d\d?([Tt ]|$)")
-_MAYBE_NUMBER = re.compile(r"[\d.+\-_eEinfatyINFATY\s]*\Z")  # what float() could accept
+_RESOLVER = yaml.resolver.Resolver()  # how YAML 1.1 would type a plain scalar
 # Plain in YAML for sure (unless a word below): a word of letters first, or hex with a letter
 # that no number has (0b... is a YAML 1.1 binary int).
 _PLAIN = re.compile(r"[A-Za-z][\w.@/+-]*\Z|(?!0b)[0-9a-f]*[abcdf][0-9a-f]*\Z", re.ASCII)
@@ -47,28 +48,20 @@ def scalar(value: Any) -> str:
         if "nan" in text or "inf" in text:
             raise NeedsFullDump(value)
         return text
-    if not isinstance(value, str) or not value or value != value.strip() or _number(value):
-        raise NeedsFullDump(value)
-    if _TIMESTAMP.match(value):
-        return f"'{value}'"
     if (
-        value[0] in "-?:,[]{}#&*!|>'\"%@`"
-        or ": " in value
-        or " #" in value
-        or value in ("yes", "no", "true", "false", "on", "off", "null", "~", "y", "n")
+        not isinstance(value, str)
+        or not value
+        or value != value.strip()
+        or not value.isprintable()
+        or "'" in value
+        or (" " in value and len(value) > 40)  # PyYAML may fold it over lines
     ):
         raise NeedsFullDump(value)
+    if _RESOLVER.resolve(yaml.ScalarNode, value, (True, False)) != "tag:yaml.org,2002:str":
+        return f"'{value}'"  # a string YAML would read as a number, date, bool...: quoted
+    if value[0] in "-?:,[]{}#&*!|>'\"%@`=<" or ":" in value or " #" in value:
+        raise NeedsFullDump(value)
     return value
-
-
-def _number(text: str) -> bool:
-    if not _MAYBE_NUMBER.match(text):
-        return text.isdigit()
-    try:
-        float(text)
-    except ValueError:
-        return text.isdigit()
-    return True
 
 
 def json_scalar(value: Any) -> str:

@@ -2,12 +2,17 @@
 
 A benchmark registry has 1.7 million objects at 10,000 models x 25 versions.
 Writing them loose, or handing git an undeltified pack to index and then
-`repack -adf`, costs minutes; the objects are made here, in order, so the
+`repack -adf`, costs minutes. The objects are made here in order, so the
 writer knows what each one is a new version of (a "chain": one model's
-card, the models/ tree, dvc.lock) and stores it as a delta against the
-previous version, the way a gc'ed repository stores it. The pack and its
-version 2 index are written in one pass; tests compare the index with
-`git index-pack`'s byte for byte and run `git fsck --full` over the result.
+card, its versions/ tree, the models/ tree, dvc.lock), and stores it the way
+a gc'ed repository does: the newest version whole, each older one as a delta
+against the version after it. What a read of the registry branch touches is
+then whole objects, side by side at the end of their group (pages of a
+pack come into a process's memory a large folio at a time here: a chain
+walked back through history cost `show` 100 MB of resident memory).
+
+The pack and its version 2 index are written at the end; tests compare the
+index with `git index-pack`'s byte for byte and run `git fsck --full` over it.
 """
 
 from __future__ import annotations
@@ -21,17 +26,18 @@ from array import array
 from bisect import insort
 from itertools import accumulate, chain
 from pathlib import Path
+from typing import NamedTuple
 
 TYPES = {"commit": 1, "tree": 2, "blob": 3, "tag": 4}
 HEADERS = {kind: kind.encode() + b" %d\0" for kind in TYPES}  # of the object hashed
 GROUP_ORDER = ("commit", "tag", "tree", "blob")
 GROUP_INDEX = {kind: i for i, kind in enumerate(GROUP_ORDER)}
-OFS_DELTA = 6
+REF_DELTA = 7  # the base named by its id: it is written after the delta, as a newer version
 TREE_MODE = "40000"
 BLOB_MODE = "100644"
 MAX_DEPTH = 50  # git's default (pack.depth)
 BIG = 1 << 16  # objects this large (the models/ tree, dvc.lock) get short chains:
-BIG_DEPTH = 10  # reading the newest version applies at most this many deltas
+BIG_DEPTH = 10  # reading an old version applies at most this many deltas
 MAX_COPY = 0x10000  # bytes per copy instruction, as git's own deltas
 MAX_INSERT = 0x7F
 
@@ -53,17 +59,6 @@ def _entry_head(kind: int, size: int) -> bytes:
         head.append(size & 0x7F)
         size >>= 7
     return bytes(head)
-
-
-def _ofs(distance: int) -> bytes:
-    """The base's distance back from an OFS_DELTA entry, in git's encoding."""
-    out = bytearray([distance & 0x7F])
-    distance >>= 7
-    while distance:
-        distance -= 1
-        out.insert(0, 0x80 | (distance & 0x7F))
-        distance >>= 7
-    return bytes(out)
 
 
 def _copy(out: bytearray, start: int, end: int) -> None:
@@ -107,12 +102,12 @@ def _insert(out: bytearray, data: bytes | bytearray) -> None:
 
 
 class Base:
-    """The last object of a chain: what the next one is a delta against."""
+    """An object a delta is made against, as pieces."""
 
-    __slots__ = ("_index", "depth", "offset", "pieces", "size", "starts")
+    __slots__ = ("_index", "pieces", "size", "starts")
 
-    def __init__(self, offset: int, depth: int, pieces: list[bytes], size: int):
-        self.offset, self.depth, self.pieces, self.size = offset, depth, pieces, size
+    def __init__(self, pieces: list[bytes], size: int):
+        self.pieces, self.size = pieces, size
         self.starts = list(accumulate(map(len, pieces), initial=0))
         self._index: dict[bytes, int] | None = None
 
@@ -216,6 +211,17 @@ class Tree:
         return self.flat.copy()
 
 
+class Pending(NamedTuple):
+    """The newest version of a chain: written once the next one comes, or at the end."""
+
+    at: int
+    oid: bytes
+    kind: str
+    pieces: list[bytes]
+    size: int
+    n: int  # its place in the chain
+
+
 class Group:
     """The pack entries of one object type, in a file of their own until the pack is sealed."""
 
@@ -228,10 +234,8 @@ class Group:
 class ObjectWriter:
     """Objects go into objects/pack/ as they are made; `finish` writes the pack and its index.
 
-    Entries are grouped by type, commits first and blobs last, as git writes a pack: a read of
-    the registry branch then touches one region of the pack, not pages all over it (which cost
-    `list` 150 MB more resident memory, measured). A delta and its base share a group, so the
-    distance between them is known before the groups are put together."""
+    Entries are grouped by type, commits first and blobs last, as git writes a pack, and the
+    groups are put together at the end."""
 
     def __init__(self, pack_dir: Path):
         self.pack_dir = pack_dir
@@ -241,7 +245,7 @@ class ObjectWriter:
         self.offsets = array("Q")  # from the start of the object's group
         self.kinds = array("B")  # its group: an index into GROUP_ORDER
         self.crcs = array("I")
-        self.chains: dict[str, Base] = {}
+        self.pending: dict[str, Pending] = {}  # chain -> its newest version, not written yet
         self.deltas = 0
         self.heads: dict[tuple[str, int], bytes] = {}
 
@@ -249,39 +253,50 @@ class ObjectWriter:
         return len(self.ids)
 
     def add(self, kind: str, pieces: list[bytes], chain: str | None = None) -> str:
+        """Object KIND made of PIECES; CHAIN names what it is a version of, if anything."""
         raw = b"".join(pieces)
         h = hashlib.sha1(HEADERS[kind] % len(raw))
         h.update(raw)
         oid = h.digest()
         if oid in self.seen:
             return oid.hex()
-        group = self.groups[kind]
-        offset = group.offset
-        base = self.chains.get(chain) if chain else None
-        depth, data = 0, None
-        if base is not None and base.depth < (BIG_DEPTH if len(raw) >= BIG else MAX_DEPTH) - 1:
-            data = delta(base, pieces, len(raw))
-        if data is None or base is None:
-            head = self.heads.get((kind, len(raw)))
+        at = self.seen[oid] = len(self.ids)  # its place in the index; written now or later
+        self.ids.append(oid)
+        self.offsets.append(0)
+        self.kinds.append(GROUP_INDEX[kind])
+        self.crcs.append(0)
+        if chain is None:
+            self.write(at, kind, raw)
+            return oid.hex()
+        older = self.pending.get(chain)
+        newer = self.pending[chain] = Pending(at, oid, kind, pieces, len(raw), older.n + 1 if older else 0)
+        if older is not None:  # now that its next version is known
+            depth = BIG_DEPTH if older.size >= BIG else MAX_DEPTH
+            data = None
+            if older.n % depth != depth - 1:  # every depth-th whole: chains stay short
+                data = delta(Base(newer.pieces, newer.size), older.pieces, older.size)
+            if data is None:
+                self.write(older.at, older.kind, b"".join(older.pieces))
+            else:
+                self.write(older.at, older.kind, data, base=newer.oid)
+        return oid.hex()
+
+    def write(self, at: int, kind: str, data: bytes | bytearray, base: bytes | None = None) -> None:
+        """The entry of object number AT: whole, or a delta against BASE."""
+        if base is None:
+            head = self.heads.get((kind, len(data)))
             if head is None:
-                head = self.heads[kind, len(raw)] = _entry_head(TYPES[kind], len(raw))
-            data = raw
+                head = self.heads[kind, len(data)] = _entry_head(TYPES[kind], len(data))
         else:
-            depth = base.depth + 1
-            head = _entry_head(OFS_DELTA, len(data)) + _ofs(offset - base.offset)
+            head = _entry_head(REF_DELTA, len(data)) + base
             self.deltas += 1
         body = _compress(data)
-        self.seen[oid] = len(self.ids)
-        self.ids.append(oid)
-        self.offsets.append(offset)
-        self.kinds.append(GROUP_INDEX[kind])
-        self.crcs.append(zlib.crc32(body, zlib.crc32(head)))
-        if chain:
-            self.chains[chain] = Base(offset, depth, pieces, len(raw))
+        group = self.groups[kind]
+        self.offsets[at] = group.offset
+        self.crcs[at] = zlib.crc32(body, zlib.crc32(head))
         group.file.write(head)
         group.file.write(body)
         group.offset += len(head) + len(body)
-        return oid.hex()
 
     def blob(self, data: str | bytes, chain: str | None = None) -> str:
         raw = data.encode() if isinstance(data, str) else data
@@ -312,6 +327,9 @@ class ObjectWriter:
 
     def finish(self) -> Path:
         """Put the groups together into one pack, and write its index; returns the .pack path."""
+        for newest in self.pending.values():
+            self.write(newest.at, newest.kind, b"".join(newest.pieces))
+        self.pending.clear()
         tmp = self.pack_dir / f"tmp_pack_{os.getpid()}"
         h = hashlib.sha1()
         starts = []
