@@ -41,7 +41,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 from fastyaml import CanonicalTemplate, NeedsFullDump, Template  # noqa: E402
-from objects import BLOB_MODE, TREE_MODE, ObjectWriter, Tree  # noqa: E402
+from objects import BLOB_MODE, TREE_MODE, ObjectWriter, Tree, write_file  # noqa: E402
 from synthetic import (  # noqa: E402
     CARD_LEAVES,
     DOMAINS,
@@ -553,7 +553,7 @@ class Builder:
             lines.append(f"{oid} {ref}\n")
             if peeled:
                 lines.append(f"^{peeled}\n")
-        (git_dir / "packed-refs").write_text("".join(lines))
+        write_file(git_dir / "packed-refs", "".join(lines).encode())
 
 
 def typed(values: list) -> list[tuple[type, object]]:
