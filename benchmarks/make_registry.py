@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build a synthetic gitreg registry of M models x V versions, fast, for benchmarks.
 
-    python benchmarks/make_registry.py M V DIR [--batch N] [--repack] [--validate]
+    python benchmarks/make_registry.py M V DIR [--batch N] [--validate] [--verify-pack] [--repack]
 
 DIR becomes a git + DVC-style monorepo:
 
@@ -19,10 +19,16 @@ DIR becomes a git + DVC-style monorepo:
   message carries the card digest as gitreg writes it, and GTO stage tags
   NAME#STAGE#N for every stage assignment, so GTO sees the same registry.
 
-Speed: objects are hashed in memory and handed to git as one pack (no loose
-objects, no process per version), refs go into one packed-refs file, YAML
-of repeated shapes is dumped once and filled in. 1000 x 25 builds in well
-under a minute.
+Speed: objects are made in memory and written straight into one pack
+(objects.py), grouped by type as git writes a pack; each version of a card,
+of a versions/ tree, of the models/ tree and of dvc.lock is stored as a delta
+against the next one, the newest whole, as a gc'ed repository stores them. So
+no `git index-pack` or `repack -adf` runs: the pack's index is written here
+too (tests compare it with git's byte for byte and run `git fsck --full`;
+`--verify-pack` has git index the pack again and compares). Refs go into one
+packed-refs file; YAML and JSON of repeated shapes are dumped once per shape
+and filled in (fastyaml.py; samples are checked against yamlio). 10,000 x 25
+(1.7 million objects, a 380 MB pack) builds in about 2 minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -581,6 +587,7 @@ def build(
     batch: int | None = None,
     repack: bool = False,
     validate: bool = False,
+    verify_pack: bool = False,
     say=print,
 ) -> dict:
     t0 = time.perf_counter()
@@ -607,9 +614,17 @@ def build(
     t = phase("source", t0)
     b.registry()
     t = phase("registry", t)
-    b.w.finish()
+    pack = b.w.finish()
     b.write_refs(root / ".git")
     t = phase("pack", t)
+    if verify_pack:  # git reads every object again and must write the same index
+        theirs = pack.with_name("verify.idx")
+        git(root, "index-pack", "--threads=2", "-o", str(theirs), str(pack))
+        same = theirs.read_bytes() == pack.with_suffix(".idx").read_bytes()
+        theirs.unlink()
+        if not same:
+            raise SystemExit(f"git index-pack writes another index for {pack}")
+        t = phase("verify-pack", t)
     if repack:  # git's own deltas instead, to compare with
         git(root, "repack", "-adfq", "--window=10", "--depth=50")
         t = phase("repack", t)
@@ -690,6 +705,9 @@ def main(argv: list[str] | None = None) -> int:
         "--repack", action="store_true", help="let git repack -adf it after (slow; to compare with)"
     )
     ap.add_argument("--validate", action="store_true", help="validate every card (slow)")
+    ap.add_argument(
+        "--verify-pack", action="store_true", help="have git index the pack again, compare (30 s at 10,000)"
+    )
     args = ap.parse_args(argv)
     if args.models < 1 or args.versions < 2:
         ap.error("need at least 1 model and 2 versions")
@@ -700,6 +718,7 @@ def main(argv: list[str] | None = None) -> int:
         batch=args.batch,
         repack=args.repack,
         validate=args.validate,
+        verify_pack=args.verify_pack,
     )
     return 0
 

@@ -235,5 +235,20 @@ def test_the_card_template_matches_register_for_a_whole_small_registry(tmp_path)
     """`--validate`: every card read back from a built registry is valid, and the samples it
     checks against yamlio (text and digest) include cards from the middle and the last round."""
     repo = tmp_path / "reg"
-    make_registry.build(7, 12, repo, batch=3, validate=True, say=lambda _: None)
+    make_registry.build(7, 12, repo, batch=3, validate=True, verify_pack=True, say=lambda _: None)
     assert_git_agrees(repo)
+
+
+def test_verify_pack_catches_an_index_git_would_not_write(tmp_path, monkeypatch):
+    """`--verify-pack` is the check to run when objects.py changes: an index off by one CRC
+    (git would read the objects, and only `index-pack --verify` would notice) stops the build."""
+    index = objects.ObjectWriter.index
+
+    def off_by_one(self, checksum, starts):
+        data = bytearray(index(self, checksum, starts))
+        data[8 + 1024 + 20 * len(self.ids)] ^= 1  # the first CRC32
+        return bytes(data)
+
+    monkeypatch.setattr(objects.ObjectWriter, "index", off_by_one)
+    with pytest.raises(SystemExit, match="another index"):
+        make_registry.build(3, 2, tmp_path / "reg", verify_pack=True, say=lambda _: None)
