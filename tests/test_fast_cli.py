@@ -278,3 +278,33 @@ def test_register_spellings_the_fast_path_does_not_parse_go_to_typer(repo, tmp_p
     monkeypatch.setenv("GIT_COMMITTER_DATE", "2026-11-01T10:00:00Z")
     monkeypatch.setenv("GIT_AUTHOR_DATE", "2026-11-01T10:00:00Z")
     _twice(repo, tmp_path, argv, fast=False)
+
+
+PROMOTE_SAME = [  # (argv, the exit code both give)
+    (["promote", "plain@1.1.0", "staging"], 0),
+    (["promote", "plain@1.1.0", "staging", "--json"], 0),
+    (["promote", "--json", "plain@staging", "archived"], 0),
+    (["promote", "plain@9.9.9", "staging"], 1),
+    (["promote", "plain@1.0.0", "nope"], 1),
+    (["promote", "Bad@1.0.0", "staging"], 2),
+]
+PROMOTE_TO_TYPER = [
+    ["promote", "plain@1.1.0"],
+    ["promote", "plain@1.1.0", "staging", "--push"],
+    ["promote", "plain@1.1.0", "staging", "-r", "origin"],
+    ["promote", "--help"],
+]
+
+
+@pytest.mark.parametrize(("argv", "code"), PROMOTE_SAME, ids=[" ".join(a) for a, _ in PROMOTE_SAME])
+def test_promote_on_the_fast_path_does_what_typer_does(repo, tmp_path, argv, code, monkeypatch):
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "2026-11-01T10:00:00Z")  # the same commit bytes twice
+    monkeypatch.setenv("GIT_AUTHOR_DATE", "2026-11-01T10:00:00Z")
+    assert _twice(repo, tmp_path, argv, fast=True) == code
+
+
+@pytest.mark.parametrize("argv", PROMOTE_TO_TYPER, ids=[" ".join(a) for a in PROMOTE_TO_TYPER])
+def test_promote_spellings_the_fast_path_does_not_parse_go_to_typer(repo, tmp_path, argv, monkeypatch):
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "2026-11-01T10:00:00Z")
+    monkeypatch.setenv("GIT_AUTHOR_DATE", "2026-11-01T10:00:00Z")
+    _twice(repo, tmp_path, argv, fast=False)

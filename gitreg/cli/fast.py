@@ -1,12 +1,13 @@
-"""The hot paths without Typer: `which NAME STAGE`, `show NAME@VERSION` (or NAME@STAGE) and
-`hook NAME ARGS` (what a server's pre-receive shim execs on every push).
+"""The hot paths without Typer: the reads (`which`, `show`, `list`, `history`), `hook NAME ARGS`
+(what a server's pre-receive shim execs on every push), and the two writes a pipeline runs in a
+loop (`register`, `promote` without --push).
 
-Deploy scripts and hooks call these in loops, and importing Typer (with click and the
-parameter coercion it brings) cost more than reading the answer. `run` takes only the
-plainest spellings of the two commands: the root options -C/--repo and --traceback, the
-positional arguments, and --json. Anything else (help, completion, other options, a wrong
-number of arguments) returns None and goes to the Typer app, which stays the reference:
-tests run both on the same argv and compare output and exit codes.
+Deploy scripts, training jobs and hooks call these again and again, and importing Typer (with
+click, and pydantic for its parameter coercion) cost more than the work. `run` takes only the
+plainest spellings: the root options -C/--repo and --traceback, the positional arguments, --json,
+and for `register` its options each given once. Anything else (help, completion, other options,
+a wrong number of arguments) returns None and goes to the Typer app, which stays the reference:
+tests run both on the same argv and compare output, exit codes and refs.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ def run(argv: list[str]) -> int | None:
             return _answer(traceback, lambda: _hook(repo, args))
         if command == "which":
             return _answer(traceback, lambda: _which(repo, args[0], args[1], as_json))
+        if command == "promote":
+            return _answer(traceback, lambda: _promote(repo, args[0], args[1], as_json))
         return _answer(traceback, lambda: _read(command, repo, args, as_json))
     wrote = _parse_register(argv)
     if wrote is not None:
@@ -92,13 +95,13 @@ def _parse(argv: list[str]) -> tuple[str, list[str], bool, str, bool] | None:
     if root is None:
         return None
     repo, traceback, i = root
-    if i == len(argv) or argv[i] not in ("which", "show", "hook", "list", "history"):
+    if i == len(argv) or argv[i] not in ("which", "show", "hook", "list", "history", "promote"):
         return None
     command, rest = argv[i], argv[i + 1 :]
     args = [a for a in rest if a != "--json"]
     if any(a.startswith("-") for a in args):
         return None
-    if command == "which" and len(args) != 2:
+    if command in ("which", "promote") and len(args) != 2:
         return None
     if command == "hook" and (not args or len(args) != len(rest)):
         return None  # `--json` is no hook argument: Typer's usage error
@@ -266,4 +269,27 @@ def _register(repo: str, options: dict[str, str | bool]) -> int:
         )
         return 0
     _echo(f"Card: {reg.card_path} on the registry branch, sha256 {reg.digest[:16]}...", sys.stdout)
+    return 0
+
+
+def _promote(repo: str, ref: str, stage: str, as_json: bool) -> int:
+    """`promote REF STAGE` (no --push/--open: those are Typer's), printed as cli/promote.py prints it."""
+    import gitreg.cli.text as text
+    from gitreg.registry import Registry
+
+    proposal = Registry.open(repo).promote(ref, stage)
+    if as_json:
+        _echo(text.json_text(proposal.to_dict()), sys.stdout)
+        return 0
+    lines = [
+        f"Proposed {proposal.name}@{proposal.version} -> {stage} on branch {proposal.branch} "
+        f"({proposal.commit[:10]}); the check passed"
+        + (", but for the approvals it needs." if proposal.pending else "."),
+        *(f"  {move}" for move in proposal.moves),
+        *(f"Still needed: {line}" for line in proposal.pending),
+        f"Merge it with: gitreg merge {proposal.branch}  (or push it and open a merge request "
+        "against the registry branch: --push --open)",
+    ]
+    for line in lines:
+        _echo(line, sys.stdout)
     return 0
