@@ -15,11 +15,10 @@ itself reports it when it runs that stage).
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
-
-import yaml
 
 from gitreg.errors import InvalidCard
 from gitreg.store import yamlio
@@ -50,7 +49,6 @@ _OPENER = re.compile(
     re.M,
 )
 _OPENERS = "[{\"&*!|>%@`?'"  # what _OPENER looks for: most locks hold none of them
-_RESOLVER = yamlio.resolver()
 
 
 def load(data: bytes, source: str, *, max_bytes: int) -> dict:
@@ -185,4 +183,11 @@ def _blocks(text: str, start: int, end: int) -> dict[str, tuple[int, int]] | Non
 
 def plain_str(key: str) -> bool:
     """Does KEY, written plain, read as a string (not a number, a bool or null)?"""
-    return _RESOLVER.resolve(yaml.ScalarNode, key, (True, False)) == "tag:yaml.org,2002:str"
+    import yaml  # a plain key is rare: most locks never load PyYAML's resolver here
+
+    return _resolver().resolve(yaml.ScalarNode, key, (True, False)) == "tag:yaml.org,2002:str"
+
+
+@functools.cache
+def _resolver() -> Any:
+    return yamlio.resolver()

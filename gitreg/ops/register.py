@@ -19,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from gitreg.errors import ConcurrentUpdate, RegistryRefusal, UsageError
-from gitreg.lineage import provenance
 from gitreg.model import card as cards
 from gitreg.model.branch import RegistryBranch
 from gitreg.model.policy import DEFAULT_POLICY, Policy
@@ -197,6 +196,8 @@ def register(
 
         require_signing_key(reg.store, ident, required_by_policy=policy.signing_required)
     version = _next_version(reg, view, name, version, bump)
+    from gitreg.lineage import provenance  # here: the facade's other writes read no DVC files
+
     evidence = provenance.collect(
         reg.store,
         name,
