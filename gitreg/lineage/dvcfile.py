@@ -70,7 +70,7 @@ class Section(Mapping[str, Any]):
     def __init__(self, text: str, source: str, spans: dict[str, tuple[int, int]]):
         self._text, self._source, self._spans = text, source, spans  # key -> (start, end) of its block
         self._values: dict[str, Any] = {}
-        self._regions: dict[str, list[tuple[str, str]]] = {}
+        self._regions: dict[str, tuple[str, list[int], list[str]]] = {}
 
     def __getitem__(self, key: str) -> Any:
         if key not in self._values:
@@ -96,24 +96,35 @@ class Section(Mapping[str, Any]):
         key whose parsed value could hold it, and maybe a few more (callers parse and compare)."""
         if under not in self._regions:
             self._regions[under] = self._index(under)
+        joined, starts, keys = self._regions[under]
         found: list[str] = []
-        for key, text in self._regions[under]:
-            if needle in text and (not found or found[-1] != key):
-                found.append(key)
+        at = joined.find(needle)
+        while at >= 0:  # str.find over one string of every region: C speed, a hit at a time
+            k = bisect.bisect_right(starts, at) - 1
+            if not found or found[-1] != keys[k]:
+                found.append(keys[k])
+            at = joined.find(needle, at + 1)
         return found
 
-    def _index(self, under: str) -> list[tuple[str, str]]:
-        starts = [span[0] for span in self._spans.values()]
-        keys = list(self._spans)
-        region = re.compile(
-            rf"\n    {re.escape(under)} *:[^\n]*\n(?:(?:    -| {{5,}}|[ ]*#)[^\n]*\n|[ ]*\n)*"
-        )
-        found = []
+    def _index(self, under: str) -> tuple[str, list[int], list[str]]:
+        """Every UNDER region of the mapping in one string (NUL between regions, so no needle spans
+        two), where each region starts in it, and whose it is."""
+        block_starts = [span[0] for span in self._spans.values()]
+        names = list(self._spans)
+        lines = r"(?:(?:    -| {5,}|[ ]*#)[^\n]*\n|[ ]*\n)*"  # its list: items, deeper lines, comments
+        region = re.compile(rf"\n    {re.escape(under)} *:[^\n]*\n" + lines)
+        parts: list[str] = []
+        starts: list[int] = []
+        keys: list[str] = []
+        size = 0
         for m in region.finditer(self._text):
-            k = bisect.bisect_right(starts, m.start()) - 1
+            k = bisect.bisect_right(block_starts, m.start()) - 1
             if k >= 0:
-                found.append((keys[k], m.group(0)))
-        return found
+                starts.append(size)
+                keys.append(names[k])
+                parts.append(m.group(0))
+                size += len(parts[-1]) + 1
+        return "\0".join(parts), starts, keys
 
 
 def _split(text: str, source: str) -> dict | None:
