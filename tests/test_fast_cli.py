@@ -308,3 +308,26 @@ def test_promote_spellings_the_fast_path_does_not_parse_go_to_typer(repo, tmp_pa
     monkeypatch.setenv("GIT_COMMITTER_DATE", "2026-11-01T10:00:00Z")
     monkeypatch.setenv("GIT_AUTHOR_DATE", "2026-11-01T10:00:00Z")
     _twice(repo, tmp_path, argv, fast=False)
+
+
+def test_a_card_shown_before_is_printed_from_its_bytes_and_only_when_they_are_its_dump(repo, tmp_path):
+    """`show NAME@VERSION` prints the card's dump. A card whose stored bytes are that dump (as
+    every card register writes) is printed from its bytes on a later show, without PyYAML; one
+    written otherwise (a hand-made proposal) is always parsed and dumped, never shown as stored."""
+    copy = tmp_path / "plain"
+    shutil.copytree(repo, copy, symlinks=True)
+    shutil.rmtree(directory(copy / ".git"), ignore_errors=True)
+    first = run(copy, "main", "show", "plain@1.1.0")
+    second = run(copy, "main", "show", "plain@1.1.0")
+    assert first[:3] == second[:3] == run(copy, "typer_main", "show", "plain@1.1.0")[:3]
+    assert "yaml" in first[3] and "yaml" not in second[3]  # the second printed the stored bytes
+
+    work = tmp_path / "edit"
+    git(copy, "worktree", "add", "-q", str(work), "gitreg")
+    card = work / "models/plain/versions/1.1.0.yaml"
+    card.write_text("# a hand-written note\n" + card.read_text().replace("\n", "\n\n", 1))
+    git(work, "commit", "-qam", "a card written by hand")
+    for _ in range(2):
+        code, out, err, modules = run(copy, "main", "show", "plain@1.1.0")
+        assert "a hand-written note" not in out and "\n\n" not in out and "yaml" in modules
+        assert (code, out, err) == run(copy, "typer_main", "show", "plain@1.1.0")[:3]

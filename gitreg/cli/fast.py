@@ -175,7 +175,9 @@ def _read(command: str, repo: str, args: list[str], as_json: bool) -> int:
         found = read.history(reg, args[0])
         out = text.json_text([e.to_dict() for e in found]) if as_json else text.history(found)
     else:
-        info = read.show(reg, layout.ModelRef.parse(args[0]))
+        ref = layout.ModelRef.parse(args[0])
+        shown = None if as_json else read.show_text(reg, ref)  # a card shown before: no PyYAML
+        info = shown or read.show(reg, ref)
         if as_json:
             out = text.json_text(info)
         elif isinstance(info, read.ModelInfo):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from gitreg.model.events import Event
-    from gitreg.ops.read import ModelInfo, ModelSummary, VersionInfo
+    from gitreg.ops.read import ModelInfo, ModelSummary, VersionInfo, VersionText
     from gitreg.trust.verdicts import VersionCheck
 
 
@@ -25,15 +25,21 @@ def no_version_in_stage(name: str, stage: str) -> str:
     return f"no version of {name} is in stage {stage!r}"
 
 
-def version_card(info: VersionInfo) -> str:
-    """`show NAME@VERSION`: a header naming the tag, stages and verdict, then the card."""
-    from gitreg.store import yamlio
+def version_card(info: VersionInfo | VersionText) -> str:
+    """`show NAME@VERSION`: a header naming the tag, stages and verdict, then the card (its
+    stored text when that is known to be its dump: the same bytes, without PyYAML)."""
+    from gitreg.ops.read import VersionText
 
     stages = ", ".join(info.stages) or "none"
     lines = [f"# {info.tag}  (stages: {stages})"]
     if info.verification is not None:
         lines.append(f"# {verdict(info.verification)}")
-    lines.append(yamlio.dump(info.card).rstrip())
+    if isinstance(info, VersionText):
+        lines.append(info.card_text.rstrip())
+    else:
+        from gitreg.store import yamlio
+
+        lines.append(yamlio.dump(info.card).rstrip())
     return "\n".join(lines)
 
 

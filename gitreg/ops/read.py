@@ -68,6 +68,22 @@ class VersionInfo:
         return to_data(self)
 
 
+@dataclass
+class VersionText:
+    """What `show NAME@VERSION` prints, with the card as its stored text: for a card whose bytes
+    are what yamlio.dump writes of it, printing them is printing the dump, without PyYAML."""
+
+    name: str
+    version: str
+    tag: str
+    stages: list[str]
+    card_text: str = field(repr=False)
+    verification: VersionCheck | None = None
+
+
+CANONICAL = "canonical-cards"  # cache kind: card blobs that are their own dump
+
+
 def list_models(reg: RegistryBranch) -> list[ModelSummary]:
     """Every model's summary. A summary depends on the model's subtree only, so it is cached by
     that subtree's id (store/cache.py): a list after a change re-reads only the models it touched,
@@ -143,14 +159,60 @@ def show(reg: RegistryBranch, ref: layout.ModelRef) -> ModelInfo | VersionInfo:
             view.stages(ref.name),
         )
     version = view.resolve(ref)
-    return VersionInfo(
+    card = view.card(ref.name, version)
+    info = VersionInfo(
         ref.name,
         version,
         layout.tag_name(ref.name, version),
         view.stages_of(ref.name, version),
-        view.card(ref.name, version),
+        card,
         verify_one(reg, view, ref.name, version),
     )
+    _mark_canonical(reg, view, ref.name, version, card)
+    return info
+
+
+def show_text(reg: RegistryBranch, ref: layout.ModelRef) -> VersionText | None:
+    """`show NAME@VERSION` (or NAME@STAGE) with the card's stored text, when an earlier show found
+    that text to be the card's dump; None when it is not known so (then show() it)."""
+    if ref.version is None and ref.stage is None:
+        return None
+    view = reg.view()
+    version = view.resolve(ref)
+    key = _canonical_key(reg, view, ref.name, version)
+    from gitreg.store import cache
+
+    if key is None or not cache.has(reg.store.common_dir, CANONICAL, key):
+        return None
+    data = view.read(layout.card_path(ref.name, version))
+    if data is None:
+        return None
+    return VersionText(
+        ref.name,
+        version,
+        layout.tag_name(ref.name, version),
+        view.stages_of(ref.name, version),
+        data.decode(),
+        verify_one(reg, view, ref.name, version),
+    )
+
+
+def _canonical_key(reg: RegistryBranch, view: RegistryView, name: str, version: str) -> str | None:
+    from gitreg.store import cache
+
+    blob = reg.store.entry_id(view.tree, layout.card_path(name, version))
+    return None if blob is None else f"{blob}-{cache.format_tag()}"
+
+
+def _mark_canonical(reg: RegistryBranch, view: RegistryView, name: str, version: str, card: dict) -> None:
+    from gitreg.store import cache, yamlio
+
+    key = _canonical_key(reg, view, name, version)
+    if key is None or cache.has(reg.store.common_dir, CANONICAL, key):
+        return
+    data = view.read(layout.card_path(name, version))
+    if data is not None and yamlio.dump(card).encode() == data:
+        cache.add(reg.store.common_dir, CANONICAL, key)
 
 
 def signed_kind(reg: RegistryBranch, name: str, version: str) -> str:

@@ -142,6 +142,11 @@ def store_summaries(common_dir: Path, tree: str | None, entries: dict[str, dict]
         pass
 
 
+def format_tag() -> str:
+    """This gitreg's cache format, for keys whose meaning may change with gitreg's version."""
+    return _format().replace("/", "-")
+
+
 def _format() -> str:
     from gitreg.version import __version__
 
