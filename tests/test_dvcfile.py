@@ -103,7 +103,7 @@ def test_having_finds_every_stage_whose_outs_name_the_path_however_it_is_spelled
     assert len(pipe.consumers("data/prepared")) == 150
     assert pipe.find_dep("src/train.py") is not None and pipe.find_out("models/nothing.pkl") is None
     # What the search narrowed to: one stage parsed for one model's out, not 151.
-    assert lazy["stages"].having("m0007.pkl", "outs") == ["train-m0007"]
+    assert list(lazy["stages"].having("m0007.pkl", "outs")) == ["train-m0007"]
 
 
 def test_a_numeric_or_boolean_leaf_is_looked_up_in_every_stage():

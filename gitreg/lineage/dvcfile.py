@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -37,9 +38,10 @@ _KEY = re.compile(r"\n  ([A-Za-z0-9_][A-Za-z0-9_.@/+-]*):(?=\n)")
 # word (yes, No, ON, null...): only those are put to the resolver.
 _MAYBE_NOT_STR = re.compile(r"\n(?:[-+0-9.~=<][^\n]*|[A-Za-z]{1,5})(?=\n)")
 _CONTENT = re.compile(r"\n *[^ #\n]")  # a line that is neither blank nor a comment
-_ODD = re.compile(r"\n(?: | {3})[^ \n]")  # indented one or three spaces
+_ODD = r"\n(?: | {3})[^ \n]"  # indented one or three spaces
 # a block whose mapping is not at indent 4 (blank and comment lines may come first)
-_DEEP = re.compile(r"\n  [^ #\n][^\n]*(?:\n *(?:#[^\n]*)?(?=\n))*\n {5}")
+_DEEP = r"\n  [^ #\n][^\n]*(?:\n *(?:#[^\n]*)?(?=\n))*\n {5}"
+_ODD_OR_DEEP = re.compile(f"{_ODD}|{_DEEP}")  # one pass over the text for both
 # What could open a value that spans lines or reaches outside its block: flow collections,
 # double quotes, anchors, aliases, tags, block scalars, reserved and complex-key indicators, and
 # a single-quoted string that does not close on its own line.
@@ -70,7 +72,8 @@ class Section(Mapping[str, Any]):
     def __init__(self, text: str, source: str, spans: dict[str, tuple[int, int]]):
         self._text, self._source, self._spans = text, source, spans  # key -> (start, end) of its block
         self._values: dict[str, Any] = {}
-        self._regions: dict[str, tuple[str, list[int], list[str]]] = {}
+        self._regions: dict[str, tuple[str, list[int], list[int]]] = {}
+        self._keys: tuple[list[str], list[int]] | None = None
 
     def __getitem__(self, key: str) -> Any:
         if key not in self._values:
@@ -91,40 +94,37 @@ class Section(Mapping[str, Any]):
     def __contains__(self, key: object) -> bool:
         return key in self._spans
 
-    def having(self, needle: str, under: str) -> list[str]:
+    def having(self, needle: str, under: str) -> Iterator[str]:
         """The keys whose `UNDER:` entry (outs, deps) holds NEEDLE in its text, in file order: every
-        key whose parsed value could hold it, and maybe a few more (callers parse and compare)."""
+        key whose parsed value could hold it, and maybe a few more (callers parse and compare).
+        Lazily: a caller after the first match (every model's stage reads data/prepared) stops."""
         if under not in self._regions:
             self._regions[under] = self._index(under)
-        joined, starts, keys = self._regions[under]
-        found: list[str] = []
+        joined, starts, origins = self._regions[under]
+        if self._keys is None:
+            self._keys = (list(self._spans), [span[0] for span in self._spans.values()])
+        names, block_starts = self._keys
+        last = None
         at = joined.find(needle)
         while at >= 0:  # str.find over one string of every region: C speed, a hit at a time
-            k = bisect.bisect_right(starts, at) - 1
-            if not found or found[-1] != keys[k]:
-                found.append(keys[k])
+            origin = origins[bisect.bisect_right(starts, at) - 1]
+            key = names[bisect.bisect_right(block_starts, origin) - 1]
+            if key != last:
+                last = key
+                yield key
             at = joined.find(needle, at + 1)
-        return found
 
-    def _index(self, under: str) -> tuple[str, list[int], list[str]]:
+    def _index(self, under: str) -> tuple[str, list[int], list[int]]:
         """Every UNDER region of the mapping in one string (NUL between regions, so no needle spans
-        two), where each region starts in it, and whose it is."""
-        block_starts = [span[0] for span in self._spans.values()]
-        names = list(self._spans)
+        two), where each region starts in it, and where in the file."""
         lines = r"(?:(?:    -| {5,}|[ ]*#)[^\n]*\n|[ ]*\n)*"  # its list: items, deeper lines, comments
         region = re.compile(rf"\n    {re.escape(under)} *:[^\n]*\n" + lines)
-        parts: list[str] = []
-        starts: list[int] = []
-        keys: list[str] = []
-        size = 0
-        for m in region.finditer(self._text):
-            k = bisect.bisect_right(block_starts, m.start()) - 1
-            if k >= 0:
-                starts.append(size)
-                keys.append(names[k])
-                parts.append(m.group(0))
-                size += len(parts[-1]) + 1
-        return "\0".join(parts), starts, keys
+        spans = list(self._spans.values())
+        begin, end = spans[0][0] - 1, spans[-1][1]  # this mapping only; each block follows a newline
+        found = [(m.start(), m.group(0)) for m in region.finditer(self._text, begin, end)]
+        texts = [text for _, text in found]
+        starts = list(itertools.accumulate((len(text) + 1 for text in texts), initial=0))[:-1]
+        return "\0".join(texts), starts, [at for at, _ in found]
 
 
 def _split(text: str, source: str) -> dict | None:
@@ -172,7 +172,7 @@ def _split(text: str, source: str) -> dict | None:
 def _blocks(text: str, start: int, end: int) -> dict[str, tuple[int, int]] | None:
     """The keys of the mapping in TEXT[START:END] (indent 2) -> (start, end) of their blocks."""
     # START follows a newline: the patterns below start at it
-    if _ODD.search(text, start - 1, end) or _DEEP.search(text, start - 1, end):
+    if _ODD_OR_DEEP.search(text, start - 1, end):
         return None
     if any(text.find(c, start, end) >= 0 for c in _OPENERS) and _OPENER.search(text, start, end):
         return None

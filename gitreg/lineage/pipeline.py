@@ -11,7 +11,7 @@ import hashlib
 import json
 import posixpath
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, overload
@@ -100,8 +100,9 @@ class Pipeline:
     def stage_outs(self, name: str) -> list[Out]:
         return [Out.from_lock(o, name) for o in self.stage(name).get("outs") or [] if isinstance(o, dict)]
 
-    def _candidates(self, path: str, under: str) -> list[str]:
-        """Stages whose UNDER (outs, deps) may hold PATH: found by text in a split lock, else all."""
+    def _candidates(self, path: str, under: str) -> Iterable[str]:
+        """Stages whose UNDER (outs, deps) may hold PATH, in file order: found by text in a split
+        lock (lazily), else every stage."""
         stages = self.stages
         leaf = path.rsplit("/", 1)[-1]
         if isinstance(stages, dvcfile.Section) and _searchable(leaf, path):
