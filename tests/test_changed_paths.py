@@ -136,3 +136,42 @@ def test_a_tree_with_two_entries_of_one_name_is_refused(store):
     new = str(top.write())
     with pytest.raises(GitregError, match="two entries of one name"):
         store.changed_paths(old, new)
+
+
+def test_added_paths_from_git_log_are_the_tree_diffs_along_the_first_parent_chain(tmp_path):
+    """What the MLflow numbering reads from one `git log` (GitStore.added_paths) is what diffing
+    each first-parent step's trees gives, the root commit included; a partial clone, where git
+    would fetch every tree, gets None and the numbering diffs here, to the same order."""
+    from helpers import git
+    from registry_helpers import GOOD, WEAK, advance, make_project, set_stages, train
+
+    from gitreg.mlflow_plugin import numbering
+
+    reg = make_project(tmp_path / "p")
+    for name, metrics in (("churn", GOOD), ("fraud", WEAK), ("churn", WEAK), ("ranker", GOOD)):
+        train(reg, name, metrics)
+    advance(reg, set_stages(reg, "churn", {"staging": ["1.0.0"]}))
+    root = reg.store.workdir
+    train(reg, "fraud", GOOD)
+    store = reg.store
+    head = store.ref_target("refs/heads/gitreg")
+    assert head is not None
+    steps = list(reversed(list(store.walk(head))))
+    expected = []
+    for commit in steps:
+        parents = store.commit_info(commit).parents
+        old = store.commit_tree(parents[0]) if parents else None
+        added = [p for s, p in store.changed_paths(old, store.commit_tree(commit)) if s == "A"]
+        added = [p for p in added if p.startswith("models/")]
+        if added:
+            expected.append((commit, sorted(added)))
+    found = store.added_paths(head, None, "models/")
+    assert found is not None and [(c, sorted(ps)) for c, ps in found] == expected
+    since = store.added_paths(head, steps[-3], "models/")
+    assert since == [f for f in found if f[0] in steps[-2:]]
+    by_git = numbering._advance(store, numbering.Numbering(), head)
+    git(root, "config", "remote.origin.promisor", "true")  # as in a partial clone: the tree diff here
+    partial = GitStore.discover(str(root))
+    assert partial.added_paths(head, None, "models/") is None
+    assert numbering._advance(partial, numbering.Numbering(), head).order == by_git.order
+    assert by_git.order["churn"] == ["1.0.0", "1.1.0"] and by_git.order["fraud"] == ["1.0.0", "1.1.0"]

@@ -60,13 +60,13 @@ def test_numbering_comes_from_memory_then_from_the_cache_file(registries, tmp_pa
     assert numbering.at(reg.store, head) is first  # same head: nothing walked
     numbering._memo.clear()
     walked: list = []
-    real = reg.store.changed_paths
-    reg.store.changed_paths = lambda *a: walked.append(a) or real(*a)  # type: ignore[method-assign]
+    real = reg.store.added_paths
+    reg.store.added_paths = lambda *a: walked.append(a) or real(*a)  # type: ignore[method-assign]
     again = numbering.at(reg.store, head)
     assert walked == [] and again.order == first.order  # read back from .git/gitreg-cache
-    # One more registry commit: only it is walked.
+    # One more registry commit: only it is asked of git (the commits since the one kept).
     stages = f"models/{NAME}/stages.yaml"
     tree = reg.store.write_tree(reg.store.commit_tree(head), {stages: b"production:\n- 1.0.0\n"})
     commit = reg.store.write_commit(tree, [head], "promote", reg.store.ident())
     assert numbering.at(reg.store, commit).order == first.order
-    assert len(walked) == 1
+    assert walked == [(commit, head, "models/")]

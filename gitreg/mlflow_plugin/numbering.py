@@ -16,6 +16,7 @@ import json
 import os
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,22 +70,33 @@ def _advance(store: GitStore, known: Numbering, head: str) -> Numbering:
         # The saved commit is not on this history's first-parent chain: count from the start.
         stop, new = None, list(reversed(list(store.walk(head))))
     order = {n: list(vs) for n, vs in known.order.items()} if stop else {}
-    # Oldest first along the first-parent chain: each commit's parent is the one before it.
-    old_tree = store.commit_tree(stop) if stop else _parent_tree(store, new[0]) if new else None
-    for commit in new:
-        tree = store.commit_tree(commit)
+    for paths in _added(store, head, stop, new):
         added: dict[str, list[str]] = {}
-        for status, path in store.changed_paths(old_tree, tree):
-            m = _CARD_RE.match(path) if status == "A" else None
+        for path in paths:
+            m = _CARD_RE.match(path)
             if m and layout.Version.is_valid(m[2]):
                 added.setdefault(m[1], []).append(m[2])
         for name, versions in added.items():
             seen = order.setdefault(name, [])
             seen += [v for v in layout.sort_versions(versions) if v not in seen]
-        old_tree = tree
     result = Numbering(head, order)
     _save(store.common_dir, result)
     return result
+
+
+def _added(store: GitStore, head: str, stop: str | None, new: list[str]) -> Iterator[list[str]]:
+    """The files each commit of NEW (STOP..HEAD, oldest first) adds against its first parent:
+    from one `git log` where git can say it, else by diffing the trees here."""
+    by_git = store.added_paths(head, stop, f"{layout.MODELS_DIR}/")
+    if by_git is not None:
+        yield from (paths for _, paths in by_git)
+        return
+    # Oldest first along the first-parent chain: each commit's parent is the one before it.
+    old_tree = store.commit_tree(stop) if stop else _parent_tree(store, new[0]) if new else None
+    for commit in new:
+        tree = store.commit_tree(commit)
+        yield [path for status, path in store.changed_paths(old_tree, tree) if status == "A"]
+        old_tree = tree
 
 
 def _first_parent(store: GitStore, commit: str) -> str | None:

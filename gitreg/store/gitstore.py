@@ -453,6 +453,32 @@ class GitStore:
             return None  # not what was asked for: walk in Python
         return iter(found)
 
+    def added_paths(self, head: str, stop: str | None, under: str) -> list[tuple[str, list[str]]] | None:
+        """The first-parent commits of STOP..HEAD that add files under UNDER against their first
+        parent (a root commit: every file), oldest first, each with those files; None where git
+        cannot say it cheaply (a partial clone) or says what is not understood here.
+
+        git diffs in C: along the 250 commits of a 10,000-model registry, each adding a thousand
+        cards, reading every commit's models/ tree in Python took 48 s."""
+        if self.promisor is not None:
+            return None
+        args = ["-c", "log.showRoot=true", "log", "-z", "--first-parent", "--no-show-signature"]
+        args += ["--no-renames", "--no-relative", "--diff-filter=A", "--name-only", "--format=%H"]
+        args += ["--end-of-options", head]
+        if stop:
+            args.append(f"^{stop}")
+        out = self.git(*args, "--", under).stdout.decode("utf-8", "surrogateescape")
+        found: list[tuple[str, list[str]]] = []
+        for token in out.split("\0"):  # HASH NUL, then LF PATH NUL PATH NUL ... for each commit
+            if re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", token):
+                found.append((token, []))
+            elif token:
+                if not found or not token.removeprefix("\n").startswith(under):
+                    return None
+                found[-1][1].append(token.removeprefix("\n"))
+        found.reverse()
+        return found
+
     def changed_paths(self, old_tree: str | None, new_tree: str) -> list[tuple[str, str]]:
         """(status, path) of every blob that differs, in path order; A added, M modified, D deleted.
 
