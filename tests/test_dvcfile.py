@@ -141,6 +141,14 @@ HOSTILE = {
     "mapping at indent 6": ("  train-m0005:\n    cmd:", "  train-m0005:\n\n      cmd:"),
     "indent 3": ("    cmd: python src/train.py m0005 && echo done\n", "   cmd: python\n"),
     "tab": ("    cmd: python src/train.py m0005 && echo done\n", "    cmd:\tpython\n"),
+    "a line separator hiding a stage": (
+        "    cmd: python src/train.py m0005 && echo done\n",
+        "    cmd: python\u2028  hidden:\u2028    cmd: evil\n",
+    ),
+    "next line hiding a stage": (
+        "    cmd: python src/train.py m0005 && echo done\n",
+        "    cmd: python\x85  hidden:\x85    cmd: evil\n",
+    ),
     "a second stages key": ("schema: '2.0'\n", "schema: '2.0'\nstages:\n  x:\n    cmd: y\n"),
     "document marker": ("schema: '2.0'\n", "---\nschema: '2.0'\n"),
 }

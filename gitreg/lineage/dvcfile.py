@@ -130,7 +130,8 @@ class Section(Mapping[str, Any]):
 def _split(text: str, source: str) -> dict | None:
     """TEXT with its big mappings as Sections, or None when it is not in the plain form (see above).
     Regular expressions do the line work: a 6 MB lock is not walked line by line in Python."""
-    if "\t" in text or "\r" in text or not text.endswith("\n"):
+    # PyYAML also breaks lines at \r, NEL, LS and PS: a "line" here would be two there.
+    if not text.endswith("\n") or any(c in text for c in "\t\r\x85\u2028\u2029"):
         return None
     tops = [(m.start() + 1, m.end(), m.group(1)) for m in _COLUMN0.finditer(text)]
     if text[0] not in " #\n":
