@@ -73,7 +73,7 @@ class Section(Mapping[str, Any]):
         self._text, self._source, self._spans = text, source, spans  # key -> (start, end) of its block
         self._values: dict[str, Any] = {}
         self._regions: dict[str, tuple[str, list[int], list[int]]] = {}
-        self._keys: tuple[list[str], list[int]] | None = None
+        self._names, self._starts = list(spans), [start for start, _ in spans.values()]
 
     def __getitem__(self, key: str) -> Any:
         if key not in self._values:
@@ -101,14 +101,11 @@ class Section(Mapping[str, Any]):
         if under not in self._regions:
             self._regions[under] = self._index(under)
         joined, starts, origins = self._regions[under]
-        if self._keys is None:
-            self._keys = (list(self._spans), [span[0] for span in self._spans.values()])
-        names, block_starts = self._keys
         last = None
         at = joined.find(needle)
         while at >= 0:  # str.find over one string of every region: C speed, a hit at a time
             origin = origins[bisect.bisect_right(starts, at) - 1]
-            key = names[bisect.bisect_right(block_starts, origin) - 1]
+            key = self._names[bisect.bisect_right(self._starts, origin) - 1]
             if key != last:
                 last = key
                 yield key
@@ -119,8 +116,8 @@ class Section(Mapping[str, Any]):
         two), where each region starts in it, and where in the file."""
         lines = r"(?:(?:    -| {5,}|[ ]*#)[^\n]*\n|[ ]*\n)*"  # its list: items, deeper lines, comments
         region = re.compile(rf"\n    {re.escape(under)} *:[^\n]*\n" + lines)
-        spans = list(self._spans.values())
-        begin, end = spans[0][0] - 1, spans[-1][1]  # this mapping only; each block follows a newline
+        # This mapping only; each block follows a newline.
+        begin, end = self._starts[0] - 1, self._spans[self._names[-1]][1]
         found = [(m.start(), m.group(0)) for m in region.finditer(self._text, begin, end)]
         texts = [text for _, text in found]
         starts = list(itertools.accumulate((len(text) + 1 for text in texts), initial=0))[:-1]

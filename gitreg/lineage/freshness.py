@@ -144,7 +144,7 @@ def _against_dvc_yaml(store: GitStore, pipe: Pipeline, stages: list[str] | None)
             continue  # a NAME@KEY of a foreach/matrix stage: its files are checked above
         if not isinstance(spec, dict) or "foreach" in spec or "matrix" in spec:
             continue
-        lock = pipe.stages.get(name) if name in pipe.stages else None
+        lock = pipe.stages.get(name)
         if not isinstance(lock, dict):
             found.append(Staleness(name, "it is in dvc.yaml but not in dvc.lock (never run)"))
             continue

@@ -90,7 +90,7 @@ class Pipeline:
 
     def stage(self, name: str) -> dict:
         """One stage of dvc.lock ({} when absent or not a mapping)."""
-        entry = self.stages.get(name) if name in self.stages else None
+        entry = self.stages.get(name)
         return entry if isinstance(entry, dict) else {}
 
     def outs(self) -> list[Out]:
@@ -126,9 +126,16 @@ class Pipeline:
         """PATH as the first stage that depends on it records it."""
         wanted = norm(path)
         for name in self._candidates(wanted, "deps"):
-            for dep in self.stage(name).get("deps") or []:
-                if isinstance(dep, dict) and norm(str(dep.get("path", ""))) == wanted:
-                    return Out.from_lock(dep, name)
+            dep = self._dep(name, wanted)
+            if dep is not None:
+                return dep
+        return None
+
+    def _dep(self, name: str, wanted: str) -> Out | None:
+        """Stage NAME's dep on the normal path WANTED, if it has one."""
+        for dep in self.stage(name).get("deps") or []:
+            if isinstance(dep, dict) and norm(str(dep.get("path", ""))) == wanted:
+                return Out.from_lock(dep, name)
         return None
 
     def outs_named(self, limit: int = 10) -> str:
@@ -140,24 +147,16 @@ class Pipeline:
     def consumers(self, path: str) -> list[str]:
         """The stages that depend on PATH."""
         wanted = norm(path)
-        return [
-            name
-            for name in self._candidates(wanted, "deps")
-            if any(
-                isinstance(d, dict) and norm(str(d.get("path", ""))) == wanted
-                for d in self.stage(name).get("deps") or []
-            )
-        ]
+        return [name for name in self._candidates(wanted, "deps") if self._dep(name, wanted)]
 
     def artifact_path(self, name: str) -> str | None:
-        arts = self.dvc_yaml.get("artifacts") or {}
-        entry = arts.get(name) if isinstance(arts, Mapping) and name in arts else None
-        return norm(str(entry["path"])) if isinstance(entry, dict) and entry.get("path") else None
+        path = self.artifact(name).get("path")
+        return norm(str(path)) if path else None
 
     def artifact(self, name: str) -> dict:
         """dvc.yaml's `artifacts:` entry NAME ({} when there is none)."""
         arts = self.dvc_yaml.get("artifacts") or {}
-        entry = arts.get(name) if isinstance(arts, Mapping) and name in arts else None
+        entry = arts.get(name) if isinstance(arts, Mapping) else None
         return entry if isinstance(entry, dict) else {}
 
     def spec(self, stage: str) -> dict:
@@ -165,8 +164,7 @@ class Pipeline:
         specs = self.dvc_yaml.get("stages") or {}
         if not isinstance(specs, Mapping):
             return {}
-        base = stage if stage in specs else stage.split("@", 1)[0]
-        entry = specs.get(base) if base in specs else None
+        entry = specs.get(stage if stage in specs else stage.split("@", 1)[0])
         return entry if isinstance(entry, dict) else {}
 
     def upstream(self, stage: str) -> list[str]:
@@ -230,11 +228,9 @@ class Pipeline:
         add(self.dvc_yaml.get("metrics"))
         if stages is None:
             specs = self.dvc_yaml.get("stages") or {}
-            for name in specs if isinstance(specs, Mapping) else ():
-                add(self.spec(name).get("metrics"))
-        else:
-            for name in stages:
-                add(self.spec(name).get("metrics"))
+            stages = list(specs) if isinstance(specs, Mapping) else []
+        for name in stages:
+            add(self.spec(name).get("metrics"))
         return files
 
     def model_stages(self, stage: str | None, metrics: Sequence[str] = ()) -> list[str]:
