@@ -14,7 +14,6 @@ from gitreg.check.change import Change, Finding
 from gitreg.check.rules.lineage import Subject, subjects
 from gitreg.errors import GitregError
 from gitreg.lineage import environment, freshness, pipeline
-from gitreg.lineage import trace as lineage
 from gitreg.model.view import artifact_digest
 from gitreg.store import layout
 
@@ -27,7 +26,7 @@ def fresh(change: Change) -> Iterator[Finding]:
         if s.problem or s.pipe is None or not s.pipe.has_dvc:
             continue
         commit = s.pipe.commit
-        scope = lineage.version_stages(s.pipe, s.card) or None  # the card's stages, as register judged
+        scope = s.card_stages() or None  # the card's stages, as register judged
         key = (commit, tuple(scope) if scope else None)
         if key not in judged:
             judged[key] = freshness.check(change.store, s.pipe, scope)
@@ -65,7 +64,7 @@ def metric_labels(change: Change) -> Iterator[Finding]:
 def _key_index(change: Change, s: Subject, file: object) -> dict[str, str]:
     """Every key of the metrics files the card speaks for (dvc.yaml's for its stages, and the card's)
     -> its file: what register indexed when it wrote the card."""
-    files = list(s.pipe.metrics_files(lineage.version_stages(s.pipe, s.card))) if s.pipe else []
+    files = list(s.pipe.metrics_files(s.card_stages())) if s.pipe else []
     for metric in (m for r in s.card.get("evaluation") or [] for m in (r or {}).get("metrics") or []):
         src = metric.get("source") if isinstance(metric, dict) else None
         if isinstance(src, dict) and src.get("file"):

@@ -46,6 +46,7 @@ class Subject:
     pipe: Pipeline | None = None
     problem: str | None = None  # why the source commit could not be read
     _metrics: dict[str, Any] = field(default_factory=dict)
+    _stages: list[str] | None = None
 
     @property
     def file(self) -> str:
@@ -78,6 +79,13 @@ class Subject:
         return Finding(
             rule_name, self.file, f"{self.name}@{self.version}: {message}", fix, self.name, self.version
         )
+
+    def card_stages(self) -> list[str]:
+        """The stages the card speaks for (its artifact's and its metrics', and what they depend
+        on), looked up once for every rule that asks."""
+        if self._stages is None:
+            self._stages = lineage.version_stages(self.source(), self.card)
+        return self._stages
 
     def metrics(self, store, path: str) -> dict[str, float] | str:
         """The metrics file's values (dotted keys), or why it cannot be read."""
