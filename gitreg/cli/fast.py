@@ -261,16 +261,8 @@ def _register(repo: str, options: dict[str, str | bool]) -> int:
     if "--json" in options:
         _echo(text.json_text(reg.to_dict()), sys.stdout)
         return 0
-    signed = "signed " if reg.signed else ""
-    _echo(f"Registered {reg.tag} ({signed}tag {reg.tag_id[:10]} on {reg.source_commit[:10]}).", sys.stdout)
-    if reg.proposal:
-        _echo(
-            f"Card: {reg.card_path} on proposal branch {reg.proposal} (the check passed); "
-            f"merge it with: gitreg merge {reg.proposal}",
-            sys.stdout,
-        )
-        return 0
-    _echo(f"Card: {reg.card_path} on the registry branch, sha256 {reg.digest[:16]}...", sys.stdout)
+    for line in text.registered(reg):
+        _echo(line, sys.stdout)
     return 0
 
 
@@ -283,15 +275,6 @@ def _promote(repo: str, ref: str, stage: str, as_json: bool) -> int:
     if as_json:
         _echo(text.json_text(proposal.to_dict()), sys.stdout)
         return 0
-    lines = [
-        f"Proposed {proposal.name}@{proposal.version} -> {stage} on branch {proposal.branch} "
-        f"({proposal.commit[:10]}); the check passed"
-        + (", but for the approvals it needs." if proposal.pending else "."),
-        *(f"  {move}" for move in proposal.moves),
-        *(f"Still needed: {line}" for line in proposal.pending),
-        f"Merge it with: gitreg merge {proposal.branch}  (or push it and open a merge request "
-        "against the registry branch: --push --open)",
-    ]
-    for line in lines:
+    for line in [*text.proposed(proposal, stage), text.merge_hint(proposal.branch)]:
         _echo(line, sys.stdout)
     return 0

@@ -30,20 +30,12 @@ def promote(
     if json_:
         emit_json({**proposal.to_dict(), **({"published": published} if published else {})})
         return
-    echo(
-        f"Proposed {proposal.name}@{proposal.version} -> {stage} on branch {proposal.branch} "
-        f"({proposal.commit[:10]}); the check passed"
-        + (", but for the approvals it needs." if proposal.pending else ".")
-    )
-    for move in proposal.moves:
-        echo(f"  {move}")
-    for line in proposal.pending:
-        echo(f"Still needed: {line}")
+    import gitreg.cli.text as text
+
+    for line in text.proposed(proposal, stage):
+        echo(line)
     if published is None:
-        echo(
-            f"Merge it with: gitreg merge {proposal.branch}  (or push it and open a merge request "
-            "against the registry branch: --push --open)"
-        )
+        echo(text.merge_hint(proposal.branch))
         return
     for line in published["messages"]:
         echo(f"{published['remote']}: {line}")

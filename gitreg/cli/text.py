@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from gitreg.model.events import Event
+    from gitreg.ops.promotion import Proposal
     from gitreg.ops.read import ModelInfo, ModelSummary, VersionInfo, VersionText
+    from gitreg.ops.register import Registration
     from gitreg.trust.verdicts import VersionCheck
 
 
@@ -117,3 +119,36 @@ def history(found: list[Event], checks: dict[str, VersionCheck] | None = None) -
             row += (verdict(check) if check else "",)
         rows.append(row)
     return table(rows)
+
+
+def registered(reg: Registration) -> list[str]:
+    """What `register` prints after its warnings (cli/write.py and the fast path)."""
+    signed = "signed " if reg.signed else ""
+    lines = [f"Registered {reg.tag} ({signed}tag {reg.tag_id[:10]} on {reg.source_commit[:10]})."]
+    if reg.proposal:
+        lines.append(
+            f"Card: {reg.card_path} on proposal branch {reg.proposal} (the check passed); "
+            f"merge it with: gitreg merge {reg.proposal}"
+        )
+    else:
+        lines.append(f"Card: {reg.card_path} on the registry branch, sha256 {reg.digest[:16]}...")
+    return lines
+
+
+def proposed(proposal: Proposal, stage: str) -> list[str]:
+    """What `promote` prints of the proposal it made (cli/promote.py and the fast path)."""
+    return [
+        f"Proposed {proposal.name}@{proposal.version} -> {stage} on branch {proposal.branch} "
+        f"({proposal.commit[:10]}); the check passed"
+        + (", but for the approvals it needs." if proposal.pending else "."),
+        *(f"  {move}" for move in proposal.moves),
+        *(f"Still needed: {line}" for line in proposal.pending),
+    ]
+
+
+def merge_hint(branch: str) -> str:
+    """The last line of `promote` when the proposal stays local."""
+    return (
+        f"Merge it with: gitreg merge {branch}  (or push it and open a merge request "
+        "against the registry branch: --push --open)"
+    )

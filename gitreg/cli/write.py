@@ -115,15 +115,10 @@ def register(
     if json_:
         emit_json(reg.to_dict())
         return
-    signed = "signed " if reg.signed else ""
-    echo(f"Registered {reg.tag} ({signed}tag {reg.tag_id[:10]} on {reg.source_commit[:10]}).")
-    if reg.proposal:
-        echo(
-            f"Card: {reg.card_path} on proposal branch {reg.proposal} (the check passed); "
-            f"merge it with: gitreg merge {reg.proposal}"
-        )
-        return
-    echo(f"Card: {reg.card_path} on the registry branch, sha256 {reg.digest[:16]}...")
+    import gitreg.cli.text as text
+
+    for line in text.registered(reg):
+        echo(line)
 
 
 @app.command()
