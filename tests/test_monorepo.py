@@ -165,3 +165,28 @@ def test_the_split_read_and_the_whole_read_give_the_same_evidence(monorepo, monk
     monkeypatch.setattr(dvcfile, "LAZY_MIN_BYTES", 1 << 30)  # every file parsed whole, as before
     assert not isinstance(pipeline.read(store, commit).stages, dvcfile.Section)
     assert [evidence(name(k)) for k in (0, 42, N - 1)] == split
+
+
+def test_a_card_cannot_dodge_its_stale_stage_by_naming_a_fresh_one(monorepo, card_file):
+    """Freshness covers the stages a card names. A teammate whose model's stage is stale forges a
+    card that names another model's fresh stage: the stage its artifact and metrics come from is
+    still judged (and the claimed stage does not make the artifact)."""
+    assert gitreg(monorepo, "register", name(8), "--card", str(card_file), "--no-sign").returncode == 0
+    reg = Registry.open(monorepo)
+    honest = reg.view().card(name(8), "1.0.0")
+    metrics_7 = monorepo / f"metrics/{name(7)}.json"
+    metrics_7.write_text(json.dumps({"accuracy": 0.999, "loss": 0.0}) + "\n")  # edited by hand
+    git(monorepo, "commit", "-qam", "better numbers for model 7")
+    stale = git(monorepo, "rev-parse", "HEAD")
+    forged = json.loads(json.dumps(honest).replace(name(8), name(7)))
+    forged["provenance"]["source"] = {
+        "commit": stale,
+        "tree": git(monorepo, "rev-parse", f"{stale}^{{tree}}"),
+    }
+    forged["provenance"]["pipeline"]["stage"] = f"train-{name(8)}"  # the fresh stage, named instead
+    forged["provenance"]["pipeline"]["stages"] = ["prepare", f"train-{name(8)}"]
+    for metric in forged["evaluation"][0]["metrics"]:
+        metric["value"] = {"accuracy": 0.999, "loss": 0.0}[metric["source"]["key"]]
+    rules = {f.rule for f in judge(reg, forge(reg, forged, "1.0.0", source=stale)).findings}
+    assert "lineage.fresh" in rules  # train-model-0007 writes the metrics: its staleness is found
+    assert rules & {"lineage.artifact", "lineage.pipeline"}  # and the named stage is not the artifact's
